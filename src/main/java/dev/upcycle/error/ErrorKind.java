@@ -1,0 +1,62 @@
+package dev.upcycle.error;
+
+/**
+ * Every named failure the tool reports, with the exit code it maps to. The names are the
+ * error names of specs/formats.md section 7 (and the safetensors reference loader), so a
+ * user can search for them.
+ */
+public enum ErrorKind {
+    // safetensors container (formats.md 1.3 and 7)
+    HeaderTooSmall(ExitCode.BAD_INPUT),
+    HeaderTooLarge(ExitCode.BAD_INPUT),
+    InvalidHeaderLength(ExitCode.BAD_INPUT),
+    InvalidHeaderUtf8(ExitCode.BAD_INPUT),
+    InvalidHeaderJson(ExitCode.BAD_INPUT),
+    DuplicateTensorName(ExitCode.BAD_INPUT),
+    UnknownDtype(ExitCode.BAD_INPUT),
+    InvalidTensorInfo(ExitCode.BAD_INPUT),
+    InvalidOffset(ExitCode.BAD_INPUT),
+    ValidationOverflow(ExitCode.BAD_INPUT),
+    TensorInvalidInfo(ExitCode.BAD_INPUT),
+    MetadataIncompleteBuffer(ExitCode.BAD_INPUT),
+    InvalidMetadata(ExitCode.BAD_INPUT),
+    InvalidTensorName(ExitCode.BAD_INPUT),
+    TensorNotFound(ExitCode.BAD_INPUT),
+    // sharded checkpoints and directories (formats.md 2 and 7)
+    InvalidIndex(ExitCode.BAD_INPUT),
+    UnsafePath(ExitCode.BAD_INPUT),
+    MissingShard(ExitCode.BAD_INPUT),
+    IndexMismatch(ExitCode.BAD_INPUT),
+    AmbiguousCheckpoint(ExitCode.BAD_INPUT),
+    UnsupportedPickleCheckpoint(ExitCode.BAD_INPUT),
+    NoCheckpoint(ExitCode.BAD_INPUT),
+    // config and model description (formats.md 3 and 7)
+    InvalidConfig(ExitCode.BAD_INPUT),
+    UnsupportedArchitecture(ExitCode.BAD_INPUT),
+    ConfigConflict(ExitCode.BAD_INPUT),
+    ShapeMismatch(ExitCode.BAD_INPUT),
+    MissingTensor(ExitCode.BAD_INPUT),
+    UnexpectedTensor(ExitCode.BAD_INPUT),
+    NonFiniteWeights(ExitCode.BAD_INPUT),
+    // numbers (formats.md 6)
+    DtypeOverflow(ExitCode.BAD_INPUT),
+    UnsupportedDtype(ExitCode.BAD_INPUT),
+    // options that cannot be honoured together
+    InvalidOption(ExitCode.USAGE),
+    ImpossibleCombination(ExitCode.BAD_INPUT),
+    // environment
+    IoError(ExitCode.ENVIRONMENT),
+    OutputExists(ExitCode.ENVIRONMENT),
+    OutputLocked(ExitCode.ENVIRONMENT),
+    UnsafeOutput(ExitCode.BAD_INPUT);
+
+    private final ExitCode exitCode;
+
+    ErrorKind(ExitCode exitCode) {
+        this.exitCode = exitCode;
+    }
+
+    public ExitCode exitCode() {
+        return exitCode;
+    }
+}
