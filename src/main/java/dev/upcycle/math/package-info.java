@@ -1,0 +1,2 @@
+/** Small numeric helpers shared by synth and the upcycling planner. Depends on nothing. */
+package dev.upcycle.math;
