@@ -1,0 +1,67 @@
+package dev.upcycle.model;
+
+/**
+ * When a tensor template applies, as written in the family files: one predicate, optionally
+ * negated with a leading {@code !} (e.g. {@code "!tie_word_embeddings"}).
+ */
+public record Condition(Predicate predicate, boolean negated) {
+
+    /** The closed set of facts a template can depend on. */
+    public enum Predicate {
+        ALWAYS("always"),
+        ATTENTION_BIAS("attention_bias"),
+        MLP_BIAS("mlp_bias"),
+        TIE_WORD_EMBEDDINGS("tie_word_embeddings"),
+        /** The layer carries routed experts (family's {@link SparseLayerRule}). */
+        SPARSE_LAYER("sparse_layer"),
+        /** The layer has a dense MLP: the complement of {@link #SPARSE_LAYER}. */
+        DENSE_LAYER("dense_layer");
+
+        private final String token;
+
+        Predicate(String token) {
+            this.token = token;
+        }
+
+        public String token() {
+            return token;
+        }
+    }
+
+    public static final Condition ALWAYS = new Condition(Predicate.ALWAYS, false);
+
+    /** Parses {@code [!]token}; IllegalArgumentException for an unknown token (family files are ours). */
+    public static Condition parse(String text) {
+        boolean negated = text.startsWith("!");
+        String token = negated ? text.substring(1) : text;
+        for (Predicate p : Predicate.values()) {
+            if (p.token.equals(token)) {
+                return new Condition(p, negated);
+            }
+        }
+        throw new IllegalArgumentException("unknown condition \"" + text + "\"");
+    }
+
+    /** Whether the condition holds for {@code layer} (-1 outside the layers) under {@code config}. */
+    public boolean test(ModelConfig config, int layer) {
+        boolean value = switch (predicate) {
+            case ALWAYS -> true;
+            case ATTENTION_BIAS -> config.attentionBias();
+            case MLP_BIAS -> config.mlpBias();
+            case TIE_WORD_EMBEDDINGS -> config.tieWordEmbeddings();
+            case SPARSE_LAYER -> config.isSparseLayer(layer);
+            case DENSE_LAYER -> !config.isSparseLayer(layer);
+        };
+        return value != negated;
+    }
+
+    /** True when the tensor's presence follows a config flag rather than being fixed by the family. */
+    public boolean dependsOnFlag() {
+        return predicate == Predicate.ATTENTION_BIAS || predicate == Predicate.MLP_BIAS;
+    }
+
+    @Override
+    public String toString() {
+        return (negated ? "!" : "") + predicate.token;
+    }
+}

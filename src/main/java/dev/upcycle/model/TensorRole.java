@@ -1,0 +1,49 @@
+package dev.upcycle.model;
+
+/**
+ * What a tensor is for, independent of how a family spells its name. Every template of a
+ * family has exactly one role, and a role appears at most once per family, so
+ * {@code (role, layer, expert)} identifies a tensor.
+ */
+public enum TensorRole {
+    EMBED,
+    ATTN_NORM,
+    ATTN_Q,
+    ATTN_K,
+    ATTN_V,
+    ATTN_O,
+    ATTN_Q_BIAS,
+    ATTN_K_BIAS,
+    ATTN_V_BIAS,
+    ATTN_O_BIAS,
+    ATTN_Q_NORM,
+    ATTN_K_NORM,
+    MLP_NORM,
+    MLP_GATE,
+    MLP_UP,
+    MLP_DOWN,
+    MLP_GATE_BIAS,
+    MLP_UP_BIAS,
+    MLP_DOWN_BIAS,
+    ROUTER,
+    EXPERT_GATE,
+    EXPERT_UP,
+    EXPERT_DOWN,
+    SHARED_EXPERT_GATE_PROJ,
+    SHARED_EXPERT_UP,
+    SHARED_EXPERT_DOWN,
+    /** Qwen2-MoE {@code shared_expert_gate}: the per-token sigmoid gate of the shared expert. */
+    SHARED_EXPERT_ROUTER,
+    FINAL_NORM,
+    LM_HEAD;
+
+    /** Bias vectors: their presence is governed by config flags, so mismatches are ConfigConflicts. */
+    public boolean isBias() {
+        return name().endsWith("_BIAS");
+    }
+
+    /** Tensors that exist once per routed expert (their names contain {@code {X}}). */
+    public boolean isRoutedExpert() {
+        return this == EXPERT_GATE || this == EXPERT_UP || this == EXPERT_DOWN;
+    }
+}

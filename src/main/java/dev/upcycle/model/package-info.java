@@ -1,0 +1,16 @@
+/**
+ * Model families as data and the description of one dense or MoE checkpoint.
+ *
+ * <p>A {@link dev.upcycle.model.Family} is read from a JSON resource (one per family under
+ * {@code dev/upcycle/families/}) and lists its tensors as {@link dev.upcycle.model.TensorTemplate}s,
+ * each tagged with a {@link dev.upcycle.model.TensorRole}. Code asks a family for "the
+ * {@code MLP_UP} tensor of layer 7" and never builds a tensor name itself.
+ * {@link dev.upcycle.model.ModelConfig} is {@code config.json} parsed and validated;
+ * {@link dev.upcycle.model.ConfigWriter} writes it back; {@link dev.upcycle.model.ModelDescription}
+ * compares the tensors found in a checkpoint with what family and config promise.
+ *
+ * <p>Knows nothing of how experts are built, of files beyond {@code config.json}, or of DJL.
+ * Families are passed around in an explicit {@link dev.upcycle.model.FamilyRegistry}; there is
+ * no static mutable state.
+ */
+package dev.upcycle.model;
