@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -49,7 +50,7 @@ public final class FamilyRegistry {
                 throw new IllegalArgumentException("family " + f.name() + " registered twice");
             }
         }
-        return new FamilyRegistry(java.util.Collections.unmodifiableMap(map));
+        return new FamilyRegistry(Collections.unmodifiableMap(map));
     }
 
     /** Reads one family file (the format of the built-in ones); for extensions and tests. */
