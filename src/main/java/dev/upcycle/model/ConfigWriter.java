@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -91,8 +90,7 @@ public final class ConfigWriter {
             o.put("dtype", c.dtype());
         }
         if (carryUnknown) {
-            for (Iterator<Map.Entry<String, JsonNode>> it = c.raw().fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
+            for (Map.Entry<String, JsonNode> e : c.raw().properties()) {
                 if (!KNOWN_KEYS.contains(e.getKey())) {
                     o.set(e.getKey(), e.getValue());
                 }

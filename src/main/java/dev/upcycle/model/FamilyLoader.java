@@ -58,7 +58,7 @@ final class FamilyLoader {
         Set<String> optional = new LinkedHashSet<>();
         root.path("optional_fields").forEach(n -> optional.add(n.textValue()));
         Map<String, JsonNode> defaults = new LinkedHashMap<>();
-        root.path("defaults").fields().forEachRemaining(e -> defaults.put(e.getKey(), e.getValue()));
+        root.path("defaults").properties().forEach(e -> defaults.put(e.getKey(), e.getValue()));
         List<TensorTemplate> templates = new ArrayList<>();
         templates(required(root, "pre", source), TensorTemplate.Scope.PRE, templates, source);
         templates(required(root, "layer", source), TensorTemplate.Scope.LAYER, templates, source);

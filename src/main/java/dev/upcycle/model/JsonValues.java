@@ -1,7 +1,6 @@
 package dev.upcycle.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.util.Iterator;
 import java.util.Map;
 
 /** JSON value comparison where numbers compare by value: {@code 8} and {@code 8.0} are the same. */
@@ -18,8 +17,7 @@ final class JsonValues {
             if (a.size() != b.size()) {
                 return false;
             }
-            for (Iterator<Map.Entry<String, JsonNode>> it = a.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
+            for (Map.Entry<String, JsonNode> e : a.properties()) {
                 JsonNode other = b.get(e.getKey());
                 if (other == null || !same(e.getValue(), other)) {
                     return false;
