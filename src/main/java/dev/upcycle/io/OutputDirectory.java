@@ -1,0 +1,250 @@
+package dev.upcycle.io;
+
+import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.UpcycleException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * An output directory that is complete or absent. Files are written into a sibling staging
+ * directory {@code .<name>.upcycle-tmp-<random>}; {@link #commit()} syncs it and renames it onto
+ * the target; {@link #close()} without a commit removes it. A lock file
+ * {@code .<name>.upcycle-lock} holding the PID keeps two runs off the same target.
+ */
+public final class OutputDirectory implements AutoCloseable {
+    /** The file that marks a directory as ours, so --force may replace it. */
+    public static final String MARKER = "upcycle.json";
+    static final String FORCE_HINT = "pass --force to replace it";
+
+    private final Path target;
+    private final Path staging;
+    private final Path lock;
+    private final String where;
+    private boolean committed;
+    private boolean closed;
+
+    private OutputDirectory(Path target, Path staging, Path lock) {
+        this.target = target;
+        this.staging = staging;
+        this.lock = lock;
+        this.where = target.toString();
+    }
+
+    /**
+     * Checks the target, takes the lock and creates the staging directory.
+     *
+     * @param force replace an existing upcycle output
+     * @throws UpcycleException OutputExists, UnsafeOutput, OutputLocked, IoError
+     */
+    public static OutputDirectory create(Path target, boolean force) {
+        Path abs = target.toAbsolutePath().normalize();
+        String where = abs.toString();
+        if (abs.getFileName() == null) {
+            throw new UpcycleException(ErrorKind.UnsafeOutput, where, "the output cannot be a file-system root");
+        }
+        String name = abs.getFileName().toString();
+        Path parent = abs.getParent();
+        try {
+            Files.createDirectories(parent);
+        } catch (IOException e) {
+            throw new UpcycleException(ErrorKind.IoError, parent.toString(), "cannot create directory: " + e, null, e);
+        }
+        checkTarget(abs, force);
+        Path lock = parent.resolve("." + name + ".upcycle-lock");
+        takeLock(lock, where);
+        Path staging = parent.resolve("." + name + ".upcycle-tmp-" + random());
+        try {
+            Files.createDirectory(staging);
+        } catch (IOException e) {
+            UpcycleException u = new UpcycleException(ErrorKind.IoError, staging.toString(),
+                    "cannot create staging directory: " + e, null, e);
+            SafetensorsWriter.deleteAfterFailure(lock, u);
+            throw u;
+        }
+        return new OutputDirectory(abs, staging, lock);
+    }
+
+    private static void checkTarget(Path target, boolean force) {
+        String where = target.toString();
+        if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        if (Files.isSymbolicLink(target) || !Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
+            throw new UpcycleException(force ? ErrorKind.UnsafeOutput : ErrorKind.OutputExists, where,
+                    "exists and is not a directory; it is never replaced", "choose another output path");
+        }
+        boolean empty;
+        try (Stream<Path> s = Files.list(target)) {
+            empty = s.findAny().isEmpty();
+        } catch (IOException e) {
+            throw new UpcycleException(ErrorKind.IoError, where, "cannot list: " + e, null, e);
+        }
+        if (empty) {
+            return;
+        }
+        if (!force) {
+            throw new UpcycleException(ErrorKind.OutputExists, where, "output directory exists and is not empty",
+                    FORCE_HINT);
+        }
+        if (!Files.isRegularFile(target.resolve(MARKER), LinkOption.NOFOLLOW_LINKS)) {
+            throw new UpcycleException(ErrorKind.UnsafeOutput, where, "--force only replaces an upcycle output (one with "
+                    + MARKER + "); this directory has none", "choose another output path or remove it yourself");
+        }
+    }
+
+    private static void takeLock(Path lock, String where) {
+        for (int attempt = 0; attempt < 2; attempt++) {
+            try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)));
+                ch.force(true);
+                return;
+            } catch (FileAlreadyExistsException e) {
+                long pid = lockOwner(lock);
+                if (pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+                    throw new UpcycleException(ErrorKind.OutputLocked, where, "another upcycle run (PID " + pid
+                            + ") is writing this output; lock file " + lock,
+                            "wait for it, or remove the lock file if that process is not upcycle");
+                }
+                // Stale lock from a dead process (or unreadable): take it over.
+                try {
+                    Files.deleteIfExists(lock);
+                } catch (IOException d) {
+                    throw new UpcycleException(ErrorKind.IoError, lock.toString(), "cannot remove stale lock: " + d, null, d);
+                }
+            } catch (IOException e) {
+                throw new UpcycleException(ErrorKind.IoError, lock.toString(), "cannot create lock file: " + e, null, e);
+            }
+        }
+        throw new UpcycleException(ErrorKind.OutputLocked, where, "lock file " + lock + " keeps reappearing");
+    }
+
+    private static long lockOwner(Path lock) {
+        try {
+            return Long.parseLong(Files.readString(lock, StandardCharsets.US_ASCII).trim());
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    private static String random() {
+        byte[] b = new byte[6];
+        new SecureRandom().nextBytes(b);
+        return HexFormat.of().formatHex(b);
+    }
+
+    /** The final location. */
+    public Path target() {
+        return target;
+    }
+
+    /** Where to write until {@link #commit()}. */
+    public Path staging() {
+        return staging;
+    }
+
+    /**
+     * Syncs every file and the staging directory, moves an existing target aside, renames
+     * staging onto the target, then deletes the old output.
+     */
+    public void commit() {
+        if (closed || committed) {
+            throw new IllegalStateException("output " + target + " already " + (closed ? "closed" : "committed"));
+        }
+        try {
+            List<Path> all;
+            try (Stream<Path> s = Files.walk(staging)) {
+                all = s.toList();
+            }
+            for (Path p : all) {
+                if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
+                    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+                        ch.force(true);
+                    }
+                }
+            }
+            // Deepest first, so each directory entry is durable before its parent's.
+            for (Path p : all.stream().sorted(Comparator.reverseOrder()).toList()) {
+                if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+                    syncDirectory(p);
+                }
+            }
+            Path old = null;
+            if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+                old = target.resolveSibling("." + target.getFileName() + ".upcycle-old-" + random());
+                Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
+            }
+            Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
+            committed = true;
+            syncDirectory(target.getParent());
+            if (old != null) {
+                deleteTree(old);
+            }
+        } catch (IOException e) {
+            throw new UpcycleException(ErrorKind.IoError, where, "cannot commit output: " + e, null, e);
+        }
+    }
+
+    private static void syncDirectory(Path dir) throws IOException {
+        // Linux allows fsync on a directory opened read-only; that makes renames durable.
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+
+    static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        List<Path> all;
+        try (Stream<Path> s = Files.walk(root)) {
+            all = s.sorted(Comparator.reverseOrder()).toList();
+        }
+        for (Path p : all) {
+            Files.delete(p);
+        }
+    }
+
+    /** Removes the staging directory unless committed, then releases the lock. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        UpcycleException failure = null;
+        if (!committed) {
+            try {
+                deleteTree(staging);
+            } catch (IOException e) {
+                failure = new UpcycleException(ErrorKind.IoError, staging.toString(),
+                        "cannot remove staging directory: " + e, null, e);
+            }
+        }
+        try {
+            Files.deleteIfExists(lock);
+        } catch (IOException e) {
+            UpcycleException u = new UpcycleException(ErrorKind.IoError, lock.toString(), "cannot remove lock: " + e, null, e);
+            if (failure == null) {
+                failure = u;
+            } else {
+                failure.addSuppressed(u);
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+}
