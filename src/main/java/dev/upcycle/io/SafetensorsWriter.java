@@ -70,13 +70,17 @@ public final class SafetensorsWriter {
      *                          HeaderTooLarge
      */
     public static Layout layout(List<TensorSpec> tensors, Map<String, String> extraMetadata) {
+        return layout(tensors, extraMetadata, "safetensors layout");
+    }
+
+    private static Layout layout(List<TensorSpec> tensors, Map<String, String> extraMetadata, String where) {
         Map<String, String> metadata = new TreeMap<>(BYTEWISE);
         metadata.putAll(extraMetadata);
         String format = metadata.put("format", "pt");
         if (format != null && !format.equals("pt")) {
             throw new IllegalArgumentException("metadata \"format\" is always \"pt\", got \"" + format + "\"");
         }
-        return layoutRaw(tensors, metadata, "safetensors layout");
+        return layoutRaw(tensors, metadata, where);
     }
 
     /** Layout with exactly {@code metadata} (null: no {@code __metadata__} at all), for tests. */
@@ -158,12 +162,7 @@ public final class SafetensorsWriter {
      */
     public static Layout write(Path target, List<TensorSpec> tensors, Map<String, String> extraMetadata,
                                TensorFiller filler) {
-        Layout layout;
-        try {
-            layout = layout(tensors, extraMetadata);
-        } catch (UpcycleException e) {
-            throw new UpcycleException(e.kind(), target + " " + e.where(), e.why(), e.hint(), e);
-        }
+        Layout layout = layout(tensors, extraMetadata, target.toString());
         write(target, layout, filler);
         return layout;
     }

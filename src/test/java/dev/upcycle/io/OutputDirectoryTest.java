@@ -105,9 +105,10 @@ class OutputDirectoryTest {
     @Test
     void staleLockIsTakenOver() throws IOException {
         Path target = dir.resolve("out");
-        // PID 2^22+1 is above Linux's pid_max default ceiling: never alive.
+        // PID 2^22+1 is above the largest pid_max Linux allows (2^22): never alive.
         Files.writeString(dir.resolve(".out.upcycle-lock"), "4194305\n");
         try (OutputDirectory out = OutputDirectory.create(target, false)) {
+            assertThat(out.staging()).isDirectory();
             assertThat(Files.readString(dir.resolve(".out.upcycle-lock")).trim())
                     .isEqualTo(Long.toString(ProcessHandle.current().pid()));
         }
