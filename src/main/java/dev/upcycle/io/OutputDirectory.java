@@ -186,7 +186,19 @@ public final class OutputDirectory implements AutoCloseable {
                 old = target.resolveSibling("." + target.getFileName() + ".upcycle-old-" + random());
                 Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
             }
-            Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
+            try {
+                Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException e) {
+                if (old != null) {
+                    // Put the previous output back so a failed commit changes nothing.
+                    try {
+                        Files.move(old, target, StandardCopyOption.ATOMIC_MOVE);
+                    } catch (IOException back) {
+                        e.addSuppressed(back);
+                    }
+                }
+                throw e;
+            }
             committed = true;
             syncDirectory(target.getParent());
             if (old != null) {
