@@ -1,0 +1,42 @@
+package dev.upcycle.upcycle;
+
+/** How router logits become expert weights (upcycling.md section 4). */
+public enum Routing {
+    /**
+     * Softmax over all N experts, then top-K, no renormalisation: Megatron
+     * {@code --moe-router-pre-softmax}, Qwen-MoE with {@code norm_topk_prob=false}; the paper's
+     * recommended choice. Mixtral cannot express it.
+     */
+    SOFTMAX_TOPK("softmax-topk"),
+    /**
+     * Top-K of the logits, then softmax over the K selected: Megatron's default, Mixtral, Qwen-MoE
+     * with {@code norm_topk_prob=true}.
+     */
+    TOPK_SOFTMAX("topk-softmax");
+
+    private final String cliName;
+
+    Routing(String cliName) {
+        this.cliName = cliName;
+    }
+
+    /** The {@code --routing} spelling. */
+    public String cliName() {
+        return cliName;
+    }
+
+    /** The Qwen-MoE {@code norm_topk_prob} value that expresses this mode (section 2.3). */
+    public boolean normTopkProb() {
+        return this == TOPK_SOFTMAX;
+    }
+
+    /** Parses a {@code --routing} value. */
+    public static Routing parse(String text) {
+        return CliNames.parse(values(), Routing::cliName, "--routing", "routing mode", text);
+    }
+
+    @Override
+    public String toString() {
+        return cliName;
+    }
+}
