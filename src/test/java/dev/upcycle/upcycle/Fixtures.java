@@ -1,0 +1,114 @@
+package dev.upcycle.upcycle;
+
+import dev.upcycle.math.SeededGaussian;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Predicate;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.provider.Arguments;
+
+/**
+ * Random layers and the configuration grid of upcycling.md section 10: d=16, F=32 (64 when G=8),
+ * T=64 tokens x ~ N(0,1), seeds 0..2, E in {2,4,8}, G in {1,2,4,8}, K in {1,2,4,8} with K <= N.
+ */
+final class Fixtures {
+    static final int D = 16;
+    static final int T = 64;
+    static final long[] SEEDS = {0, 1, 2};
+    static final int[] EXPANSIONS = {2, 4, 8};
+    static final int[] GRANULARITIES = {1, 2, 4, 8};
+    static final int[] TOP_KS = {1, 2, 4, 8};
+    static final String ROUTER = "model.layers.0.mlp.gate.weight";
+
+    private Fixtures() {
+    }
+
+    /** One point of the grid. */
+    record Config(int e, int g, int k, long seed) {
+        int n() {
+            return e * g;
+        }
+
+        int width() {
+            return Fixtures.width(g);
+        }
+
+        UpcycleSpec.Builder spec() {
+            return UpcycleSpec.builder().expansion(e).granularity(g).topK(k).seed(seed);
+        }
+
+        @Override
+        public String toString() {
+            return "E" + e + "G" + g + "T" + k + " seed " + seed;
+        }
+    }
+
+    /** Dense width for granularity {@code g}: 32, or 64 for G=8. */
+    static int width(int g) {
+        return g == 8 ? 64 : 32;
+    }
+
+    /** Every valid grid point matching {@code filter}, as JUnit arguments. */
+    static Stream<Arguments> configs(Predicate<Config> filter) {
+        List<Arguments> out = new ArrayList<>();
+        for (long seed : SEEDS) {
+            for (int e : EXPANSIONS) {
+                for (int g : GRANULARITIES) {
+                    for (int k : TOP_KS) {
+                        Config c = new Config(e, g, k, seed);
+                        if (k <= c.n() && filter.test(c)) {
+                            out.add(Arguments.of(c));
+                        }
+                    }
+                }
+            }
+        }
+        return out.stream();
+    }
+
+    /** {@code n} floats from {@code N(0, std^2)}, rounded once. */
+    static float[] gaussian(long seed, String name, int n, double std) {
+        SeededGaussian g = SeededGaussian.forName(seed, name);
+        float[] out = new float[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = (float) g.next(0, std);
+        }
+        return out;
+    }
+
+    /**
+     * A random dense FFN whose pre-activations are of order 1 for x ~ N(0,1): gate/up std
+     * {@code 1/sqrt(d)}, down std {@code 1/sqrt(F)}, biases std 0.5.
+     */
+    static DenseFfn dense(long seed, int d, int f, boolean gated, boolean biases) {
+        float[] up = gaussian(seed, "up", f * d, 1 / Math.sqrt(d));
+        float[] down = gaussian(seed, "down", d * f, 1 / Math.sqrt(f));
+        float[] gate = gated ? gaussian(seed, "gate", f * d, 1 / Math.sqrt(d)) : null;
+        DenseFfn dense = new DenseFfn(d, f, gate, up, down, null, null, null);
+        if (!biases) {
+            return dense;
+        }
+        return dense.withBiases(gated ? gaussian(seed, "gate.bias", f, 0.5) : null, gaussian(seed, "up.bias", f, 0.5),
+                gaussian(seed, "down.bias", d, 0.5));
+    }
+
+    static DenseFfn dense(Config c, Activation a, boolean biases) {
+        return dense(c.seed(), D, c.width(), a.isGated(), biases);
+    }
+
+    /** {@code T} tokens {@code x ~ N(0,1)}, float-valued so both precisions see the same inputs. */
+    static double[][] tokens(long seed, int t, int d) {
+        float[] flat = gaussian(seed, "tokens", t * d, 1);
+        double[][] xs = new double[t][d];
+        for (int i = 0; i < t; i++) {
+            for (int j = 0; j < d; j++) {
+                xs[i][j] = flat[i * d + j];
+            }
+        }
+        return xs;
+    }
+
+    static double[][] tokens(Config c) {
+        return tokens(c.seed(), T, D);
+    }
+}

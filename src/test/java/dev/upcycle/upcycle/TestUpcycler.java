@@ -1,0 +1,38 @@
+package dev.upcycle.upcycle;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A miniature planner for tests: builds an MoE layer from a dense FFN with the main code
+ * ({@link ExpertLayout}, {@link Scaling}, {@link RouterInitializer}, {@link ExpertSlicer}), with a
+ * zero shared-expert gate as section 7 prescribes.
+ */
+final class TestUpcycler {
+    private TestUpcycler() {
+    }
+
+    static MoeReference.Layer build(UpcycleSpec spec, Activation act, DenseFfn dense) {
+        return build(spec, dense, Scaling.factors(spec, act));
+    }
+
+    /** The same with {@code factors} overridden (negative tests). */
+    static MoeReference.Layer build(UpcycleSpec spec, DenseFfn dense, ScaleFactors factors) {
+        ExpertLayout layout = ExpertLayout.of(spec, dense.intermediate());
+        float[] router = RouterInitializer.routerWeights(spec, 0, dense.hidden(), Fixtures.ROUTER);
+        List<MoeReference.Ffn> experts = new ArrayList<>();
+        for (int n = 0; n < spec.experts(); n++) {
+            experts.add(MoeReference.Ffn.of(ExpertSlicer.expert(dense, layout, factors, n)));
+        }
+        MoeReference.Ffn shared = layout.hasSharedExpert()
+                ? MoeReference.Ffn.of(ExpertSlicer.sharedExpert(dense, layout, factors)) : null;
+        return new MoeReference.Layer(spec.routing(), spec.topK(), router, experts, shared,
+                new float[dense.hidden()]);
+    }
+
+    /** {@code rel} of the upcycled layer against the dense layer over the config's tokens. */
+    static double rel(UpcycleSpec spec, Activation act, DenseFfn dense, double[][] xs, MoeReference.Precision p) {
+        MoeReference ref = new MoeReference(act, p);
+        return MoeReference.rel(ref.moe(build(spec, act, dense), xs), ref.dense(MoeReference.Ffn.of(dense), xs));
+    }
+}
