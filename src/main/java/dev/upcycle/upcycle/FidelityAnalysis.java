@@ -95,7 +95,9 @@ public final class FidelityAnalysis {
 
     /** Section 6.1: softmax-topK is exact only when all logits are equal. */
     private static void assessRouting(UpcycleSpec spec, Findings f) {
-        if (spec.routing() != Routing.SOFTMAX_TOPK || spec.routerInit() == RouterInit.ZERO) {
+        // With K = N every expert is selected and S(x) = 1 = K/N for any router; section 6.1 omits this case.
+        if (spec.routing() != Routing.SOFTMAX_TOPK || spec.routerInit() == RouterInit.ZERO
+                || spec.topK() == spec.experts()) {
             return;
         }
         f.approximate(OptionalDouble.empty(), String.format(Locale.ROOT,
@@ -173,6 +175,9 @@ public final class FidelityAnalysis {
                     : "The " + spec.routerInit() + " router gives the G=" + spec.granularity() + " shards of each "
                             + "dense copy equal logits and K=" + spec.topK() + " is a multiple of G, so every "
                             + "top-K set holds whole copies and the MoE computes the dense output divided by G.");
+        } else if (spec.topK() == spec.experts()) {
+            b.append("Top-k equals the number of experts, so softmax-topk selects every expert with probabilities "
+                    + "summing to 1 and the MoE computes the dense output divided by G for any router.");
         } else {
             b.append("The zero router makes every probability 1/N, so the K selected experts (whole virtual "
                     + "groups by lowest-index tie-breaking) compute the dense output times K/(N*G).");

@@ -20,7 +20,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class ExactnessInvariantsTest {
     private static final double EXACT = 1e-5;
-    private static final List<Precision> BOTH = List.of(Precision.F32, Precision.F64);
 
     static Stream<Arguments> copyConfigs() {
         return Fixtures.configs(c -> c.g() == 1);
@@ -126,7 +125,7 @@ class ExactnessInvariantsTest {
         for (double std : new double[] {0.02, 0.3, 1}) {
             UpcycleSpec spec = c.spec().routing(Routing.SOFTMAX_TOPK).scaling(ScalingMode.EXACT_DOWN).routerStd(std).build();
             MoeReference.Layer layer = TestUpcycler.build(spec, act, dense);
-            for (Precision p : BOTH) {
+            for (Precision p : Fixtures.precisions(c)) {
                 MoeReference ref = new MoeReference(act, p);
                 double[][] y = ref.moe(layer, xs);
                 double[][] yd = ref.dense(MoeReference.Ffn.of(dense), xs);
@@ -156,7 +155,7 @@ class ExactnessInvariantsTest {
             for (double std : new double[] {0.02, 1}) {
                 UpcycleSpec spec = c.spec().routing(Routing.SOFTMAX_TOPK).routerInit(init).routerStd(std).build();
                 MoeReference.Layer layer = TestUpcycler.build(spec, Activation.RELU, dense);
-                for (Precision p : BOTH) {
+                for (Precision p : Fixtures.precisions(c)) {
                     MoeReference ref = new MoeReference(Activation.RELU, p);
                     for (double[] x : xs) {
                         double ratio = spec.experts() * ref.route(layer, x).selectedMass() / spec.topK();
@@ -170,7 +169,7 @@ class ExactnessInvariantsTest {
     private static void assertExact(UpcycleSpec spec, Activation act, Config c, String what) {
         DenseFfn dense = Fixtures.dense(c, act, false);
         double[][] xs = Fixtures.tokens(c);
-        for (Precision p : BOTH) {
+        for (Precision p : Fixtures.precisions(c)) {
             double rel = TestUpcycler.rel(spec, act, dense, xs, p);
             assertThat(rel).as("%s %s %s", spec.configName(), what, p).isLessThanOrEqualTo(EXACT);
         }

@@ -3,6 +3,8 @@ package dev.upcycle.upcycle;
 import dev.upcycle.math.SeededGaussian;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.provider.Arguments;
@@ -19,6 +21,9 @@ final class Fixtures {
     static final int[] GRANULARITIES = {1, 2, 4, 8};
     static final int[] TOP_KS = {1, 2, 4, 8};
     static final String ROUTER = "model.layers.0.mlp.gate.weight";
+
+    /** Fixtures are deterministic and never modified, so each is built once (and memoised dense outputs hit). */
+    private static final Map<List<Object>, Object> CACHE = new ConcurrentHashMap<>();
 
     private Fixtures() {
     }
@@ -81,6 +86,11 @@ final class Fixtures {
      * {@code 1/sqrt(d)}, down std {@code 1/sqrt(F)}, biases std 0.5.
      */
     static DenseFfn dense(long seed, int d, int f, boolean gated, boolean biases) {
+        return (DenseFfn) CACHE.computeIfAbsent(List.of("dense", seed, d, f, gated, biases),
+                k -> newDense(seed, d, f, gated, biases));
+    }
+
+    private static DenseFfn newDense(long seed, int d, int f, boolean gated, boolean biases) {
         float[] up = gaussian(seed, "up", f * d, 1 / Math.sqrt(d));
         float[] down = gaussian(seed, "down", d * f, 1 / Math.sqrt(f));
         float[] gate = gated ? gaussian(seed, "gate", f * d, 1 / Math.sqrt(d)) : null;
@@ -98,6 +108,10 @@ final class Fixtures {
 
     /** {@code T} tokens {@code x ~ N(0,1)}, float-valued so both precisions see the same inputs. */
     static double[][] tokens(long seed, int t, int d) {
+        return (double[][]) CACHE.computeIfAbsent(List.of("tokens", seed, t, d), k -> newTokens(seed, t, d));
+    }
+
+    private static double[][] newTokens(long seed, int t, int d) {
         float[] flat = gaussian(seed, "tokens", t * d, 1);
         double[][] xs = new double[t][d];
         for (int i = 0; i < t; i++) {
@@ -106,6 +120,15 @@ final class Fixtures {
             }
         }
         return xs;
+    }
+
+    /**
+     * Arithmetic to check a config in: float32 always (the spec's tolerances are float32 ones),
+     * float64 as well for seed 0, which keeps the suite fast.
+     */
+    static List<MoeReference.Precision> precisions(Config c) {
+        return c.seed() == 0 ? List.of(MoeReference.Precision.F32, MoeReference.Precision.F64)
+                : List.of(MoeReference.Precision.F32);
     }
 
     static double[][] tokens(Config c) {

@@ -40,9 +40,6 @@ final class MoeReference {
      * output is multiplied by {@code sigmoid(sharedGate . x)} (Qwen2-MoE).
      */
     record Layer(Routing routing, int topK, float[] router, List<Ffn> experts, Ffn shared, float[] sharedGate) {
-        int n() {
-            return experts.size();
-        }
     }
 
     /** One token's routing decision. */
@@ -142,7 +139,7 @@ final class MoeReference {
 
     /** Selection and weights for one token under {@code routing} (section 4). */
     Route route(Layer layer, double[] x) {
-        double[] l = logits(layer.router(), layer.n(), x);
+        double[] l = logits(layer.router(), layer.router().length / x.length, x);
         double[] probs = softmax(l);
         int[] sel = topK(l, layer.topK());
         double[] w = new double[sel.length];

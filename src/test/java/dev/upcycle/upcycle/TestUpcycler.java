@@ -1,7 +1,9 @@
 package dev.upcycle.upcycle;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A miniature planner for tests: builds an MoE layer from a dense FFN with the main code
@@ -9,6 +11,17 @@ import java.util.List;
  * zero shared-expert gate as section 7 prescribes.
  */
 final class TestUpcycler {
+    /** Dense outputs already computed; arrays compare by identity, so a key is one exact input. */
+    private record DenseKey(DenseFfn dense, double[][] xs, Activation act, MoeReference.Precision p) {
+    }
+
+    private static final Map<DenseKey, double[][]> DENSE = new LinkedHashMap<>(32, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<DenseKey, double[][]> eldest) {
+            return size() > 16;
+        }
+    };
+
     private TestUpcycler() {
     }
 
@@ -33,6 +46,12 @@ final class TestUpcycler {
     /** {@code rel} of the upcycled layer against the dense layer over the config's tokens. */
     static double rel(UpcycleSpec spec, Activation act, DenseFfn dense, double[][] xs, MoeReference.Precision p) {
         MoeReference ref = new MoeReference(act, p);
-        return MoeReference.rel(ref.moe(build(spec, act, dense), xs), ref.dense(MoeReference.Ffn.of(dense), xs));
+        return MoeReference.rel(ref.moe(build(spec, act, dense), xs), dense(act, dense, xs, p));
+    }
+
+    /** The dense layer's outputs, memoised for the few most recent inputs. */
+    static synchronized double[][] dense(Activation act, DenseFfn dense, double[][] xs, MoeReference.Precision p) {
+        return DENSE.computeIfAbsent(new DenseKey(dense, xs, act, p),
+                k -> new MoeReference(act, p).dense(MoeReference.Ffn.of(dense), xs));
     }
 }

@@ -1,0 +1,74 @@
+package dev.upcycle.upcycle;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.upcycle.upcycle.Fixtures.Config;
+import dev.upcycle.upcycle.MoeReference.Precision;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Invariants 21 and 22 of upcycling.md section 10: the Qwen2-MoE shared expert (section 7). */
+class SharedExpertInvariantsTest {
+    private static final double EXACT = 1e-5;
+
+    static Stream<Arguments> wholeGroupConfigs() {
+        return Fixtures.configs(c -> c.k() % c.g() == 0);
+    }
+
+    /** Both routing modes under their exactness conditions (section 6.1). */
+    private static List<UpcycleSpec.Builder> exactSetups(Config c) {
+        return List.of(
+                c.spec().routing(Routing.TOPK_SOFTMAX).scaling(ScalingMode.EXACT_BALANCED),
+                c.spec().routing(Routing.SOFTMAX_TOPK).scaling(ScalingMode.EXACT_DOWN).routerInit(RouterInit.ZERO));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("wholeGroupConfigs")
+    void inv21_sharedExpertSplitWithDoubledDownIsExact(Config c) {
+        double[][] xs = Fixtures.tokens(c);
+        // Biases (section 6.2 case 20) on seed 0 only, to keep the suite fast.
+        for (boolean biases : c.seed() == 0 ? new boolean[] {false, true} : new boolean[] {false}) {
+            DenseFfn dense = Fixtures.dense(c, Activation.SILU_GLU, biases);
+            int f = dense.intermediate();
+            for (UpcycleSpec.Builder b : exactSetups(c)) {
+                for (int fs : new int[] {f / 4, f / 2}) {
+                    UpcycleSpec spec = b.sharedExpert(SharedExpertMode.SPLIT, fs).build();
+                    ExpertLayout layout = ExpertLayout.of(spec, f);
+                    assertThat(layout.expertIntermediate()).isEqualTo((f - fs) / c.g());
+                    assertThat(layout.neurons(0).start()).isEqualTo(fs);
+                    for (Precision p : Fixtures.precisions(c)) {
+                        assertThat(TestUpcycler.rel(spec, Activation.SILU_GLU, dense, xs, p))
+                                .as("%s F_s=%d biases=%s %s", spec.routing(), fs, biases, p).isLessThanOrEqualTo(EXACT);
+                    }
+                }
+                if (c.seed() != 0) {
+                    continue;
+                }
+                UpcycleSpec full = b.sharedExpert(SharedExpertMode.FULL_COPY, 0).build();
+                assertThat(TestUpcycler.rel(full, Activation.SILU_GLU, dense, xs, Precision.F32))
+                        .as("full copy %s biases=%s", full.routing(), biases).isLessThanOrEqualTo(EXACT);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("wholeGroupConfigs")
+    void inv22_sharedExpertWithoutTheDoublingIsWrong(Config c) {
+        double[][] xs = Fixtures.tokens(c);
+        DenseFfn dense = Fixtures.dense(c, Activation.SILU_GLU, false);
+        MoeReference ref = new MoeReference(Activation.SILU_GLU, Precision.F64);
+        double[][] yDense = ref.dense(MoeReference.Ffn.of(dense), xs);
+        for (UpcycleSpec.Builder b : exactSetups(c)) {
+            for (int fs : new int[] {dense.intermediate() / 4, dense.intermediate() / 2}) {
+                UpcycleSpec spec = b.sharedExpert(SharedExpertMode.SPLIT, fs).build();
+                ScaleFactors f = Scaling.factors(spec, Activation.SILU_GLU);
+                ScaleFactors undoubled = new ScaleFactors(f.s(), f.cGate(), f.cUp(), f.cDown(), f.downBias(), 1.0, false);
+                double rel = MoeReference.rel(ref.moe(TestUpcycler.build(spec, dense, undoubled), xs), yDense);
+                assertThat(rel).as("%s F_s=%d without x2", spec.routing(), fs).isGreaterThan(1e-2);
+            }
+        }
+    }
+}
