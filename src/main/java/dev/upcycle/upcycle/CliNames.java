@@ -30,6 +30,6 @@ final class CliNames {
         }
         String allowed = Arrays.stream(values).map(name).collect(Collectors.joining(", "));
         throw new UpcycleException(ErrorKind.InvalidOption, option,
-                "\"" + text + "\" is not a " + what + "; allowed values: " + allowed);
+                "\"" + text + "\" is not a valid " + what + "; allowed values: " + allowed);
     }
 }
