@@ -108,11 +108,11 @@ public record Family(String name, String modelType, String architecture, boolean
     }
 
     /** Parses a concrete tensor name back into (role, layer, expert); empty when no template matches. */
-    public Optional<TensorRef> roleOf(String tensorName) {
+    public Optional<TensorId> roleOf(String tensorName) {
         for (TensorTemplate t : templates) {
             Optional<int[]> m = t.match(tensorName);
             if (m.isPresent()) {
-                return Optional.of(new TensorRef(t.role(), m.get()[0], m.get()[1]));
+                return Optional.of(new TensorId(t.role(), m.get()[0], m.get()[1]));
             }
         }
         return Optional.empty();

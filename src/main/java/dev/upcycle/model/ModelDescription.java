@@ -183,11 +183,11 @@ public final class ModelDescription {
             return warning(ErrorKind.UnexpectedTensor, name,
                     "ignored: RoPE frequencies are recomputed from rope_theta (old checkpoints stored them)");
         }
-        Optional<TensorRef> ref = family.roleOf(name);
+        Optional<TensorId> ref = family.roleOf(name);
         if (ref.isEmpty()) {
             return unknownName(h);
         }
-        TensorRef r = ref.get();
+        TensorId r = ref.get();
         if (r.layer() >= config.numHiddenLayers()) {
             return error(ErrorKind.UnexpectedTensor, name, "layer " + r.layer() + " does not exist: num_hidden_layers = "
                     + config.numHiddenLayers());

@@ -173,7 +173,7 @@ class ExpectedTensorsTest {
         for (Family f : FAMILIES.all()) {
             for (ExpectedTensor e : tiny(f.name()).build().expectedTensors()) {
                 assertThat(f.tensorName(e.role(), e.layer(), e.expert())).isEqualTo(e.name());
-                assertThat(f.roleOf(e.name())).contains(new TensorRef(e.role(), e.layer(), e.expert()));
+                assertThat(f.roleOf(e.name())).contains(new TensorId(e.role(), e.layer(), e.expert()));
             }
         }
         Family mixtral = FAMILIES.byName("mixtral");
@@ -190,7 +190,7 @@ class ExpectedTensorsTest {
     void roleOfRejectsPaddedHugeAndForeignIndexes() {
         Family llama = FAMILIES.byName("llama");
         assertThat(llama.roleOf("model.layers.12.mlp.up_proj.weight"))
-                .contains(new TensorRef(TensorRole.MLP_UP, 12, -1));
+                .contains(new TensorId(TensorRole.MLP_UP, 12, -1));
         assertThat(llama.roleOf("model.layers.01.mlp.up_proj.weight")).isEmpty();
         assertThat(llama.roleOf("model.layers.99999999999.mlp.up_proj.weight")).isEmpty();
         assertThat(llama.roleOf("model.layers.-1.mlp.up_proj.weight")).isEmpty();
@@ -198,6 +198,6 @@ class ExpectedTensorsTest {
         assertThat(llama.roleOf("model.layers..mlp.up_proj.weight")).isEmpty();
         assertThat(llama.roleOf("")).isEmpty();
         assertThat(FAMILIES.byName("qwen2_moe").roleOf("model.layers.3.mlp.gate.weight"))
-                .contains(new TensorRef(TensorRole.ROUTER, 3, -1));
+                .contains(new TensorId(TensorRole.ROUTER, 3, -1));
     }
 }

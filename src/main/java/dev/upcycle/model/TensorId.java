@@ -6,5 +6,5 @@ package dev.upcycle.model;
  * @param layer  the decoder layer, or -1 outside the layers
  * @param expert the routed expert, or -1 when the tensor is not per expert
  */
-public record TensorRef(TensorRole role, int layer, int expert) {
+public record TensorId(TensorRole role, int layer, int expert) {
 }

@@ -1,0 +1,100 @@
+package dev.upcycle.cli;
+
+import dev.upcycle.error.ExitCode;
+import dev.upcycle.error.UpcycleException;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import picocli.CommandLine;
+
+/**
+ * The one place where failures become exit codes and error lines (specs/cli.md): an
+ * {@link UpcycleException} prints {@code upcycle: <what> : <where> : <why>} and an optional hint;
+ * a usage error prints the same form with exit 2; anything else is a bug: exit 70 with the stack
+ * trace written to a file (or printed under --debug).
+ */
+final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, CommandLine.IParameterExceptionHandler {
+
+    @Override
+    public int handleExecutionException(Exception ex, CommandLine cl, CommandLine.ParseResult parseResult) {
+        PrintWriter err = cl.getErr();
+        boolean debug = isDebug(parseResult);
+        if (ex instanceof UpcycleException u) {
+            if (debug) {
+                u.printStackTrace(err);
+            }
+            err.println("upcycle: " + u.line());
+            if (u.hint() != null) {
+                err.println("  " + u.hint());
+            }
+            return u.exitCode().code();
+        }
+        if (ex instanceof CommandLine.ParameterException pe) {
+            return handleParseException(pe, new String[0]);
+        }
+        String trace = stackTrace(ex);
+        if (debug) {
+            err.print(trace);
+        }
+        String where = commandName(cl);
+        String saved = saveTrace(trace);
+        err.println("upcycle: InternalError : " + where + " : " + firstLine(ex)
+                + (saved != null ? " (stack trace in " + saved + ")" : ""));
+        err.println("  This is a bug in upcycle; please report it with the stack trace.");
+        return ExitCode.INTERNAL.code();
+    }
+
+    @Override
+    public int handleParseException(CommandLine.ParameterException ex, String[] args) {
+        CommandLine cl = ex.getCommandLine();
+        PrintWriter err = cl.getErr();
+        err.println("upcycle: UsageError : " + commandName(cl) + " : " + oneLine(ex.getMessage()));
+        err.println("  Try '" + cl.getCommandSpec().qualifiedName() + " --help'.");
+        return ExitCode.USAGE.code();
+    }
+
+    private static boolean isDebug(CommandLine.ParseResult pr) {
+        for (CommandLine.ParseResult r = pr; r != null; r = r.subcommand()) {
+            if (r.hasMatchedOption("--debug")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String commandName(CommandLine cl) {
+        return cl.getCommandSpec().qualifiedName();
+    }
+
+    private static String firstLine(Throwable t) {
+        String m = t.getMessage();
+        return t.getClass().getSimpleName() + (m == null ? "" : ": " + oneLine(m));
+    }
+
+    private static String oneLine(String s) {
+        if (s == null) {
+            return "";
+        }
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    private static String stackTrace(Throwable t) {
+        StringWriter sw = new StringWriter();
+        t.printStackTrace(new PrintWriter(sw));
+        return sw.toString();
+    }
+
+    private static String saveTrace(String trace) {
+        try {
+            Path f = Files.createTempFile("upcycle-crash-", ".txt");
+            Files.writeString(f, trace, StandardCharsets.UTF_8);
+            return f.toString();
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package dev.upcycle.cli;
+
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
+
+/**
+ * The {@code upcycle} command. {@link #run} returns the exit code so tests never exit the JVM;
+ * only {@link #main} calls System.exit.
+ */
+@Command(name = "upcycle",
+        mixinStandardHelpOptions = true,
+        versionProvider = VersionInfo.class,
+        description = "Turns dense decoder-only language models into Mixture-of-Experts models.",
+        subcommands = {InspectCommand.class, SynthCommand.class, CommandLine.HelpCommand.class},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {
+            " 0:success (verify: every check passed)",
+            " 1:a check failed (verify found a problem, eval missed --max-loss)",
+            " 2:usage error (unknown option, bad value)",
+            " 3:bad or unsupported input (malformed checkpoint, unsupported family, impossible options)",
+            " 4:environment or I/O failure (disk full, permission denied, output exists)",
+            "70:internal error (a bug; the stack trace is written to a file)"})
+public final class Main implements Runnable {
+
+    @Option(names = "--debug", scope = ScopeType.INHERIT,
+            description = "Print stack traces of errors instead of one-line messages.")
+    boolean debug;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required");
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs with the process's stdout and stderr. */
+    public static int run(String... args) {
+        PrintWriter out = new PrintWriter(System.out, true);
+        PrintWriter err = new PrintWriter(System.err, true);
+        return run(out, err, args);
+    }
+
+    /** Runs with the given streams; used by tests to capture output. */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
+        CommandLine cl = commandLine();
+        cl.setOut(out);
+        cl.setErr(err);
+        int code = cl.execute(args);
+        out.flush();
+        err.flush();
+        return code;
+    }
+
+    /** The configured command tree (also used to generate completion and docs). */
+    public static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Main());
+        ErrorHandler handler = new ErrorHandler();
+        cl.setExecutionExceptionHandler(handler);
+        cl.setParameterExceptionHandler(handler);
+        cl.setCaseInsensitiveEnumValuesAllowed(false);
+        return cl;
+    }
+}

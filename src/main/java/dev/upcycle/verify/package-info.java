@@ -1,0 +1,2 @@
+/** Checks of checkpoints that return findings and reports: headers, config against tensors. */
+package dev.upcycle.verify;

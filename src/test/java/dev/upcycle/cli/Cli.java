@@ -1,0 +1,21 @@
+package dev.upcycle.cli;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+
+/** Runs the CLI in-process and captures what it prints. */
+record Cli(int code, String out, String err) {
+
+    static Cli run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
+        return new Cli(code, out.toString(), err.toString());
+    }
+
+    /** The first stderr line, which must be the one-line error of specs/cli.md. */
+    String errorLine() {
+        int nl = err.indexOf('\n');
+        return nl < 0 ? err : err.substring(0, nl);
+    }
+}
