@@ -6,6 +6,9 @@ import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.verify.Inspection;
 import dev.upcycle.verify.Inspector;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -20,7 +23,7 @@ import picocli.CommandLine.Model.CommandSpec;
             + "in its headers or between config and tensors. Reads headers only. Exits 3 when a problem is an error.",
         footerHeading = "%nExample:%n",
         footer = "  upcycle inspect test-fixtures/tiny-llama --json")
-final class InspectCommand implements Callable<Integer> {
+final class InspectCommand implements Callable<Integer>, KeyFigures {
 
     @Spec
     CommandSpec spec;
@@ -32,9 +35,11 @@ final class InspectCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON document instead of a table.")
     boolean json;
 
+    private Inspection report;
+
     @Override
     public Integer call() {
-        Inspection report = new Inspector(FamilyRegistry.builtIn()).inspect(path);
+        report = new Inspector(FamilyRegistry.builtIn()).inspect(path);
         if (json) {
             ObjectNode doc = InspectionJson.of(report);
             spec.commandLine().getOut().println(Json.pretty(doc));
@@ -42,5 +47,16 @@ final class InspectCommand implements Callable<Integer> {
             spec.commandLine().getOut().print(InspectionTable.of(report));
         }
         return report.hasErrors() ? ExitCode.BAD_INPUT.code() : ExitCode.OK.code();
+    }
+
+    @Override
+    public Map<String, String> keyFigures() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("params", String.format(Locale.ROOT, "%,d", report.parameters()));
+        if (report.active() != report.parameters()) {
+            m.put("active", String.format(Locale.ROOT, "%,d", report.active()));
+        }
+        m.put("problems", String.valueOf(report.problems().size()));
+        return m;
     }
 }

@@ -41,6 +41,8 @@ public enum ErrorKind {
     // numbers (formats.md 6)
     DtypeOverflow(ExitCode.BAD_INPUT),
     UnsupportedDtype(ExitCode.BAD_INPUT),
+    // recipes (specs/cli.md, Recipes)
+    InvalidRecipe(ExitCode.BAD_INPUT),
     // options that cannot be honoured together
     InvalidOption(ExitCode.USAGE),
     ImpossibleCombination(ExitCode.BAD_INPUT),

@@ -1,0 +1,151 @@
+package dev.upcycle.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.upcycle.recipe.Recipe;
+import dev.upcycle.recipe.RecipeParser;
+import dev.upcycle.recipe.Step;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code upcycle run}: recipe files, validated in full (every step of every recipe) before any
+ * step runs, then executed in order with a summary table. Exit code: the worst step's.
+ */
+@Command(name = "run", sortOptions = false, mixinStandardHelpOptions = true,
+        description = "Run recipe files (YAML: name, vars, steps of 'command: {option: value}'). Every recipe is "
+            + "validated before any step runs; a summary table follows. Exit code: the worst step's.",
+        footerHeading = "%nExample:%n",
+        footer = "  upcycle run recipes/quickstart.yaml --set work=/tmp/qs")
+final class RunCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(arity = "1..*", paramLabel = "RECIPE", description = "Recipe files, run one after another.")
+    List<Path> recipes;
+
+    @Option(names = "--set", paramLabel = "NAME=VALUE",
+            description = "Set or override a recipe variable; repeatable.")
+    Map<String, String> overrides = new LinkedHashMap<>();
+
+    @Option(names = "--continue-on-error", description = "Go on with the next step after a failed one.")
+    boolean continueOnError;
+
+    @Option(names = "--json", description = "Print the summary as one JSON document; step output goes to stderr.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        List<Planned> planned = new ArrayList<>();
+        for (Path file : recipes) {
+            Recipe recipe = RecipeParser.read(file, overrides);
+            for (Step step : recipe.steps()) {
+                planned.add(new Planned(recipe, step, StepArgs.of(recipe, step)));
+            }
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        PrintWriter stepOut = json ? err : out;
+        List<StepResult> results = new ArrayList<>();
+        boolean stop = false;
+        for (Planned p : planned) {
+            if (stop) {
+                results.add(new StepResult(p, "skipped", -1, 0, Map.of()));
+                continue;
+            }
+            if (!json) {
+                out.println("== " + p.recipe.name() + " " + p.step.label());
+            }
+            CommandLine cl = Main.commandLine();
+            cl.setOut(stepOut);
+            cl.setErr(err);
+            long start = System.nanoTime();
+            int code = cl.execute(p.args.toArray(String[]::new));
+            double seconds = (System.nanoTime() - start) / 1e9;
+            Object command = cl.getSubcommands().get(p.step.command()).getCommand();
+            Map<String, String> figures = command instanceof KeyFigures k && code == 0 ? k.keyFigures() : Map.of();
+            results.add(new StepResult(p, code == 0 ? "ok" : "failed", code, seconds, figures));
+            stepOut.flush();
+            if (code != 0 && !continueOnError) {
+                stop = true;
+            }
+        }
+        int worst = worst(results);
+        if (json) {
+            out.println(Json.pretty(json(results, worst)));
+        } else {
+            out.print(table(results));
+        }
+        return worst;
+    }
+
+    /** Exit codes ordered by gravity: 70 (bug) > 4 > 3 > 2 > 1 > 0. */
+    static int worst(List<StepResult> results) {
+        int worst = 0;
+        for (StepResult r : results) {
+            if (r.code > worst) {
+                worst = r.code;
+            }
+        }
+        return worst;
+    }
+
+    private static String table(List<StepResult> results) {
+        StringBuilder b = new StringBuilder("\n");
+        String fmt = "%-20s %-18s %-8s %9s  %s%n";
+        b.append(String.format(Locale.ROOT, fmt, "recipe", "step", "status", "time", "figures"));
+        for (StepResult r : results) {
+            String figures = r.figures.entrySet().stream().map(e -> e.getKey() + " " + e.getValue())
+                    .reduce((x, y) -> x + ", " + y).orElse("");
+            String status = r.code > 0 ? r.status + " (" + r.code + ")" : r.status;
+            b.append(String.format(Locale.ROOT, fmt, clip(r.planned.recipe.name(), 20), clip(r.planned.step.label(), 18),
+                    status, r.code < 0 ? "-" : String.format(Locale.ROOT, "%.1fs", r.seconds), figures));
+        }
+        return b.toString();
+    }
+
+    private static ObjectNode json(List<StepResult> results, int worst) {
+        ObjectNode root = JsonNodeFactory.instance.objectNode();
+        root.put("exit_code", worst);
+        ArrayNode steps = root.putArray("steps");
+        for (StepResult r : results) {
+            ObjectNode s = steps.addObject();
+            s.put("recipe", r.planned.recipe.name());
+            s.put("file", r.planned.recipe.file().toString());
+            s.put("step", r.planned.step.number());
+            s.put("command", r.planned.step.command());
+            s.put("status", r.status);
+            if (r.code >= 0) {
+                s.put("exit_code", r.code);
+                s.put("seconds", Math.round(r.seconds * 1000) / 1000.0);
+            }
+            ObjectNode f = s.putObject("figures");
+            r.figures.forEach(f::put);
+        }
+        return root;
+    }
+
+    private static String clip(String s, int n) {
+        return s.length() <= n ? s : s.substring(0, n - 1) + "~";
+    }
+
+    private record Planned(Recipe recipe, Step step, List<String> args) {
+    }
+
+    record StepResult(Planned planned, String status, int code, double seconds, Map<String, String> figures) {
+    }
+}

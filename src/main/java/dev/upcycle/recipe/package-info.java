@@ -1,0 +1,6 @@
+/**
+ * Recipe files: YAML read into records, variables substituted, structure validated. Which keys
+ * a command accepts is decided by the command's own option definitions (in the CLI), so there
+ * is no second list of option names here.
+ */
+package dev.upcycle.recipe;
