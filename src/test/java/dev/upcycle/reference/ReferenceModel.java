@@ -1,0 +1,157 @@
+package dev.upcycle.reference;
+
+import static dev.upcycle.model.TensorRole.EMBED;
+import static dev.upcycle.model.TensorRole.FINAL_NORM;
+import static dev.upcycle.model.TensorRole.LM_HEAD;
+
+import dev.upcycle.io.Checkpoint;
+import dev.upcycle.model.FamilyRegistry;
+import dev.upcycle.model.ModelConfig;
+import dev.upcycle.model.TensorRole;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A straightforward double-precision forward of a whole decoder-only checkpoint of any built-in
+ * family, following Hugging Face transformers semantics ({@code *ForCausalLM.forward} without a
+ * KV cache, batch 1, positions {@code 0..T-1}, no padding, eval mode). Test code only: it is the
+ * yardstick the converter's outputs are measured against (formats.md 3-5, upcycling.md 4).
+ *
+ * <p>Weights are read lazily, layer by layer, when that layer is evaluated (embedding rows one
+ * token at a time, {@code lm_head} in row blocks), so memory stays at about one layer.
+ */
+public final class ReferenceModel implements AutoCloseable {
+
+    /**
+     * What one forward saw.
+     *
+     * @param hidden  the residual stream after each decoder layer ({@code [layers][T][d]}, before the final norm)
+     * @param logits  {@code [T][V]}
+     * @param experts for each sparse layer index, the experts each token was routed to ({@code [T][k]},
+     *                highest weight first, ties by lowest index)
+     */
+    public record Trace(List<double[][]> hidden, double[][] logits, Map<Integer, int[][]> experts) {
+    }
+
+    private static final int LM_HEAD_BLOCK_ELEMENTS = 1 << 20;
+
+    private final Checkpoint checkpoint;
+    private final ModelConfig config;
+    private final Weights weights;
+    private final RotaryEmbedding rope;
+
+    private ReferenceModel(Checkpoint checkpoint, ModelConfig config) {
+        this.checkpoint = checkpoint;
+        this.config = config;
+        this.weights = new Weights(checkpoint, config);
+        this.rope = new RotaryEmbedding(config.rope(), config.headDim());
+    }
+
+    /** Opens {@code checkpointDir} (its {@code config.json} and safetensors). */
+    public static ReferenceModel open(Path checkpointDir) {
+        ModelConfig config = ModelConfig.read(checkpointDir.resolve("config.json"), FamilyRegistry.builtIn());
+        Checkpoint checkpoint = Checkpoint.open(checkpointDir);
+        try {
+            return new ReferenceModel(checkpoint, config);
+        } catch (RuntimeException e) {
+            checkpoint.close();
+            throw e;
+        }
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    /** {@code [T][V]} logits of {@code tokens}. */
+    public double[][] logits(int[] tokens) {
+        return trace(tokens).logits();
+    }
+
+    /** The full forward, keeping every layer's output and the routing decisions. */
+    public Trace trace(int[] tokens) {
+        if (tokens.length == 0) {
+            throw new IllegalArgumentException("no tokens");
+        }
+        double[][] x = embed(tokens);
+        List<double[][]> hidden = new ArrayList<>();
+        Map<Integer, int[][]> experts = new TreeMap<>();
+        for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
+            ReferenceLayer.Output out = new ReferenceLayer(config, weights, rope, layer).forward(x);
+            x = out.hidden();
+            hidden.add(x);
+            if (out.experts() != null) {
+                experts.put(layer, out.experts());
+            }
+        }
+        return new Trace(Collections.unmodifiableList(hidden), head(x), Collections.unmodifiableMap(experts));
+    }
+
+    /** {@code nn.Embedding}: row {@code token} of {@code embed_tokens}. */
+    private double[][] embed(int[] tokens) {
+        double[][] x = new double[tokens.length][];
+        for (int i = 0; i < tokens.length; i++) {
+            if (tokens[i] < 0 || tokens[i] >= config.vocabSize()) {
+                throw new IllegalArgumentException("token " + tokens[i] + " outside vocabulary of " + config.vocabSize());
+            }
+            x[i] = weights.rows(EMBED, tokens[i], 1);
+        }
+        return x;
+    }
+
+    /**
+     * Final {@code model.norm} then {@code lm_head}; with {@code tie_word_embeddings} the head is
+     * {@code embed_tokens} ({@code _tie_or_clone_weights}), whether or not the file also has an
+     * {@code lm_head.weight}.
+     */
+    private double[][] head(double[][] x) {
+        int t = x.length;
+        int d = config.hiddenSize();
+        int vocab = config.vocabSize();
+        double[] norm = weights.vector(FINAL_NORM, -1);
+        double[][] normed = new double[t][];
+        for (int i = 0; i < t; i++) {
+            normed[i] = ReferenceLayer.rmsNorm(x[i], norm, config.rmsNormEps());
+        }
+        TensorRole headRole = config.tieWordEmbeddings() ? EMBED : LM_HEAD;
+        double[][] logits = new double[t][vocab];
+        int block = Math.max(1, LM_HEAD_BLOCK_ELEMENTS / d);
+        for (int first = 0; first < vocab; first += block) {
+            int count = Math.min(block, vocab - first);
+            Mat rows = new Mat(count, d, weights.rows(headRole, first, count));
+            for (int i = 0; i < t; i++) {
+                double[] y = rows.apply(normed[i]);
+                System.arraycopy(y, 0, logits[i], first, count);
+            }
+        }
+        return logits;
+    }
+
+    /** The spec's tolerance metric: {@code max|a - b| / max|b|} over all entries. */
+    public static double relError(double[][] a, double[][] b) {
+        if (a.length != b.length) {
+            throw new IllegalArgumentException(a.length + " rows vs " + b.length);
+        }
+        double maxDiff = 0;
+        double maxRef = 0;
+        for (int i = 0; i < a.length; i++) {
+            if (a[i].length != b[i].length) {
+                throw new IllegalArgumentException("row " + i + ": " + a[i].length + " vs " + b[i].length);
+            }
+            for (int j = 0; j < a[i].length; j++) {
+                maxDiff = Math.max(maxDiff, Math.abs(a[i][j] - b[i][j]));
+                maxRef = Math.max(maxRef, Math.abs(b[i][j]));
+            }
+        }
+        return maxRef == 0 ? (maxDiff == 0 ? 0 : Double.POSITIVE_INFINITY) : maxDiff / maxRef;
+    }
+
+    @Override
+    public void close() {
+        checkpoint.close();
+    }
+}
