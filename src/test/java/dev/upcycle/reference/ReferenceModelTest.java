@@ -8,7 +8,6 @@ import static dev.upcycle.reference.TestCheckpoints.zeros;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import dev.upcycle.model.Family;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.TensorRole;
 import java.nio.file.Path;
@@ -261,9 +260,5 @@ class ReferenceModelTest {
         double[][] b = {{1, 2}, {3, -4}};
         assertThat(ReferenceModel.relError(a, b)).isEqualTo(9.0 / 4);
         assertThat(ReferenceModel.relError(b, b)).isZero();
-    }
-
-    static Family family(String name) {
-        return TestCheckpoints.FAMILIES.byName(name);
     }
 }
