@@ -22,7 +22,24 @@ import java.util.TreeMap;
  * yardstick the converter's outputs are measured against (formats.md 3-5, upcycling.md 4).
  *
  * <p>Weights are read lazily, layer by layer, when that layer is evaluated (embedding rows one
- * token at a time, {@code lm_head} in row blocks), so memory stays at about one layer.
+ * token at a time, {@code lm_head} in row blocks, routed experts only when some token picked
+ * them), so memory stays at about one layer.
+ *
+ * <p>Choices where transformers leaves room:
+ * <ul>
+ *   <li>Everything is double; transformers computes RMSNorm, softmax, router probabilities and
+ *       {@code inv_freq} in float32 and the rest in the model dtype. Weights are read as stored
+ *       (F16/BF16/F32 widened exactly).</li>
+ *   <li>Sliding window ({@code masking_utils.sliding_window_overlay}): query i sees keys j with
+ *       {@code 0 <= i - j < sliding_window}. Mistral/Mixtral: every layer when
+ *       {@code sliding_window} is non-null. Qwen families: only when {@code use_sliding_window}
+ *       and {@code layer >= max_window_layers} ({@code Qwen2Config.layer_types}); the same rule
+ *       is applied to Qwen2-MoE, Qwen3 and Qwen3-MoE.</li>
+ *   <li>RoPE: default, {@code linear} and {@code llama3} only; other types throw.</li>
+ *   <li>Top-k ties go to the lowest expert index (upcycling.md 4); expert outputs are summed in
+ *       ascending expert order.</li>
+ *   <li>{@code hidden_act} must be {@code silu}.</li>
+ * </ul>
  */
 public final class ReferenceModel implements AutoCloseable {
 
