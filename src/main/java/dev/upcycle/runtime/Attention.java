@@ -1,0 +1,103 @@
+package dev.upcycle.runtime;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.upcycle.model.ModelConfig;
+
+/**
+ * Causal grouped-query self-attention as transformers' eager path computes it: projections,
+ * optional per-head q/k RMSNorm (Qwen3) before RoPE, key/value heads repeated to the query
+ * heads ({@code repeat_kv}), scores scaled by {@code hd^-1/2}, an additive causal mask (with a
+ * sliding window where the layer has one), softmax in FP32.
+ */
+public final class Attention {
+    private final int heads;
+    private final int kvHeads;
+    private final int headDim;
+    private final double eps;
+    private final Integer window;
+
+    /** @param window this layer's sliding window, or null for full causal attention */
+    public Attention(ModelConfig config, Integer window) {
+        this.heads = config.numAttentionHeads();
+        this.kvHeads = config.numKeyValueHeads();
+        this.headDim = config.headDim();
+        this.eps = config.rmsNormEps();
+        this.window = window;
+    }
+
+    /**
+     * The sliding window of {@code layer}: Mistral and Mixtral apply {@code sliding_window} to
+     * every layer; the Qwen families only with {@code use_sliding_window}, and only from layer
+     * {@code max_window_layers} on (transformers {@code layer_types}).
+     */
+    public static Integer window(ModelConfig config, int layer) {
+        Integer w = config.slidingWindow();
+        if (w == null) {
+            return null;
+        }
+        if (config.family().declares("use_sliding_window")) {
+            if (!config.useSlidingWindow()) {
+                return null;
+            }
+            int full = config.maxWindowLayers() == null ? 0 : config.maxWindowLayers();
+            return layer >= full ? w : null;
+        }
+        return w;
+    }
+
+    /**
+     * @param x   {@code [B, T, d]}
+     * @param cos {@code [T, hd]} from {@link Rotary#tables}
+     * @param sin {@code [T, hd]}
+     * @return {@code [B, T, d]}
+     */
+    public NDArray forward(AttentionWeights w, NDArray x, NDArray cos, NDArray sin) {
+        long b = x.getShape().get(0);
+        long t = x.getShape().get(1);
+        NDArray q = heads(Ops.linear(x, w.q(), w.qBias()), b, t, heads, w.qNorm());
+        NDArray k = heads(Ops.linear(x, w.k(), w.kBias()), b, t, kvHeads, w.kNorm());
+        NDArray v = heads(Ops.linear(x, w.v(), w.vBias()), b, t, kvHeads, null);
+        q = Rotary.apply(q, cos, sin);
+        k = Rotary.apply(k, cos, sin);
+        k = repeatKv(k, b, t);
+        v = repeatKv(v, b, t);
+        // scores [B, h, T, T]
+        NDArray scores = q.matMul(k.swapAxes(2, 3)).mul(Ops.scalar(x, 1.0 / Math.sqrt(headDim)));
+        scores = scores.add(mask(x.getManager(), (int) t));
+        NDArray out = scores.softmax(3).matMul(v); // [B, h, T, hd]
+        out = out.swapAxes(1, 2).reshape(b, t, (long) heads * headDim);
+        return Ops.linear(out, w.o(), w.oBias());
+    }
+
+    /** {@code [B, T, n·hd]} → {@code [B, n, T, hd]}, with the per-head norm applied first when given. */
+    private NDArray heads(NDArray y, long b, long t, int n, NDArray norm) {
+        NDArray h = y.reshape(b, t, n, headDim);
+        if (norm != null) {
+            h = RmsNorm.apply(h, norm, eps);
+        }
+        return h.swapAxes(1, 2);
+    }
+
+    /** transformers {@code repeat_kv}: query head j reads key/value head {@code j / (h / kv)}. */
+    private NDArray repeatKv(NDArray kv, long b, long t) {
+        int rep = heads / kvHeads;
+        if (rep == 1) {
+            return kv;
+        }
+        return kv.expandDims(2).repeat(2, rep).reshape(b, heads, t, headDim);
+    }
+
+    /** Additive mask {@code [T, T]}: 0 where query i may see key j (j ≤ i, and i − j < window), −∞ elsewhere. */
+    NDArray mask(NDManager manager, int t) {
+        float[] m = new float[t * t];
+        for (int i = 0; i < t; i++) {
+            for (int j = 0; j < t; j++) {
+                boolean visible = j <= i && (window == null || i - j < window);
+                m[i * t + j] = visible ? 0f : Float.NEGATIVE_INFINITY;
+            }
+        }
+        return manager.create(m, new Shape(t, t));
+    }
+}

@@ -1,0 +1,147 @@
+package dev.upcycle.runtime;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.UpcycleException;
+import dev.upcycle.model.FamilyRegistry;
+import dev.upcycle.model.ModelConfig;
+import dev.upcycle.model.TensorRole;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A whole causal language model held in memory (FP32), for eval and train. Forward passes
+ * create their temporaries in the manager of the token array they are given: run each inside a
+ * sub-manager in try-with-resources.
+ */
+public final class CausalLm implements AutoCloseable {
+    private final NDManager manager;
+    private final ModelConfig config;
+    private final NDArray embed;
+    private final NDArray finalNorm;
+    private final NDArray lmHead;
+    private final List<LayerWeights> weights;
+    private final List<DecoderLayer> layers;
+    private final Rotary rotary;
+    private final Map<String, NDArray> parameters;
+
+    private CausalLm(NDManager manager, ModelConfig config, NDArray embed, NDArray finalNorm,
+                     NDArray lmHead, List<LayerWeights> weights, Map<String, NDArray> parameters) {
+        this.manager = manager;
+        this.config = config;
+        this.embed = embed;
+        this.finalNorm = finalNorm;
+        this.lmHead = lmHead;
+        this.weights = List.copyOf(weights);
+        this.rotary = Rotary.of(config);
+        List<DecoderLayer> l = new ArrayList<>();
+        for (int i = 0; i < config.numHiddenLayers(); i++) {
+            l.add(new DecoderLayer(config, i));
+        }
+        this.layers = List.copyOf(l);
+        this.parameters = Collections.unmodifiableMap(parameters);
+    }
+
+    /** Loads {@code dir} on the CPU into a manager this model owns. */
+    public static CausalLm load(Path dir) {
+        return load(dir, null);
+    }
+
+    /**
+     * Loads {@code dir}; parameters go to a sub-manager of {@code parent} (a new CPU manager
+     * when null), closed with the model.
+     *
+     * @throws UpcycleException any reader, config or description error; UnsupportedArchitecture
+     *                          for what the runtime cannot compute
+     */
+    public static CausalLm load(Path dir, NDManager parent) {
+        try (WeightSource src = WeightSource.open(dir, FamilyRegistry.builtIn())) {
+            ModelConfig c = src.config();
+            requireSupported(c, dir.toString());
+            NDManager m = parent == null ? Djl.newManager() : parent.newSubManager();
+            try {
+                Map<String, NDArray> named = new LinkedHashMap<>();
+                LayerWeights.Reader r = new LayerWeights.Reader(src, m, named);
+                NDArray embed = r.at(TensorRole.EMBED, -1, -1);
+                List<LayerWeights> layers = new ArrayList<>();
+                for (int i = 0; i < c.numHiddenLayers(); i++) {
+                    layers.add(LayerWeights.load(src, m, i, false, named));
+                }
+                NDArray norm = r.at(TensorRole.FINAL_NORM, -1, -1);
+                NDArray head = src.has(TensorRole.LM_HEAD, -1, -1) ? r.at(TensorRole.LM_HEAD, -1, -1) : embed;
+                return new CausalLm(m, c, embed, norm, head, layers, named);
+            } catch (RuntimeException e) {
+                m.close();
+                throw e;
+            }
+        }
+    }
+
+    /** Refuses configs whose forward the runtime does not implement, before any weight is read. */
+    static void requireSupported(ModelConfig c, String where) {
+        if (!"silu".equals(c.hiddenAct())) {
+            throw new UpcycleException(ErrorKind.UnsupportedArchitecture, where,
+                    "hidden_act " + c.hiddenAct() + " is not supported by the runtime (silu is)");
+        }
+        Rotary.of(c);
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    /** The manager holding the parameters. */
+    public NDManager manager() {
+        return manager;
+    }
+
+    /** Every parameter under its checkpoint tensor name, in state-dict order (tied heads appear once, as the embedding). */
+    public Map<String, NDArray> parameters() {
+        return parameters;
+    }
+
+    /** Logits {@code [B, T, V]} for token ids {@code [B, T]} (int32 or int64), in the tokens' manager. */
+    public NDArray forward(NDArray tokens) {
+        return forward(tokens, RoutingListener.NONE);
+    }
+
+    /** As {@link #forward(NDArray)}, telling {@code listener} each sparse layer's routing. */
+    public NDArray forward(NDArray tokens, RoutingListener listener) {
+        NDManager scope = tokens.getManager();
+        long b = tokens.getShape().get(0);
+        int t = (int) tokens.getShape().get(1);
+        NDArray x = embed.get(scope, new NDIndex("{}", tokens.reshape(-1))).reshape(b, t, config.hiddenSize());
+        NDList cs = rotary.tables(scope, t);
+        for (int i = 0; i < layers.size(); i++) {
+            x = layers.get(i).forward(weights.get(i), x, cs.get(0), cs.get(1), listener);
+        }
+        return Ops.linear(RmsNorm.apply(x, finalNorm, config.rmsNormEps()), lmHead, null);
+    }
+
+    /** Logits {@code [T][V]} of one sequence, computed in a scope of their own. */
+    public float[][] logits(int[] tokens) {
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray ids = scope.create(tokens, new Shape(1, tokens.length));
+            float[] flat = forward(ids).toFloatArray();
+            int v = config.vocabSize();
+            float[][] out = new float[tokens.length][];
+            for (int i = 0; i < tokens.length; i++) {
+                out[i] = java.util.Arrays.copyOfRange(flat, i * v, (i + 1) * v);
+            }
+            return out;
+        }
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

@@ -1,0 +1,96 @@
+package dev.upcycle.runtime;
+
+import static dev.upcycle.model.TensorRole.*;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.upcycle.model.ModelConfig;
+import dev.upcycle.model.TensorRole;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One decoder layer's parameters, read from a {@link WeightSource} into FP32 arrays of a
+ * manager. Exactly one of {@code mlp} (dense layer) and {@code moe} (sparse layer) is set.
+ */
+public record LayerWeights(int layer, NDArray attentionNorm, AttentionWeights attention, NDArray mlpNorm, Mlp mlp,
+                           MoeWeights moe) {
+
+    /**
+     * Reads layer {@code layer}.
+     *
+     * @param streamExperts when true, routed experts are read only when they receive tokens,
+     *                      into the scope {@link Experts} gives them; otherwise all are read now
+     * @param named         receives every array read now under its tensor name (may be null)
+     */
+    public static LayerWeights load(WeightSource src, NDManager m, int layer, boolean streamExperts,
+                                    Map<String, NDArray> named) {
+        Reader r = new Reader(src, m, named);
+        AttentionWeights attention = new AttentionWeights(r.get(ATTN_Q, layer), r.get(ATTN_K, layer),
+                r.get(ATTN_V, layer), r.get(ATTN_O, layer), r.opt(ATTN_Q_BIAS, layer), r.opt(ATTN_K_BIAS, layer),
+                r.opt(ATTN_V_BIAS, layer), r.opt(ATTN_O_BIAS, layer), r.opt(ATTN_Q_NORM, layer),
+                r.opt(ATTN_K_NORM, layer));
+        NDArray attentionNorm = r.get(ATTN_NORM, layer);
+        NDArray mlpNorm = r.get(MLP_NORM, layer);
+        ModelConfig c = src.config();
+        if (!c.isSparseLayer(layer)) {
+            Mlp mlp = new Mlp(r.get(MLP_GATE, layer), r.get(MLP_UP, layer), r.get(MLP_DOWN, layer),
+                    r.opt(MLP_GATE_BIAS, layer), r.opt(MLP_UP_BIAS, layer), r.opt(MLP_DOWN_BIAS, layer));
+            return new LayerWeights(layer, attentionNorm, attention, mlpNorm, mlp, null);
+        }
+        int count = c.moe().numExperts();
+        ExpertSource experts;
+        if (streamExperts) {
+            experts = new ExpertSource() {
+                @Override
+                public int count() {
+                    return count;
+                }
+
+                @Override
+                public Mlp expert(int e, NDManager scope) {
+                    return new Reader(src, scope, null).expert(layer, e);
+                }
+            };
+        } else {
+            List<Mlp> list = new ArrayList<>(count);
+            for (int e = 0; e < count; e++) {
+                list.add(r.expert(layer, e));
+            }
+            experts = ExpertSource.resident(list);
+        }
+        Mlp shared = null;
+        NDArray sharedRouter = null;
+        if (src.has(SHARED_EXPERT_ROUTER, layer, -1)) {
+            shared = Mlp.of(r.get(SHARED_EXPERT_GATE_PROJ, layer), r.get(SHARED_EXPERT_UP, layer),
+                    r.get(SHARED_EXPERT_DOWN, layer));
+            sharedRouter = r.get(SHARED_EXPERT_ROUTER, layer);
+        }
+        MoeWeights moe = new MoeWeights(r.get(ROUTER, layer), experts, shared, sharedRouter);
+        return new LayerWeights(layer, attentionNorm, attention, mlpNorm, null, moe);
+    }
+
+    /** Reads tensors of one source into one manager, recording names when asked. */
+    record Reader(WeightSource src, NDManager m, Map<String, NDArray> named) {
+        NDArray get(TensorRole role, int layer) {
+            return at(role, layer, -1);
+        }
+
+        NDArray opt(TensorRole role, int layer) {
+            return src.has(role, layer, -1) ? get(role, layer) : null;
+        }
+
+        NDArray at(TensorRole role, int layer, int expert) {
+            NDArray a = src.array(m, role, layer, expert);
+            if (named != null) {
+                named.put(src.name(role, layer, expert), a);
+            }
+            return a;
+        }
+
+        Mlp expert(int layer, int e) {
+            return Mlp.of(at(EXPERT_GATE, layer, e), at(EXPERT_UP, layer, e), at(EXPERT_DOWN, layer, e));
+        }
+    }
+}
