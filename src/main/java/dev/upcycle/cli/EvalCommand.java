@@ -1,0 +1,168 @@
+package dev.upcycle.cli;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.ExitCode;
+import dev.upcycle.error.UpcycleException;
+import dev.upcycle.runtime.CausalLm;
+import dev.upcycle.runtime.Evaluator;
+import dev.upcycle.runtime.TokenData;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code upcycle eval}: mean token loss and perplexity of a model on a data file. */
+@Command(name = "eval", sortOptions = false, mixinStandardHelpOptions = true,
+        description = {"Mean next-token loss (nats) and perplexity of a model on a data file, computed in FP32 "
+                + "through the DJL PyTorch engine.",
+            "Data: a text file, tokenized with --tokenizer, with --bytes (one token per byte), or by default with "
+                + "DIR/tokenizer.json when present and byte tokens for a model with a 256-token vocabulary; "
+                + "or a pre-tokenized .bin file of little-endian ids, uint32 when named *.u32.bin and uint16 "
+                + "otherwise (override with --bin-dtype).",
+            "Exits 1 when --max-loss is given and the loss is above it."},
+        footerHeading = "%nExample:%n",
+        footer = "  upcycle eval test-fixtures/tiny-llama --data test-fixtures/corpus/valid.txt --bytes --max-loss 6")
+final class EvalCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "DIR", description = "The model checkpoint directory.")
+    Path dir;
+
+    @Option(names = "--data", required = true, paramLabel = "FILE", description = "Text file, or pre-tokenized .bin ids.")
+    Path data;
+
+    @Option(names = "--tokenizer", paramLabel = "TOKENIZER_JSON", description = "A Hugging Face tokenizer.json.")
+    Path tokenizer;
+
+    @Option(names = "--bytes", description = "One token per byte (id = byte value).")
+    boolean bytes;
+
+    @Option(names = "--bin-dtype", paramLabel = "u16|u32",
+            description = "Width of the ids of a .bin file (default: u32 for *.u32.bin, else u16).")
+    String binDtype;
+
+    @Option(names = "--max-tokens", paramLabel = "N", description = "Evaluate at most N predicted tokens.")
+    Integer maxTokens;
+
+    @Option(names = "--seq-len", paramLabel = "L", defaultValue = "256",
+            description = "Context window of each evaluated chunk (default: ${DEFAULT-VALUE}).")
+    int seqLen;
+
+    @Option(names = "--max-loss", paramLabel = "X", description = "Exit 1 when the mean loss is above X (a CI gate).")
+    Double maxLoss;
+
+    @Option(names = "--json", description = "Print one JSON document.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        if (seqLen < 1) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--seq-len", seqLen + " must be >= 1");
+        }
+        if (maxTokens != null && maxTokens < 1) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--max-tokens", maxTokens + " must be >= 1");
+        }
+        if (tokenizer != null && bytes) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--tokenizer", "give --tokenizer or --bytes, not both");
+        }
+        if (!Files.isRegularFile(data)) {
+            throw new UpcycleException(ErrorKind.IoError, data.toString(), "no such file");
+        }
+        long start = System.nanoTime();
+        Evaluator.Result r;
+        String tokenization;
+        try (CausalLm lm = CausalLm.load(dir)) {
+            int limit = maxTokens == null ? Integer.MAX_VALUE - 16 : maxTokens + 1;
+            int[] ids;
+            if (TokenData.isBin(data)) {
+                if (tokenizer != null || bytes) {
+                    throw new UpcycleException(ErrorKind.InvalidOption, data.toString(),
+                            "a .bin file is already tokenized; drop --tokenizer/--bytes");
+                }
+                TokenData.BinDtype width = binDtype == null ? TokenData.BinDtype.byName(data) : binDtype();
+                ids = TokenData.bin(data, width, limit);
+                tokenization = "bin-" + width.name().toLowerCase(Locale.ROOT);
+            } else if (tokenizer != null || (!bytes && Files.isRegularFile(dir.resolve("tokenizer.json")))) {
+                Path t = tokenizer != null ? tokenizer : dir.resolve("tokenizer.json");
+                ids = TokenData.tokenizer(data, t, limit);
+                tokenization = "tokenizer " + t;
+            } else if (bytes || lm.config().vocabSize() == 256) {
+                ids = TokenData.bytes(data, limit);
+                tokenization = "bytes";
+            } else {
+                throw new UpcycleException(ErrorKind.InvalidOption, "--data",
+                        "no tokenizer: " + dir + " has no tokenizer.json and a vocabulary of "
+                                + lm.config().vocabSize() + ", not 256 bytes", "pass --tokenizer FILE or --bytes");
+            }
+            checkIds(ids, lm.config().vocabSize());
+            r = Evaluator.evaluate(lm, ids, seqLen);
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        boolean missed = maxLoss != null && !(r.loss() <= maxLoss);
+        print(r, tokenization, seconds, missed);
+        return missed ? ExitCode.CHECK_FAILED.code() : ExitCode.OK.code();
+    }
+
+    private TokenData.BinDtype binDtype() {
+        return switch (binDtype.toLowerCase(Locale.ROOT)) {
+            case "u16", "uint16" -> TokenData.BinDtype.U16;
+            case "u32", "uint32" -> TokenData.BinDtype.U32;
+            default -> throw new UpcycleException(ErrorKind.InvalidOption, "--bin-dtype", binDtype + " is not u16 or u32");
+        };
+    }
+
+    private void checkIds(int[] ids, int vocab) {
+        if (ids.length < 2) {
+            throw new UpcycleException(ErrorKind.InvalidOption, data.toString(),
+                    ids.length + " token(s); at least 2 are needed to predict one");
+        }
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] >= vocab) {
+                throw new UpcycleException(ErrorKind.ImpossibleCombination, data.toString(), "token id " + ids[i]
+                        + " at position " + i + " is outside the model's vocabulary of " + vocab,
+                        "use the model's own tokenizer");
+            }
+        }
+    }
+
+    private void print(Evaluator.Result r, String tokenization, double seconds, boolean missed) {
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            ObjectNode o = JsonNodeFactory.instance.objectNode();
+            o.put("model", dir.toString());
+            o.put("data", data.toString());
+            o.put("tokenization", tokenization);
+            o.put("tokens", r.tokens());
+            o.put("windows", r.windows());
+            o.put("seq_len", r.seqLen());
+            o.put("loss", r.loss());
+            o.put("perplexity", r.perplexity());
+            o.put("seconds", seconds);
+            if (maxLoss != null) {
+                o.put("max_loss", maxLoss);
+                o.put("passed", !missed);
+            }
+            out.println(Json.pretty(o));
+            return;
+        }
+        out.printf(Locale.ROOT, "eval %s on %s (%s)%n", dir, data, tokenization);
+        out.printf(Locale.ROOT, "  tokens      %d (%d windows of up to %d)%n", r.tokens(), r.windows(), r.seqLen());
+        out.printf(Locale.ROOT, "  loss        %.4f nats/token%n", r.loss());
+        out.printf(Locale.ROOT, "  perplexity  %.3f%n", r.perplexity());
+        out.printf(Locale.ROOT, "  time        %.1f s (%.0f tokens/s)%n", seconds, r.tokens() / seconds);
+        if (maxLoss != null) {
+            out.printf(Locale.ROOT, "result: loss %.4f %s --max-loss %s%n", r.loss(), missed ? "is above" : "is within",
+                    maxLoss);
+        }
+    }
+}

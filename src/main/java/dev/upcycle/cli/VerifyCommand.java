@@ -1,0 +1,138 @@
+package dev.upcycle.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.ExitCode;
+import dev.upcycle.error.UpcycleException;
+import dev.upcycle.model.FamilyRegistry;
+import dev.upcycle.verify.CheckResult;
+import dev.upcycle.verify.FunctionalResult;
+import dev.upcycle.verify.Verifier;
+import dev.upcycle.verify.VerifyReport;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code upcycle verify}: integrity checks and, with {@code --against}, functional equivalence. */
+@Command(name = "verify", sortOptions = false, mixinStandardHelpOptions = true,
+        description = {"Check a checkpoint: every file of upcycle.json with its size and SHA-256, every header, "
+                + "the index, config.json against the tensors, and NaN/Inf in every floating tensor.",
+            "With --against, run the dense source and this model side by side, one layer's weights at a time, "
+                + "on fixed token sequences (lengths 1, 7 and --tokens, longer than any sliding window) and compare "
+                + "the hidden states after every layer and the final logits.",
+            "Default tolerance (relative, max|a-b|/max|b|): 1e-5 for F32 weights, 1e-3 when either model has "
+                + "F16 weights, 1e-2 when either has BF16 weights (the runtime computes in FP32; the looser "
+                + "bounds cover weights rounded to the coarser dtype).",
+            "Exits 1 when any check fails, 3 when the input cannot be checked at all."},
+        footerHeading = "%nExample:%n",
+        footer = "  upcycle verify out/mixtral --against test-fixtures/tiny-llama --json")
+final class VerifyCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "DIR", description = "The checkpoint directory to verify.")
+    Path dir;
+
+    @Option(names = "--against", paramLabel = "DENSE_DIR",
+            description = "The dense checkpoint this model was converted from; enables the functional check.")
+    Path against;
+
+    @Option(names = "--tolerance", paramLabel = "X",
+            description = "Relative tolerance of the functional check (default: by weight dtype, see above).")
+    Double tolerance;
+
+    @Option(names = "--tokens", paramLabel = "N", defaultValue = "64",
+            description = "Length of the longest test sequence (default: ${DEFAULT-VALUE}; raised past a sliding window).")
+    int tokens;
+
+    @Option(names = "--json", description = "Print one JSON document instead of the report.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        if (tolerance != null && !(tolerance >= 0 && Double.isFinite(tolerance))) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--tolerance", tolerance + " must be >= 0");
+        }
+        if (tokens < 1 || tokens > 1 << 16) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--tokens", tokens + " must be in 1..65536");
+        }
+        VerifyReport report = new Verifier(FamilyRegistry.builtIn()).verify(dir, against, tolerance, tokens);
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            out.println(Json.pretty(json(report)));
+        } else {
+            out.print(text(report));
+        }
+        return report.passed() ? ExitCode.OK.code() : ExitCode.CHECK_FAILED.code();
+    }
+
+    static String text(VerifyReport r) {
+        StringBuilder b = new StringBuilder("verify " + r.checkpoint() + "\n");
+        for (CheckResult c : r.checks()) {
+            b.append(String.format(Locale.ROOT, "  %-4s  %-10s  %s%n", c.status(), c.name(), c.summary()));
+            for (String p : c.problems()) {
+                b.append("                    - ").append(p).append('\n');
+            }
+        }
+        FunctionalResult f = r.functional();
+        if (f != null) {
+            b.append(String.format(Locale.ROOT, "  relative error per layer (sequences of %s tokens):%n", f.lengths()));
+            for (int i = 0; i < f.layerErrors().size(); i++) {
+                b.append(String.format(Locale.ROOT, "    layer %-4d %.3e%s%n", i, f.layerErrors().get(i),
+                        i == f.firstDivergent() ? "  <- first divergence" : ""));
+            }
+            b.append(String.format(Locale.ROOT, "    logits     %.3e%n", f.logitsError()));
+        }
+        b.append(r.passed() ? "result: every check passed\n" : "result: " + r.failures() + " check(s) failed\n");
+        return b.toString();
+    }
+
+    static ObjectNode json(VerifyReport r) {
+        JsonNodeFactory f = JsonNodeFactory.instance;
+        ObjectNode root = f.objectNode();
+        root.put("checkpoint", r.checkpoint());
+        root.put("passed", r.passed());
+        ArrayNode checks = root.putArray("checks");
+        for (CheckResult c : r.checks()) {
+            ObjectNode o = checks.addObject();
+            o.put("name", c.name());
+            o.put("status", c.status().name().toLowerCase(Locale.ROOT));
+            o.put("summary", c.summary());
+            ArrayNode p = o.putArray("problems");
+            c.problems().forEach(p::add);
+        }
+        FunctionalResult fr = r.functional();
+        if (fr != null) {
+            ObjectNode o = root.putObject("functional");
+            o.put("against", fr.against());
+            o.put("passed", fr.passed());
+            o.put("tolerance", fr.tolerance());
+            o.put("tolerance_basis", fr.toleranceBasis());
+            ArrayNode lengths = o.putArray("sequence_lengths");
+            fr.lengths().forEach(lengths::add);
+            ArrayNode errors = o.putArray("layer_errors");
+            fr.layerErrors().forEach(e -> errors.add(number(e)));
+            o.set("logits_error", number(fr.logitsError()));
+            if (fr.firstDivergent() >= 0) {
+                o.put("first_divergent_layer", fr.firstDivergent());
+            } else {
+                o.putNull("first_divergent_layer");
+            }
+        }
+        return root;
+    }
+
+    /** JSON has no NaN or Inf: a non-finite error (NaN in an output) is written as null. */
+    private static com.fasterxml.jackson.databind.JsonNode number(double v) {
+        return Double.isFinite(v) ? JsonNodeFactory.instance.numberNode(v) : JsonNodeFactory.instance.nullNode();
+    }
+}

@@ -1,0 +1,173 @@
+package dev.upcycle.verify;
+
+import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.Checkpoint;
+import dev.upcycle.io.FileDigest;
+import dev.upcycle.io.Provenance;
+import dev.upcycle.io.TensorBytes;
+import dev.upcycle.io.TensorHeader;
+import dev.upcycle.io.TensorRef;
+import dev.upcycle.model.FamilyRegistry;
+import dev.upcycle.model.Finding;
+import dev.upcycle.model.ModelConfig;
+import dev.upcycle.model.ModelDescription;
+import dev.upcycle.model.TensorRole;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The integrity checks of {@code upcycle verify} (specs/cli.md): manifest sizes and SHA-256,
+ * headers, index coverage, config against tensors, NaN/Inf. Problems in the checkpoint are
+ * failed checks, not exceptions, so that every check is reported; only a path with no
+ * checkpoint at all throws.
+ */
+public final class IntegrityChecks {
+    /** Reader errors that concern the shard index rather than one file's header. */
+    private static final Set<ErrorKind> INDEX_KINDS = EnumSet.of(ErrorKind.InvalidIndex, ErrorKind.MissingShard,
+            ErrorKind.IndexMismatch, ErrorKind.DuplicateTensorName, ErrorKind.AmbiguousCheckpoint);
+
+    private final FamilyRegistry registry;
+
+    public IntegrityChecks(FamilyRegistry registry) {
+        this.registry = registry;
+    }
+
+    /** @throws UpcycleException NoCheckpoint when {@code dir} holds no checkpoint at all */
+    public List<CheckResult> run(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            throw new UpcycleException(ErrorKind.NoCheckpoint, dir.toString(), "not a directory");
+        }
+        List<CheckResult> out = new ArrayList<>();
+        out.add(manifest(dir));
+        Checkpoint ckpt;
+        try {
+            ckpt = Checkpoint.open(dir);
+        } catch (UpcycleException e) {
+            if (e.kind() == ErrorKind.NoCheckpoint || e.kind() == ErrorKind.UnsupportedPickleCheckpoint) {
+                throw e;
+            }
+            boolean index = INDEX_KINDS.contains(e.kind());
+            String skipped = "not run: the checkpoint could not be opened";
+            out.add(index ? CheckResult.skip("headers", skipped)
+                    : new CheckResult("headers", CheckResult.Status.FAIL, "a header is invalid", List.of(e.line())));
+            out.add(index ? new CheckResult("index", CheckResult.Status.FAIL, "the index does not match the shards",
+                    List.of(e.line())) : CheckResult.skip("index", skipped));
+            out.add(CheckResult.skip("config", skipped));
+            out.add(CheckResult.skip("finite", skipped));
+            return out;
+        }
+        try (ckpt) {
+            out.add(CheckResult.pass("headers", ckpt.files().size() + " file(s), " + ckpt.tensors().size()
+                    + " tensors, every header valid"));
+            out.add(CheckResult.pass("index", ckpt.index().isPresent()
+                    ? "the index lists every tensor of its " + ckpt.files().size() + " shards exactly once"
+                    : "single file, no index"));
+            out.add(config(ckpt));
+            out.add(finite(ckpt));
+        }
+        return out;
+    }
+
+    /** Every file listed under {@code outputs} in upcycle.json exists with its size and SHA-256. */
+    static CheckResult manifest(Path dir) {
+        if (!Files.exists(dir.resolve(Provenance.FILE_NAME))) {
+            return CheckResult.skip("manifest", "no " + Provenance.FILE_NAME + ": sizes and SHA-256 not checked");
+        }
+        Provenance p;
+        try {
+            p = Provenance.read(dir);
+        } catch (UpcycleException e) {
+            return new CheckResult("manifest", CheckResult.Status.FAIL, Provenance.FILE_NAME + " is unreadable",
+                    List.of(e.line()));
+        }
+        Path root = dir.toAbsolutePath().normalize();
+        List<String> problems = new ArrayList<>();
+        for (FileDigest want : p.outputs()) {
+            Path file = root.resolve(want.path()).normalize();
+            if (!file.startsWith(root) || file.equals(root)) {
+                problems.add(want.path() + ": path leaves the checkpoint directory");
+                continue;
+            }
+            if (!Files.isRegularFile(file)) {
+                problems.add(want.path() + ": missing");
+                continue;
+            }
+            long size = size(file);
+            if (size != want.size()) {
+                problems.add(want.path() + ": " + size + " bytes, upcycle.json says " + want.size());
+                continue;
+            }
+            FileDigest got = FileDigest.of(root, file);
+            if (!got.sha256().equalsIgnoreCase(want.sha256())) {
+                problems.add(want.path() + ": SHA-256 " + got.sha256() + ", upcycle.json says " + want.sha256());
+            }
+        }
+        return CheckResult.of("manifest", p.outputs().size() + " file(s) match upcycle.json (size and SHA-256)",
+                problems.size() + " file(s) differ from upcycle.json", problems);
+    }
+
+    private CheckResult config(Checkpoint ckpt) {
+        if (ckpt.configFile().isEmpty()) {
+            return new CheckResult("config", CheckResult.Status.FAIL, "no config.json", List.of(
+                    ckpt.directory() + ": no config.json beside the weights"));
+        }
+        ModelConfig config;
+        try {
+            config = ModelConfig.read(ckpt.configFile().get(), registry);
+        } catch (UpcycleException e) {
+            return new CheckResult("config", CheckResult.Status.FAIL, "config.json is invalid", List.of(e.line()));
+        }
+        Map<String, TensorHeader> headers = new LinkedHashMap<>();
+        ckpt.tensors().values().forEach(r -> headers.put(r.name(), r.header()));
+        ModelDescription desc = ModelDescription.of(config.family(), config, headers);
+        List<String> problems = new ArrayList<>();
+        for (Finding f : desc.check()) {
+            if (f.isError()) {
+                problems.add(f.kind() + (f.tensor().isEmpty() ? "" : " " + f.tensor()) + ": " + f.message());
+            }
+        }
+        if (desc.tiedHeadNeedsByteCheck()) {
+            String head = config.family().tensorName(TensorRole.LM_HEAD);
+            String embed = config.family().tensorName(TensorRole.EMBED);
+            if (!TensorBytes.equal(ckpt.tensor(head), ckpt.tensor(embed))) {
+                problems.add("ConfigConflict " + head + ": tie_word_embeddings is true but it differs from " + embed);
+            }
+        }
+        return CheckResult.of("config", config.family() + ": " + desc.expected().size()
+                        + " expected tensors present with the right shapes, nothing unexpected",
+                problems.size() + " disagreement(s) between config.json and the tensors", problems);
+    }
+
+    private static CheckResult finite(Checkpoint ckpt) {
+        List<String> problems = new ArrayList<>();
+        int scanned = 0;
+        for (TensorRef ref : ckpt.tensors().values()) {
+            if (!ref.header().dtype().isFloat()) {
+                continue;
+            }
+            scanned++;
+            long bad = ref.file().countNonFinite(ref.name());
+            if (bad > 0) {
+                problems.add(ref.name() + ": " + bad + " NaN or Inf value(s)");
+            }
+        }
+        return CheckResult.of("finite", scanned + " floating tensors scanned, no NaN or Inf",
+                problems.size() + " tensor(s) hold NaN or Inf", problems);
+    }
+
+    private static long size(Path f) {
+        try {
+            return Files.size(f);
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+}

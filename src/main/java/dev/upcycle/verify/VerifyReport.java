@@ -1,0 +1,25 @@
+package dev.upcycle.verify;
+
+import java.util.List;
+
+/**
+ * Everything {@code upcycle verify} found.
+ *
+ * @param checkpoint the directory verified
+ * @param checks     integrity checks, then {@code functional} when asked for
+ * @param functional the layer-by-layer comparison, or null when not run
+ */
+public record VerifyReport(String checkpoint, List<CheckResult> checks, FunctionalResult functional) {
+
+    public VerifyReport {
+        checks = List.copyOf(checks);
+    }
+
+    public boolean passed() {
+        return checks.stream().noneMatch(CheckResult::failed);
+    }
+
+    public long failures() {
+        return checks.stream().filter(CheckResult::failed).count();
+    }
+}
