@@ -1,0 +1,96 @@
+package dev.upcycle.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code upcycle eval} on the shipped tiny model and corpus. */
+class EvalCommandTest {
+    static final String MODEL = "test-fixtures/tiny-llama";
+    static final String VALID = "test-fixtures/corpus/valid.txt";
+
+    @TempDir
+    Path tmp;
+
+    private static JsonNode json(Cli r) throws IOException {
+        return new ObjectMapper().readTree(r.out());
+    }
+
+    @Test
+    void randomByteModelIsNearUniform() throws IOException {
+        Cli r = Cli.run("eval", MODEL, "--data", VALID, "--bytes", "--max-tokens", "4096", "--seq-len", "128", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode o = json(r);
+        assertThat(o.get("tokens").asLong()).isEqualTo(4096);
+        assertThat(o.get("windows").asInt()).isEqualTo(32);
+        assertThat(o.get("tokenization").asText()).isEqualTo("bytes");
+        double loss = o.get("loss").asDouble();
+        System.out.println("tiny-llama loss on valid.txt: " + loss);
+        // An untrained model is about as good as guessing uniformly: ln 256 = 5.55.
+        assertThat(loss).isBetween(4.5, 7.5);
+        assertThat(o.get("perplexity").asDouble()).isCloseTo(Math.exp(loss), org.assertj.core.data.Percentage.withPercentage(1e-9));
+    }
+
+    @Test
+    void maxLossGatesTheExitCode() {
+        Cli pass = Cli.run("eval", MODEL, "--data", VALID, "--max-tokens", "600", "--max-loss", "50");
+        assertThat(pass.code()).as(pass.err()).isZero();
+        assertThat(pass.out()).contains("is within --max-loss 50");
+        Cli fail = Cli.run("eval", MODEL, "--data", VALID, "--max-tokens", "600", "--max-loss", "1");
+        assertThat(fail.code()).isEqualTo(1);
+        assertThat(fail.out()).contains("is above --max-loss 1");
+    }
+
+    @Test
+    void binFilesGiveTheSameLossAsTheirText() throws IOException {
+        byte[] text = Files.readAllBytes(Path.of(VALID));
+        int n = 777;
+        ByteBuffer u16 = ByteBuffer.allocate(2 * n).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer u32 = ByteBuffer.allocate(4 * n).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < n; i++) {
+            u16.putShort((short) (text[i] & 0xFF));
+            u32.putInt(text[i] & 0xFF);
+        }
+        Path a = Files.write(tmp.resolve("valid.bin"), u16.array());
+        Path b = Files.write(tmp.resolve("valid.u32.bin"), u32.array());
+        Path c = Files.write(tmp.resolve("ids.bin"), u32.array());
+        Path t = Files.write(tmp.resolve("valid.txt"), java.util.Arrays.copyOf(text, n));
+        double expected = json(Cli.run("eval", MODEL, "--data", t.toString(), "--bytes", "--seq-len", "100", "--json"))
+                .get("loss").asDouble();
+        JsonNode r16 = json(Cli.run("eval", MODEL, "--data", a.toString(), "--seq-len", "100", "--json"));
+        assertThat(r16.get("tokenization").asText()).isEqualTo("bin-u16");
+        assertThat(r16.get("loss").asDouble()).isEqualTo(expected);
+        JsonNode r32 = json(Cli.run("eval", MODEL, "--data", b.toString(), "--seq-len", "100", "--json"));
+        assertThat(r32.get("tokenization").asText()).isEqualTo("bin-u32");
+        assertThat(r32.get("loss").asDouble()).isEqualTo(expected);
+        JsonNode forced = json(Cli.run("eval", MODEL, "--data", c.toString(), "--bin-dtype", "u32", "--seq-len", "100",
+                "--json"));
+        assertThat(forced.get("loss").asDouble()).isEqualTo(expected);
+    }
+
+    @Test
+    void idsOutsideTheVocabularyAreBadInput() throws IOException {
+        ByteBuffer u16 = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        u16.putShort((short) 3).putShort((short) 300).putShort((short) 4).putShort((short) 5);
+        Path a = Files.write(tmp.resolve("bad.bin"), u16.array());
+        Cli r = Cli.run("eval", MODEL, "--data", a.toString());
+        assertThat(r.code()).isEqualTo(3);
+        assertThat(r.errorLine()).contains("token id 300");
+    }
+
+    @Test
+    void oddSizedBinIsRejected() throws IOException {
+        Path a = Files.write(tmp.resolve("odd.bin"), new byte[] {1, 2, 3});
+        Cli r = Cli.run("eval", MODEL, "--data", a.toString());
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.errorLine()).contains("not a whole number of u16 ids");
+    }
+}
