@@ -93,4 +93,15 @@ class EvalCommandTest {
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.errorLine()).contains("not a whole number of u16 ids");
     }
+
+    @Test
+    void huggingFaceTokenizer() throws IOException {
+        Path tok = Files.writeString(tmp.resolve("tokenizer.json"), dev.upcycle.runtime.TokenDataTestAccess.json());
+        Path text = Files.writeString(tmp.resolve("t.txt"), "the cat sat on the mat. the mat sat on the cat.\n");
+        Cli r = Cli.run("eval", MODEL, "--data", text.toString(), "--tokenizer", tok.toString(), "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode o = json(r);
+        assertThat(o.get("tokens").asLong()).isEqualTo(13);
+        assertThat(o.get("tokenization").asText()).startsWith("tokenizer ");
+    }
 }
