@@ -1,5 +1,6 @@
 package dev.upcycle.cli;
 
+import dev.upcycle.runtime.Djl;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -39,6 +40,8 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        // Before any DJL class loads: never reach the network (djl-notes.md).
+        Djl.offline();
         System.exit(run(args));
     }
 
