@@ -11,10 +11,11 @@ final class Ops {
     /** {@code x · wᵀ + b}, PyTorch {@code nn.Linear}: {@code w} is {@code [out, in]}; {@code b} may be null. */
     static NDArray linear(NDArray x, NDArray w, NDArray b) {
         // The transposed view is made by w's manager (which may hold the model for its whole
-        // life); move it to x's scope so that every temporary dies with the forward pass.
+        // life) and would keep a streamed weight's storage alive: free it as soon as it is used
+        // (autograd keeps what it needs on the native side).
         NDArray wt = w.transpose();
-        wt.attach(x.getManager());
         NDArray y = x.matMul(wt);
+        wt.close();
         return b == null ? y : y.add(b);
     }
 
