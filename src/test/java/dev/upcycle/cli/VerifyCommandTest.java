@@ -175,4 +175,43 @@ class VerifyCommandTest {
         Cli r = Cli.run("verify", tmp.resolve("nothing").toString());
         assertThat(r.code()).isEqualTo(3);
     }
+
+    @Test
+    void bf16ModelsUseTheBf16ToleranceAndRunPastTheWindow() throws IOException {
+        Path d = TestModels.random(tmp.resolve("dense"), "mistral", DType.BF16, b -> b.slidingWindow(8));
+        Path m = TestModels.upcycle(d, tmp.resolve("moe"), "mixtral", 4, 2, -1);
+        Cli r = Cli.run("verify", m.toString(), "--against", d.toString(), "--tokens", "10", "--json");
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        JsonNode f = new ObjectMapper().readTree(r.out()).get("functional");
+        assertThat(f.get("tolerance").asDouble()).isEqualTo(1e-2);
+        assertThat(f.get("tolerance_basis").asText()).isEqualTo("default for BF16 weights");
+        assertThat(f.get("sequence_lengths").toString()).isEqualTo("[1,7,24]");
+        // FP32 compute on identical BF16 weights: far inside even the F32 bound
+        assertThat(f.get("logits_error").asDouble()).isLessThan(1e-5);
+    }
+
+    @Test
+    void explicitToleranceIsUsed() throws IOException {
+        Path d = dense();
+        Path m = TestModels.upcycle(d, tmp.resolve("moe"), "mixtral", 4, 2, 1);
+        Cli r = Cli.run("verify", m.toString(), "--against", d.toString(), "--tolerance", "10", "--json");
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        assertThat(new ObjectMapper().readTree(r.out()).at("/functional/tolerance_basis").asText())
+                .isEqualTo("--tolerance");
+    }
+
+    @Test
+    void unsupportedRopeTypeIsBadInput() throws IOException {
+        Path d = dense();
+        Path m = TestModels.upcycle(d, tmp.resolve("moe"), "mixtral", 4, 2, -1);
+        Path config = m.resolve("config.json");
+        String json = Files.readString(config);
+        json = json.replace("\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 2.0}");
+        json = json.replaceAll("\"rope_parameters\": \\{[^}]*\\}",
+                "\"rope_parameters\": {\"rope_type\": \"yarn\", \"factor\": 2.0, \"rope_theta\": 10000.0}");
+        Files.writeString(config, json);
+        Cli r = Cli.run("verify", m.toString(), "--against", d.toString());
+        assertThat(r.code()).as(r.out() + r.err()).isEqualTo(3);
+        assertThat(r.errorLine()).contains("yarn");
+    }
 }
