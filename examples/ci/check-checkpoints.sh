@@ -28,9 +28,13 @@ for dir in "$@"; do
     echo "ok      $dir"
   else
     echo "FAILED  $dir (exit $code)"
-    # Show the failed checks from the JSON report, or the one-line error.
+    # Show the failed checks of the JSON report (name, summary, problems), or the one-line error.
     if [ -n "$report" ]; then
-      printf '%s\n' "$report" | grep -E '"(name|status|message)"' | sed 's/^/        /' | head -40
+      printf '%s\n' "$report" | awk '
+        /"name":/            { name = $0; show = 0 }
+        /"status": "fail"/   { show = 1; print name }
+        show && (/"summary":/ || /^ *"[^"]*",?$/) { print }
+      ' | sed -e 's/^ */        /' | head -40
     fi
     sed 's/^/        /' "$errfile"
     [ "$code" -gt "$worst" ] && worst=$code

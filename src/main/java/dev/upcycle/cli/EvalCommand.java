@@ -30,7 +30,9 @@ import picocli.CommandLine.Spec;
             "Exits 1 when --max-loss is given and the loss is above it."},
         footerHeading = "%nExample:%n",
         footer = "  upcycle eval test-fixtures/tiny-llama --data test-fixtures/corpus/valid.txt --bytes --max-loss 6")
-final class EvalCommand implements Callable<Integer> {
+final class EvalCommand implements Callable<Integer>, KeyFigures {
+
+    private Evaluator.Result result;
 
     @Spec
     CommandSpec spec;
@@ -109,6 +111,7 @@ final class EvalCommand implements Callable<Integer> {
             r = Evaluator.evaluate(lm, ids, seqLen);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
+        result = r;
         boolean missed = maxLoss != null && !(r.loss() <= maxLoss);
         print(r, tokenization, seconds, missed);
         return missed ? ExitCode.CHECK_FAILED.code() : ExitCode.OK.code();
@@ -165,5 +168,14 @@ final class EvalCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "result: loss %.4f %s --max-loss %s%n", r.loss(), missed ? "is above" : "is within",
                     maxLoss);
         }
+    }
+
+    @Override
+    public java.util.Map<String, String> keyFigures() {
+        if (result == null) {
+            return java.util.Map.of();
+        }
+        return java.util.Map.of("loss", String.format(Locale.ROOT, "%.4f", result.loss()),
+                "ppl", String.format(Locale.ROOT, "%.2f", result.perplexity()));
     }
 }

@@ -51,6 +51,9 @@ final class InspectCommand implements Callable<Integer>, KeyFigures {
 
     @Override
     public Map<String, String> keyFigures() {
+        if (report == null) {
+            return Map.of();
+        }
         Map<String, String> m = new LinkedHashMap<>();
         m.put("params", String.format(Locale.ROOT, "%,d", report.parameters()));
         if (report.active() != report.parameters()) {

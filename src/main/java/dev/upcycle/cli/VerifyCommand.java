@@ -34,7 +34,9 @@ import picocli.CommandLine.Spec;
             "Exits 1 when any check fails, 3 when the input cannot be checked at all."},
         footerHeading = "%nExample:%n",
         footer = "  upcycle verify out/mixtral --against test-fixtures/tiny-llama --json")
-final class VerifyCommand implements Callable<Integer> {
+final class VerifyCommand implements Callable<Integer>, KeyFigures {
+
+    private VerifyReport report;
 
     @Spec
     CommandSpec spec;
@@ -65,7 +67,7 @@ final class VerifyCommand implements Callable<Integer> {
         if (tokens < 1 || tokens > 1 << 16) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--tokens", tokens + " must be in 1..65536");
         }
-        VerifyReport report = new Verifier(FamilyRegistry.builtIn()).verify(dir, against, tolerance, tokens);
+        report = new Verifier(FamilyRegistry.builtIn()).verify(dir, against, tolerance, tokens);
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             out.println(Json.pretty(json(report)));
@@ -134,5 +136,19 @@ final class VerifyCommand implements Callable<Integer> {
     /** JSON has no NaN or Inf: a non-finite error (NaN in an output) is written as null. */
     private static com.fasterxml.jackson.databind.JsonNode number(double v) {
         return Double.isFinite(v) ? JsonNodeFactory.instance.numberNode(v) : JsonNodeFactory.instance.nullNode();
+    }
+
+    @Override
+    public java.util.Map<String, String> keyFigures() {
+        if (report == null) {
+            return java.util.Map.of();
+        }
+        java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
+        long passed = report.checks().size() - report.failures();
+        m.put("checks", passed + "/" + report.checks().size());
+        if (report.functional() != null) {
+            m.put("logits err", String.format(Locale.ROOT, "%.2e", report.functional().logitsError()));
+        }
+        return m;
     }
 }
