@@ -10,7 +10,7 @@ import dev.upcycle.error.UpcycleException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
-import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CoderResult;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
@@ -88,62 +88,87 @@ final class HeaderParser {
     static Parsed parse(byte[] header, long fileLength, String where) {
         long n = header.length;
         checkLength(n, fileLength, where);
-        String text = decodeUtf8(header, where);
-        checkOuterWhitespace(text, where);
-        syntaxPass(text, where);
-        Parsed parsed = structurePass(text, where);
+        // The header is checked and parsed as bytes: decoding a 100 MB header to a String
+        // would need three times that in heap (formats.md 7: no huge allocation).
+        checkUtf8(header, where);
+        checkOuterWhitespace(header, where);
+        syntaxPass(header, where);
+        Parsed parsed = structurePass(header, where);
         List<TensorHeader> sorted = validateOffsets(parsed.tensors(), n, fileLength, where);
         return new Parsed(parsed.metadata(), sorted);
     }
 
-    private static String decodeUtf8(byte[] header, String where) {
+    /** Validates UTF-8 in bounded chunks, without materialising the text. */
+    private static void checkUtf8(byte[] header, String where) {
         // REPORT rejects overlong forms and encoded surrogates, which String(byte[]) would
         // silently replace.
         CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT)
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
-        try {
-            CharBuffer chars = decoder.decode(ByteBuffer.wrap(header));
-            return chars.toString();
-        } catch (CharacterCodingException e) {
-            throw new UpcycleException(ErrorKind.InvalidHeaderUtf8, where,
-                    "header is not valid UTF-8 (" + e.getMessage() + ")");
+        ByteBuffer in = ByteBuffer.wrap(header);
+        CharBuffer out = CharBuffer.allocate(8192);
+        while (true) {
+            CoderResult r = decoder.decode(in, out, true);
+            if (r.isError()) {
+                throw new UpcycleException(ErrorKind.InvalidHeaderUtf8, where,
+                        "header is not valid UTF-8 (" + r + " at byte " + in.position() + ")");
+            }
+            out.clear();
+            if (r.isUnderflow()) {
+                break;
+            }
+        }
+        CoderResult r = decoder.flush(out);
+        if (r.isError()) {
+            throw new UpcycleException(ErrorKind.InvalidHeaderUtf8, where, "header is not valid UTF-8 (" + r + ")");
         }
     }
 
-    private static boolean isJsonSpace(char c) {
+    private static boolean isJsonSpace(byte c) {
         return c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D;
     }
 
+    private static String describeByte(byte b) {
+        return b >= 0 ? String.format("U+%04X", (int) b) : String.format("byte 0x%02X", b & 0xff);
+    }
+
     /** Only JSON whitespace may surround the object: no BOM, no NUL padding. */
-    private static void checkOuterWhitespace(String text, String where) {
+    private static void checkOuterWhitespace(byte[] text, String where) {
         int i = 0;
-        while (i < text.length() && isJsonSpace(text.charAt(i))) {
+        while (i < text.length && isJsonSpace(text[i])) {
             i++;
         }
-        if (i == text.length()) {
+        if (i == text.length) {
             throw new UpcycleException(ErrorKind.InvalidHeaderJson, where, "header is empty or only whitespace");
         }
-        char first = text.charAt(i);
-        if (first != '{') {
-            throw new UpcycleException(ErrorKind.InvalidHeaderJson, where, String.format(
-                    "header must be a JSON object starting with '{' (after optional whitespace), found U+%04X at char %d",
-                    (int) first, i));
+        if (text[i] != '{') {
+            throw new UpcycleException(ErrorKind.InvalidHeaderJson, where,
+                    "header must be a JSON object starting with '{' (after optional whitespace), found "
+                            + describeByte(text[i]) + " at byte " + i);
         }
-        int j = text.length() - 1;
-        while (isJsonSpace(text.charAt(j))) {
+        int j = text.length - 1;
+        while (isJsonSpace(text[j])) {
             j--;
         }
-        if (text.charAt(j) != '}') {
-            throw new UpcycleException(ErrorKind.InvalidHeaderJson, where, String.format(
-                    "header must end with '}' followed only by whitespace, found U+%04X at char %d",
-                    (int) text.charAt(j), j));
+        if (text[j] != '}') {
+            throw new UpcycleException(ErrorKind.InvalidHeaderJson, where,
+                    "header must end with '}' followed only by whitespace, found " + describeByte(text[j])
+                            + " at byte " + j);
         }
     }
 
+    /**
+     * A streaming character view of the (already validated) UTF-8 bytes. Jackson's char-based
+     * parser is used rather than its byte-based one because the latter rejects a lone surrogate
+     * escape in a name as bad JSON before {@link TensorNames} can name it InvalidTensorName.
+     */
+    private static java.io.Reader reader(byte[] text) {
+        return new java.io.InputStreamReader(new java.io.ByteArrayInputStream(text), StandardCharsets.UTF_8);
+    }
+
     /** Walks every token once so syntax errors and limits are reported before any meaning. */
-    private static void syntaxPass(String text, String where) {
-        try (JsonParser p = JSON.createParser(text)) {
+    private static void syntaxPass(byte[] text, String where) {
+        try (JsonParser p = JSON.createParser(reader(text))) {
             JsonToken t = p.nextToken();
             if (t != JsonToken.START_OBJECT) {
                 throw new UpcycleException(ErrorKind.InvalidHeaderJson, where, "header is not a JSON object");
@@ -177,11 +202,11 @@ final class HeaderParser {
         }
     }
 
-    private static Parsed structurePass(String text, String where) {
+    private static Parsed structurePass(byte[] text, String where) {
         Map<String, String> metadata = new LinkedHashMap<>();
         Map<String, TensorHeader> tensors = new LinkedHashMap<>();
         boolean sawMetadata = false;
-        try (JsonParser p = JSON.createParser(text)) {
+        try (JsonParser p = JSON.createParser(reader(text))) {
             p.nextToken(); // START_OBJECT, checked by the syntax pass
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String name = p.currentName();
