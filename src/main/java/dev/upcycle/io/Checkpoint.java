@@ -265,15 +265,26 @@ public final class Checkpoint implements AutoCloseable {
                 Map<String, TensorRef> tensors = new LinkedHashMap<>();
                 Map<String, String> foundIn = new HashMap<>();
                 long total = 0;
+                // Duplicates first: a tensor in two shards also disagrees with the index for one
+                // of them, but DuplicateTensorName is the precise diagnosis (formats.md 7 item 25).
+                Map<String, SafetensorsFile> shards = new LinkedHashMap<>();
                 for (String shard : index.shardNames()) {
                     SafetensorsFile f = openShard(shard);
+                    shards.put(shard, f);
                     for (TensorHeader t : f.tensors()) {
-                        String tw = TensorNames.where(f.path().toString(), t.name());
                         String previous = foundIn.putIfAbsent(t.name(), shard);
                         if (previous != null) {
-                            throw new UpcycleException(ErrorKind.DuplicateTensorName, tw,
+                            throw new UpcycleException(ErrorKind.DuplicateTensorName,
+                                    TensorNames.where(f.path().toString(), t.name()),
                                     "tensor is also in shard " + previous);
                         }
+                    }
+                }
+                for (Map.Entry<String, SafetensorsFile> s : shards.entrySet()) {
+                    String shard = s.getKey();
+                    SafetensorsFile f = s.getValue();
+                    for (TensorHeader t : f.tensors()) {
+                        String tw = TensorNames.where(f.path().toString(), t.name());
                         String mapped = index.weightMap().get(t.name());
                         if (!shard.equals(mapped)) {
                             throw new UpcycleException(ErrorKind.IndexMismatch, tw, mapped == null

@@ -37,6 +37,19 @@ class ReaderRegressionTest {
         assertFails(() -> SafetensorsFile.open(f).close(), ErrorKind.InvalidHeaderJson, "spaces.safetensors");
     }
 
+    /** Was IndexMismatch: the shard holding the second copy was compared with the index first. */
+    @Test
+    void tensorInTwoShardsIsADuplicateWhateverTheIndexSays() throws IOException {
+        String a = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+        String b = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}";
+        StFiles.file(dir.resolve("s1.safetensors"), a, 4);
+        StFiles.file(dir.resolve("s2.safetensors"), b, 8);
+        java.nio.file.Files.writeString(dir.resolve("model.safetensors.index.json"),
+                "{\"weight_map\":{\"a\":\"s2.safetensors\",\"b\":\"s2.safetensors\",\"c\":\"s1.safetensors\"}}");
+        assertFails(() -> Checkpoint.open(dir).close(), ErrorKind.DuplicateTensorName, "s2.safetensors");
+    }
+
     static void bigHeader(Path file, String head, char fill, int count, String tail) throws IOException {
         byte[] h = head.getBytes(StandardCharsets.UTF_8);
         byte[] t = tail.getBytes(StandardCharsets.UTF_8);
