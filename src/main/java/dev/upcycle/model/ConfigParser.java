@@ -1,6 +1,8 @@
 package dev.upcycle.model;
 
 import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -57,10 +59,14 @@ final class ConfigParser {
                         "file is " + size + " bytes; a config over " + ModelConfig.MAX_CONFIG_BYTES + " is refused");
             }
             tree = MAPPER.readTree(Files.readAllBytes(file));
+        } catch (JsonProcessingException e) {
+            // The parser's own words and position, without Java class names or source excerpts.
+            JsonLocation at = e.getLocation();
+            throw new UpcycleException(ErrorKind.InvalidConfig, where, "not valid JSON: " + e.getOriginalMessage()
+                    + (at != null && at.getLineNr() > 0 ? " (line " + at.getLineNr() + ", column "
+                            + at.getColumnNr() + ")" : ""), null, e);
         } catch (IOException e) {
-            // Jackson's parse errors are IOExceptions too; either way the file is unusable as config.
-            throw new UpcycleException(ErrorKind.InvalidConfig, where, "not readable as JSON: "
-                    + e.getClass().getSimpleName() + ": " + e.getMessage(), null, e);
+            throw new UpcycleException(ErrorKind.IoError, where, "cannot read: " + e.getMessage(), null, e);
         }
         return parse(tree, families, where);
     }
