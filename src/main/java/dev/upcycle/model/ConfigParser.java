@@ -51,14 +51,29 @@ final class ConfigParser {
         if (!Files.isRegularFile(file)) {
             throw new UpcycleException(ErrorKind.InvalidConfig, where, "config.json is missing or not a regular file");
         }
-        JsonNode tree;
+        byte[] bytes;
         try {
             long size = Files.size(file);
             if (size > ModelConfig.MAX_CONFIG_BYTES) {
                 throw new UpcycleException(ErrorKind.InvalidConfig, where,
                         "file is " + size + " bytes; a config over " + ModelConfig.MAX_CONFIG_BYTES + " is refused");
             }
-            tree = MAPPER.readTree(Files.readAllBytes(file));
+            bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new UpcycleException(ErrorKind.IoError, where, "cannot read: " + e.getMessage(), null, e);
+        }
+        return parse(bytes, families, where);
+    }
+
+    /** Parses {@code config.json} bytes; {@code where} names the file in errors. */
+    static ModelConfig parse(byte[] bytes, FamilyRegistry families, String where) {
+        if (bytes.length > ModelConfig.MAX_CONFIG_BYTES) {
+            throw new UpcycleException(ErrorKind.InvalidConfig, where,
+                    "file is " + bytes.length + " bytes; a config over " + ModelConfig.MAX_CONFIG_BYTES + " is refused");
+        }
+        JsonNode tree;
+        try {
+            tree = MAPPER.readTree(bytes);
         } catch (JsonProcessingException e) {
             // The parser's own words and position, without Java class names or source excerpts.
             JsonLocation at = e.getLocation();
@@ -66,7 +81,8 @@ final class ConfigParser {
                     + (at != null && at.getLineNr() > 0 ? " (line " + at.getLineNr() + ", column "
                             + at.getColumnNr() + ")" : ""), null, e);
         } catch (IOException e) {
-            throw new UpcycleException(ErrorKind.IoError, where, "cannot read: " + e.getMessage(), null, e);
+            // Reading a byte array does no I/O; anything else is a parser failure.
+            throw new UpcycleException(ErrorKind.InvalidConfig, where, "not valid JSON: " + e.getMessage(), null, e);
         }
         return parse(tree, families, where);
     }
