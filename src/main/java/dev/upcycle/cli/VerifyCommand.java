@@ -31,7 +31,9 @@ import picocli.CommandLine.Spec;
             "Default tolerance (relative, max|a-b|/max|b|): 1e-5 for F32 weights, 1e-3 when either model has "
                 + "F16 weights, 1e-2 when either has BF16 weights (the runtime computes in FP32; the looser "
                 + "bounds cover weights rounded to the coarser dtype).",
-            "Exits 1 when any check fails, 3 when the input cannot be checked at all."},
+            "Exits 1 when a check fails on an otherwise valid checkpoint (a file differs from upcycle.json, the "
+                + "functional check diverges); 3 when the input is malformed (bad header or index, config.json "
+                + "disagreeing with the tensors, NaN/Inf weights) or cannot be checked at all, after printing the report."},
         footerHeading = "%nExample:%n",
         footer = "  upcycle verify out/mixtral --against test-fixtures/tiny-llama --json")
 final class VerifyCommand implements Callable<Integer>, KeyFigures {
@@ -73,6 +75,14 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
             out.println(Json.pretty(json(report)));
         } else {
             out.print(text(report));
+        }
+        out.flush();
+        var bad = report.inputError();
+        if (bad.isPresent()) {
+            // Malformed input is exit 3 for every command; the report above still lists every check.
+            CheckResult.InputError e = bad.get();
+            spec.commandLine().getErr().println("upcycle: " + e.kind() + " : " + e.where() + " : " + e.why());
+            return ExitCode.BAD_INPUT.code();
         }
         return report.passed() ? ExitCode.OK.code() : ExitCode.CHECK_FAILED.code();
     }

@@ -56,10 +56,11 @@ public final class IntegrityChecks {
             }
             boolean index = INDEX_KINDS.contains(e.kind());
             String skipped = "not run: the checkpoint could not be opened";
+            CheckResult.InputError error = CheckResult.InputError.of(e);
             out.add(index ? CheckResult.skip("headers", skipped)
-                    : new CheckResult("headers", CheckResult.Status.FAIL, "a header is invalid", List.of(e.line())));
-            out.add(index ? new CheckResult("index", CheckResult.Status.FAIL, "the index does not match the shards",
-                    List.of(e.line())) : CheckResult.skip("index", skipped));
+                    : CheckResult.badInput("headers", "a header is invalid", List.of(e.line()), error));
+            out.add(index ? CheckResult.badInput("index", "the index does not match the shards", List.of(e.line()), error)
+                    : CheckResult.skip("index", skipped));
             out.add(CheckResult.skip("config", skipped));
             out.add(CheckResult.skip("finite", skipped));
             return out;
@@ -116,38 +117,53 @@ public final class IntegrityChecks {
 
     private CheckResult config(Checkpoint ckpt) {
         if (ckpt.configFile().isEmpty()) {
-            return new CheckResult("config", CheckResult.Status.FAIL, "no config.json", List.of(
-                    ckpt.directory() + ": no config.json beside the weights"));
+            return CheckResult.badInput("config", "no config.json", List.of(
+                    ckpt.directory() + ": no config.json beside the weights"), new CheckResult.InputError(
+                    ErrorKind.InvalidConfig, ckpt.directory().toString(), "no config.json beside the weights"));
         }
         ModelConfig config;
         try {
             config = ModelConfig.read(ckpt.configFile().get(), registry);
         } catch (UpcycleException e) {
-            return new CheckResult("config", CheckResult.Status.FAIL, "config.json is invalid", List.of(e.line()));
+            return CheckResult.badInput("config", "config.json is invalid", List.of(e.line()),
+                    CheckResult.InputError.of(e));
         }
         Map<String, TensorHeader> headers = new LinkedHashMap<>();
         ckpt.tensors().values().forEach(r -> headers.put(r.name(), r.header()));
         ModelDescription desc = ModelDescription.of(config.family(), config, headers);
         List<String> problems = new ArrayList<>();
+        CheckResult.InputError first = null;
         for (Finding f : desc.check()) {
             if (f.isError()) {
                 problems.add(f.kind() + (f.tensor().isEmpty() ? "" : " " + f.tensor()) + ": " + f.message());
+                if (first == null) {
+                    first = new CheckResult.InputError(f.kind(),
+                            f.tensor().isEmpty() ? ckpt.directory().toString() : "tensor " + f.tensor(), f.message());
+                }
             }
         }
         if (desc.tiedHeadNeedsByteCheck()) {
             String head = config.family().tensorName(TensorRole.LM_HEAD);
             String embed = config.family().tensorName(TensorRole.EMBED);
             if (!TensorBytes.equal(ckpt.tensor(head), ckpt.tensor(embed))) {
-                problems.add("ConfigConflict " + head + ": tie_word_embeddings is true but it differs from " + embed);
+                String why = "tie_word_embeddings is true but it differs from " + embed;
+                problems.add("ConfigConflict " + head + ": " + why);
+                if (first == null) {
+                    first = new CheckResult.InputError(ErrorKind.ConfigConflict, "tensor " + head, why);
+                }
             }
         }
-        return CheckResult.of("config", config.family() + ": " + desc.expected().size()
-                        + " expected tensors present with the right shapes, nothing unexpected",
-                problems.size() + " disagreement(s) between config.json and the tensors", problems);
+        if (problems.isEmpty()) {
+            return CheckResult.pass("config", config.family() + ": " + desc.expected().size()
+                    + " expected tensors present with the right shapes, nothing unexpected");
+        }
+        return CheckResult.badInput("config", problems.size() + " disagreement(s) between config.json and the tensors",
+                problems, withMore(first, problems.size()));
     }
 
     private static CheckResult finite(Checkpoint ckpt) {
         List<String> problems = new ArrayList<>();
+        CheckResult.InputError first = null;
         int scanned = 0;
         for (TensorRef ref : ckpt.tensors().values()) {
             if (!ref.header().dtype().isFloat()) {
@@ -157,10 +173,22 @@ public final class IntegrityChecks {
             long bad = ref.file().countNonFinite(ref.name());
             if (bad > 0) {
                 problems.add(ref.name() + ": " + bad + " NaN or Inf value(s)");
+                if (first == null) {
+                    first = new CheckResult.InputError(ErrorKind.NonFiniteWeights, "tensor " + ref.name(),
+                            bad + " NaN or Inf value(s)");
+                }
             }
         }
-        return CheckResult.of("finite", scanned + " floating tensors scanned, no NaN or Inf",
-                problems.size() + " tensor(s) hold NaN or Inf", problems);
+        if (problems.isEmpty()) {
+            return CheckResult.pass("finite", scanned + " floating tensors scanned, no NaN or Inf");
+        }
+        return CheckResult.badInput("finite", problems.size() + " tensor(s) hold NaN or Inf", problems,
+                withMore(first, problems.size()));
+    }
+
+    private static CheckResult.InputError withMore(CheckResult.InputError e, int count) {
+        return count <= 1 ? e : new CheckResult.InputError(e.kind(), e.where(),
+                e.why() + " (and " + (count - 1) + " further problem" + (count == 2 ? "" : "s") + ")");
     }
 
     private static long size(Path f) {

@@ -22,4 +22,10 @@ public record VerifyReport(String checkpoint, List<CheckResult> checks, Function
     public long failures() {
         return checks.stream().filter(CheckResult::failed).count();
     }
+
+    /** The first failure that means the input is malformed (verify then exits 3), if any. */
+    public java.util.Optional<CheckResult.InputError> inputError() {
+        return checks.stream().filter(CheckResult::failed).map(CheckResult::inputError)
+                .filter(java.util.Objects::nonNull).findFirst();
+    }
 }

@@ -74,7 +74,9 @@ class VerifyCommandTest {
             f.setLength(f.length() - 100);
         }
         Cli r = Cli.run("verify", d.toString(), "--json");
-        assertThat(r.code()).isEqualTo(1);
+        // A malformed file is bad input (exit 3) for every command; the report still lists every check.
+        assertThat(r.code()).isEqualTo(3);
+        assertThat(r.errorLine()).startsWith("upcycle: MetadataIncompleteBuffer : ");
         assertThat(check(r, "manifest").get("problems").get(0).asText()).contains("bytes, upcycle.json says");
         assertThat(check(r, "headers").get("status").asText()).isEqualTo("fail");
     }
@@ -87,7 +89,8 @@ class VerifyCommandTest {
         Path shard = d.resolve("model-00002-of-" + String.format("%05d", countShards(d)) + ".safetensors");
         Files.delete(shard);
         Cli r = Cli.run("verify", d.toString(), "--json");
-        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.code()).isEqualTo(3);
+        assertThat(r.errorLine()).startsWith("upcycle: MissingShard : ");
         assertThat(check(r, "manifest").get("problems").get(0).asText()).contains(shard.getFileName() + ": missing");
         JsonNode index = check(r, "index");
         assertThat(index.get("status").asText()).isEqualTo("fail");
@@ -116,7 +119,8 @@ class VerifyCommandTest {
         }
         TestModels.manifest(d);
         Cli r = Cli.run("verify", d.toString(), "--json");
-        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.code()).isEqualTo(3);
+        assertThat(r.errorLine()).isEqualTo("upcycle: NonFiniteWeights : tensor " + name + " : 1 NaN or Inf value(s)");
         assertThat(check(r, "manifest").get("status").asText()).isEqualTo("pass");
         JsonNode finite = check(r, "finite");
         assertThat(finite.get("status").asText()).isEqualTo("fail");
@@ -132,7 +136,8 @@ class VerifyCommandTest {
                 "\"attention_bias\": true"));
         TestModels.manifest(d);
         Cli r = Cli.run("verify", d.toString(), "--json");
-        assertThat(r.code()).as(r.out()).isEqualTo(1);
+        assertThat(r.code()).as(r.out()).isEqualTo(3);
+        assertThat(r.errorLine()).startsWith("upcycle: ConfigConflict : ").contains("q_proj.bias");
         JsonNode c = check(r, "config");
         assertThat(c.get("status").asText()).isEqualTo("fail");
         assertThat(c.get("problems").toString()).contains("model.layers.0.self_attn.q_proj.bias");
