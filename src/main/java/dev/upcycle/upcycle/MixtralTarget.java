@@ -1,0 +1,72 @@
+package dev.upcycle.upcycle;
+
+import dev.upcycle.model.Family;
+import dev.upcycle.model.ModelConfig;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Mixtral (formats.md 4.1): every layer sparse, experts {@code intermediate_size} wide, weights
+ * always renormalised over the top-K (topk-softmax only), no biases, no q/k norm, no shared expert.
+ */
+final class MixtralTarget implements MoeTarget {
+    @Override
+    public String cliName() {
+        return "mixtral";
+    }
+
+    @Override
+    public String familyName() {
+        return "mixtral";
+    }
+
+    @Override
+    public boolean expresses(Routing routing) {
+        return routing == Routing.TOPK_SOFTMAX;
+    }
+
+    @Override
+    public List<String> impossible(ModelConfig source, UpcycleSpec spec, List<Integer> layers) {
+        List<String> out = new ArrayList<>();
+        if (!expresses(spec.routing())) {
+            out.add("Mixtral always renormalises the top-K weights (topk-softmax) and cannot express "
+                    + spec.routing() + " routing; use --target qwen2-moe / qwen3-moe (norm_topk_prob=false) or "
+                    + "--routing topk-softmax");
+        }
+        if (layers.size() != source.numHiddenLayers()) {
+            out.add("Mixtral makes every layer an MoE layer and cannot keep layers dense (--layers " + layers
+                    + "); use --target qwen2-moe or qwen3-moe, which express it with decoder_sparse_step / mlp_only_layers");
+        }
+        if (spec.hasSharedExpert()) {
+            out.add("Mixtral has no shared expert; use --target qwen2-moe");
+        }
+        return out;
+    }
+
+    @Override
+    public List<String> approximations(ModelConfig source) {
+        List<String> out = new ArrayList<>();
+        if (source.useSlidingWindow() && source.slidingWindow() != null
+                && source.maxWindowLayers() != null && source.maxWindowLayers() > 0
+                && source.maxWindowLayers() < source.numHiddenLayers()) {
+            out.add("the source uses full attention in layers 0.." + (source.maxWindowLayers() - 1)
+                    + " and a sliding window after them; Mixtral applies one window to every layer");
+        }
+        return out;
+    }
+
+    @Override
+    public ModelConfig config(ModelConfig source, Family family, UpcycleSpec spec, ExpertLayout layout,
+                              List<Integer> layers, double auxLoss) {
+        Integer window = source.slidingWindow();
+        if (source.family().declares("use_sliding_window") && !source.useSlidingWindow()) {
+            window = null;
+        }
+        return TargetConfigs.common(source, family)
+                .intermediateSize(layout.expertIntermediate())
+                .slidingWindow(window)
+                .numExperts(spec.experts()).numExpertsPerTok(spec.topK()).expertWidth(layout.expertIntermediate())
+                .routerAuxLossCoef(auxLoss)
+                .build();
+    }
+}

@@ -1,0 +1,370 @@
+package dev.upcycle.upcycle;
+
+import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.CheckpointWriter;
+import dev.upcycle.io.DType;
+import dev.upcycle.io.ShardPlan;
+import dev.upcycle.io.TensorHeader;
+import dev.upcycle.io.TensorSpec;
+import dev.upcycle.model.ExpectedTensor;
+import dev.upcycle.model.Family;
+import dev.upcycle.model.FamilyRegistry;
+import dev.upcycle.model.ModelConfig;
+import dev.upcycle.model.TensorId;
+import dev.upcycle.model.TensorRole;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.OptionalDouble;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
+
+/**
+ * The pure function {@code (dense config, dense tensor headers, request) -> UpcyclePlan}
+ * (style.md 1: the plan is a value). Every impossible combination is refused here, before anything
+ * is written, with {@code ImpossibleCombination} (exit 3) naming the reason.
+ */
+public final class Planner {
+    private static final String INV_FREQ = ".rotary_emb.inv_freq";
+
+    private final FamilyRegistry registry;
+
+    public Planner(FamilyRegistry registry) {
+        this.registry = Objects.requireNonNull(registry);
+    }
+
+    /**
+     * @param source  the dense model's validated config
+     * @param tensors the dense model's tensor headers by name (validated against the config)
+     * @throws UpcycleException ImpossibleCombination, UnsupportedArchitecture, InvalidConfig
+     */
+    public UpcyclePlan plan(ModelConfig source, Map<String, TensorHeader> tensors, UpcycleRequest request) {
+        if (source.family().moe()) {
+            throw new UpcycleException(ErrorKind.UnsupportedArchitecture, "config.json", "the input is already an MoE model ("
+                    + source.family().name() + "); convert upcycles dense llama, mistral, qwen2 and qwen3 models");
+        }
+        if (source.mlpBias()) {
+            // upcycling.md 8: no target has expert biases, and dropping them changes the function.
+            throw new UpcycleException(ErrorKind.ImpossibleCombination, "config.json mlp_bias",
+                    "the source has MLP biases, but no target format (mixtral, qwen2-moe, qwen3-moe) has expert biases");
+        }
+        Activation activation = Activation.fromHiddenAct(source.hiddenAct(), true);
+        ExpertLayout layout = ExpertLayout.of(request.spec(), source.intermediateSize());
+        List<Integer> layers = request.layers().resolve(source.numHiddenLayers());
+        if (!request.target().strip().equalsIgnoreCase(MoeTargets.AUTO)) {
+            MoeTarget target = MoeTargets.byName(request.target());
+            Attempt a = attempt(target, source, tensors, request, activation, layout, layers);
+            a.refuseIfUnfit(request.allowApproximate());
+            return a.finish(List.of("target " + target.cliName() + ": chosen with --target"));
+        }
+        List<Attempt> attempts = new ArrayList<>();
+        for (MoeTarget t : MoeTargets.all()) {
+            attempts.add(attempt(t, source, tensors, request, activation, layout, layers));
+        }
+        Attempt chosen = attempts.stream().filter(Attempt::exactFit).findFirst()
+                .or(() -> request.allowApproximate()
+                        ? attempts.stream().filter(a -> a.impossible.isEmpty()).findFirst() : java.util.Optional.empty())
+                .orElseThrow(() -> new UpcycleException(ErrorKind.ImpossibleCombination, "--target auto",
+                        "no target can express this " + source.family().name() + " model with these options: "
+                                + attempts.stream().map(a -> a.target.cliName() + ": " + String.join("; ", a.problems()))
+                                .collect(Collectors.joining(" | ")),
+                        request.allowApproximate() ? null
+                                : "--allow-approximate accepts a target whose attention or norms differ from the source"));
+        List<String> why = new ArrayList<>();
+        StringBuilder b = new StringBuilder("target " + chosen.target.cliName() + " (auto): it reproduces the source's "
+                + "attention and norms and expresses " + request.spec().routing() + " routing");
+        for (Attempt a : attempts) {
+            if (a == chosen) {
+                break;
+            }
+            b.append("; not ").append(a.target.cliName()).append(": ").append(String.join("; ", a.problems()));
+        }
+        why.add(b.toString());
+        return chosen.finish(why);
+    }
+
+    private Attempt attempt(MoeTarget target, ModelConfig source, Map<String, TensorHeader> tensors,
+                            UpcycleRequest request, Activation activation, ExpertLayout layout, List<Integer> layers) {
+        Attempt a = new Attempt(target, source, tensors, request, activation, layout, layers);
+        a.impossible.addAll(target.impossible(source, request.spec(), layers));
+        if (a.impossible.isEmpty()) {
+            a.approximations.addAll(target.approximations(source));
+            a.build(registry.byName(target.familyName()));
+        }
+        return a;
+    }
+
+    /** One target tried: its problems, and the tensors and config when it can be written. */
+    private static final class Attempt {
+        final MoeTarget target;
+        final ModelConfig source;
+        final Map<String, TensorHeader> tensors;
+        final UpcycleRequest request;
+        final Activation activation;
+        final ExpertLayout layout;
+        final List<Integer> layers;
+        final List<String> impossible = new ArrayList<>();
+        final List<String> approximations = new ArrayList<>();
+        final List<String> warnings = new ArrayList<>();
+        final ScaleFactors factors;
+        ModelConfig config;
+        List<PlannedTensor> planned;
+
+        Attempt(MoeTarget target, ModelConfig source, Map<String, TensorHeader> tensors, UpcycleRequest request,
+                Activation activation, ExpertLayout layout, List<Integer> layers) {
+            this.target = target;
+            this.source = source;
+            this.tensors = tensors;
+            this.request = request;
+            this.activation = activation;
+            this.layout = layout;
+            this.layers = layers;
+            this.factors = Scaling.factors(request.spec(), activation);
+        }
+
+        boolean exactFit() {
+            return impossible.isEmpty() && approximations.isEmpty();
+        }
+
+        List<String> problems() {
+            return impossible.isEmpty() ? approximations : impossible;
+        }
+
+        void refuseIfUnfit(boolean allowApproximate) {
+            if (!impossible.isEmpty()) {
+                throw new UpcycleException(ErrorKind.ImpossibleCombination, "--target " + target.cliName(),
+                        String.join("; ", impossible));
+            }
+            if (!approximations.isEmpty() && !allowApproximate) {
+                throw new UpcycleException(ErrorKind.ImpossibleCombination, "--target " + target.cliName(),
+                        "cannot reproduce the " + source.family().name() + " source: " + String.join("; ", approximations),
+                        "pass --allow-approximate to convert anyway (step 0 will not match the dense model)");
+            }
+        }
+
+        void build(Family family) {
+            UpcycleSpec spec = request.spec();
+            config = target.config(source, family, spec, layout, layers, request.routerAuxLossCoef());
+            Family src = source.family();
+            DType modelDtype = modelDtype();
+            Set<String> used = new HashSet<>();
+            planned = new ArrayList<>();
+            for (ExpectedTensor e : family.expectedTensors(config)) {
+                TensorSource s = sourceOf(e, src, used);
+                DType dtype = request.dtype() != null ? request.dtype()
+                        : s.sourceName() != null ? writable(tensors.get(s.sourceName()).dtype()) : modelDtype;
+                planned.add(new PlannedTensor(e.name(), e.role(), e.layer(), e.expert(), dtype, e.shape(), s, null));
+            }
+            dropped(used);
+        }
+
+        private TensorSource sourceOf(ExpectedTensor e, Family src, Set<String> used) {
+            int layer = e.layer();
+            UpcycleSpec spec = request.spec();
+            TensorSource s = switch (e.role()) {
+                case ROUTER -> new TensorSource.Router(spec.routerInit(), spec.routerStd(), spec.seed(), spec.experts(),
+                        spec.granularity(), layer);
+                case EXPERT_GATE -> rows(src.tensorName(TensorRole.MLP_GATE, layer, -1), layout.gateUpRows(e.expert()),
+                        factors.cGate());
+                case EXPERT_UP -> rows(src.tensorName(TensorRole.MLP_UP, layer, -1), layout.gateUpRows(e.expert()),
+                        factors.cUp());
+                case EXPERT_DOWN -> columns(src.tensorName(TensorRole.MLP_DOWN, layer, -1),
+                        layout.downColumns(e.expert()), factors.routedDownZeroed() ? 0.0 : factors.cDown());
+                case SHARED_EXPERT_GATE_PROJ -> layout.hasSharedExpert()
+                        ? rows(src.tensorName(TensorRole.MLP_GATE, layer, -1), layout.sharedNeurons(), factors.sharedGateUp())
+                        : new TensorSource.Zeros();
+                case SHARED_EXPERT_UP -> layout.hasSharedExpert()
+                        ? rows(src.tensorName(TensorRole.MLP_UP, layer, -1), layout.sharedNeurons(), factors.sharedGateUp())
+                        : new TensorSource.Zeros();
+                case SHARED_EXPERT_DOWN -> layout.hasSharedExpert()
+                        ? columns(src.tensorName(TensorRole.MLP_DOWN, layer, -1), layout.sharedNeurons(), factors.sharedDown())
+                        : new TensorSource.Zeros();
+                // sigmoid(0) = 1/2 for every token; the shared down projection carries the x2 (upcycling.md 7).
+                case SHARED_EXPERT_ROUTER -> new TensorSource.Zeros();
+                default -> same(e, src);
+            };
+            if (s.sourceName() != null) {
+                if (!tensors.containsKey(s.sourceName())) {
+                    throw new IllegalStateException("plan reads " + s.sourceName() + ", which the source lacks");
+                }
+                used.add(s.sourceName());
+            }
+            return s;
+        }
+
+        /** A tensor with the same role in source and target: copied, or synthesised when the source lacks it. */
+        private TensorSource same(ExpectedTensor e, Family src) {
+            if (src.has(e.role())) {
+                String name = src.tensorName(e.role(), e.layer(), -1);
+                if (tensors.containsKey(name)) {
+                    return new TensorSource.Copy(name);
+                }
+            }
+            if (e.role().isBias()) {
+                // A zero bias is no bias: exact (formats.md 5, Llama to Qwen2-MoE).
+                return new TensorSource.Zeros();
+            }
+            if (e.role() == TensorRole.ATTN_Q_NORM || e.role() == TensorRole.ATTN_K_NORM) {
+                return new TensorSource.Constant(1.0);
+            }
+            throw new IllegalStateException("no source for " + e.name() + " (" + e.role() + ")");
+        }
+
+        private TensorSource rows(String name, IndexRange r, double factor) {
+            if (factor == 0.0) {
+                return new TensorSource.Zeros();
+            }
+            long rowsInSource = tensors.get(name).shape().dim(0);
+            if (r.start() == 0 && r.end() == rowsInSource && factor == 1.0) {
+                return new TensorSource.Copy(name);
+            }
+            return new TensorSource.RowSlice(name, r.start(), r.end(), factor);
+        }
+
+        private TensorSource columns(String name, IndexRange r, double factor) {
+            if (factor == 0.0) {
+                return new TensorSource.Zeros();
+            }
+            long cols = tensors.get(name).shape().dim(1);
+            if (r.start() == 0 && r.end() == cols && factor == 1.0) {
+                return new TensorSource.Copy(name);
+            }
+            return new TensorSource.ColumnSlice(name, r.start(), r.end(), factor);
+        }
+
+        /** Source tensors the target has no place for: each changes the function when dropped. */
+        private void dropped(Set<String> used) {
+            Family src = source.family();
+            Map<TensorRole, List<String>> lost = new EnumMap<>(TensorRole.class);
+            for (String name : new TreeMap<>(tensors).keySet()) {
+                if (used.contains(name) || name.endsWith(INV_FREQ)) {
+                    continue;
+                }
+                TensorId id = src.roleOf(name).orElse(null);
+                if (id == null) {
+                    continue;
+                }
+                boolean upcycledMlp = layers.contains(id.layer()) && (id.role() == TensorRole.MLP_GATE
+                        || id.role() == TensorRole.MLP_UP || id.role() == TensorRole.MLP_DOWN);
+                boolean tiedHead = id.role() == TensorRole.LM_HEAD && source.tieWordEmbeddings();
+                if (!upcycledMlp && !tiedHead) {
+                    lost.computeIfAbsent(id.role(), r -> new ArrayList<>()).add(name);
+                }
+            }
+            for (var entry : lost.entrySet()) {
+                List<String> names = entry.getValue();
+                approximations.add(target.cliName() + " has no place for the source's " + names.size() + " "
+                        + entry.getKey().name().toLowerCase(Locale.ROOT) + " tensor" + (names.size() == 1 ? "" : "s")
+                        + " (e.g. " + names.get(0) + "), so they would be dropped");
+            }
+        }
+
+        /** The dtype synthesised tensors get: that of the embedding, the model's main dtype. */
+        private DType modelDtype() {
+            TensorHeader embed = tensors.get(source.family().tensorName(TensorRole.EMBED));
+            return writable(embed != null ? embed.dtype() : source.dtypeHint().orElse(DType.F32));
+        }
+
+        private DType writable(DType d) {
+            return d.isWritable() ? d : DType.F32;
+        }
+
+        UpcyclePlan finish(List<String> choices) {
+            refuseIfUnfit(request.allowApproximate());
+            UpcycleSpec spec = request.spec();
+            List<TensorSpec> specs = planned.stream().map(PlannedTensor::spec).toList();
+            List<ShardPlan> shards = CheckpointWriter.planShards(specs, request.maxShardSize());
+            Map<String, String> shardOf = new HashMap<>();
+            for (ShardPlan s : shards) {
+                s.tensors().forEach(t -> shardOf.put(t.name(), s.fileName()));
+            }
+            List<PlannedTensor> out = new ArrayList<>(planned.size());
+            long total = 0;
+            long active = 0;
+            long bytes = 0;
+            for (PlannedTensor t : planned) {
+                out.add(new PlannedTensor(t.name(), t.role(), t.layer(), t.expert(), t.dtype(), t.shape(), t.source(),
+                        shardOf.get(t.name())));
+                long n = t.shape().elements();
+                total += n;
+                if (t.expert() < spec.topK()) {
+                    active += n;
+                }
+                bytes += t.byteSize();
+            }
+            Fidelity math = FidelityAnalysis.assess(spec, activation, target.expresses(spec.routing()));
+            Fidelity fidelity = math;
+            if (!approximations.isEmpty()) {
+                List<String> reasons = new ArrayList<>(approximations.stream()
+                        .map(r -> "The target cannot reproduce the source: " + r + ".").toList());
+                if (!math.isExact()) {
+                    reasons.addAll(math.reasons());
+                }
+                fidelity = new Fidelity(Fidelity.Verdict.NOT_PRESERVING, reasons, math.warnings(), OptionalDouble.empty());
+            }
+            List<String> allChoices = new ArrayList<>(choices);
+            allChoices.addAll(explain(spec));
+            collectWarnings(out);
+            return new UpcyclePlan(request, source, target, config, layout, factors, activation, layers, out, shards,
+                    total, active, bytes, fidelity, allChoices, warnings);
+        }
+
+        private List<String> explain(UpcycleSpec spec) {
+            List<String> c = new ArrayList<>();
+            c.add(String.format(Locale.ROOT, "%s: N=%d experts (E=%d copies x G=%d shards of the dense FFN, F=%d -> "
+                            + "expert width %d), top-k %d", spec.configName(), spec.experts(), spec.expansion(),
+                    spec.granularity(), layout.denseIntermediate(), layout.expertIntermediate(), spec.topK()));
+            if (layers.size() == source.numHiddenLayers()) {
+                c.add("layers: all " + layers.size() + " layers become MoE layers");
+            } else {
+                var moe = config.moe();
+                c.add("layers: " + layers + " become MoE layers (--layers " + request.layers() + "), the others stay "
+                        + "dense; written as decoder_sparse_step " + moe.decoderSparseStep() + ", mlp_only_layers "
+                        + moe.mlpOnlyLayers());
+            }
+            c.add(String.format(Locale.ROOT, "routing %s (%s); output scale s=%s; %s scaling for %s: c_gate=%s c_up=%s "
+                            + "c_down=%s", spec.routing(), config.family().name().equals("mixtral")
+                            ? "Mixtral always renormalises" : "norm_topk_prob=" + spec.routing().normTopkProb(),
+                    TensorSource.fmt(factors.s()), spec.scaling(), activation, TensorSource.fmt(factors.cGate()),
+                    TensorSource.fmt(factors.cUp()), TensorSource.fmt(factors.routedDownZeroed() ? 0 : factors.cDown())));
+            c.add("router: " + new TensorSource.Router(spec.routerInit(), spec.routerStd(), spec.seed(), spec.experts(),
+                    spec.granularity(), 0).describe());
+            if (layout.hasSharedExpert()) {
+                c.add("shared expert (" + spec.sharedExpertMode() + "): dense neurons " + layout.sharedNeurons()
+                        + ", down x" + TensorSource.fmt(factors.sharedDown()) + " for the zero sigmoid gate"
+                        + (layout.routedDownZeroed() ? "; routed down projections zeroed" : ""));
+            } else if (config.moe().hasSharedExpert()) {
+                c.add("shared expert: qwen2-moe needs one in every sparse layer; written as an all-zero expert of "
+                        + "width 1, whose output is exactly 0");
+            }
+            c.add("dtype: " + (request.dtype() == null ? "kept from the source" : request.dtype().safetensorsName()));
+            return c;
+        }
+
+        private void collectWarnings(List<PlannedTensor> out) {
+            Map<String, Integer> narrowing = new LinkedHashMap<>();
+            for (PlannedTensor t : out) {
+                String s = t.source().sourceName();
+                if (s != null) {
+                    DType from = tensors.get(s).dtype();
+                    if (from != t.dtype() && from.bytes() > t.dtype().bytes()) {
+                        narrowing.merge(from + " -> " + t.dtype(), 1, Integer::sum);
+                    }
+                }
+            }
+            narrowing.forEach((k, n) -> warnings.add("dtype " + k + " rounds " + n + " tensors (round to nearest even)"));
+            if (source.useSlidingWindow() && !config.family().declares("use_sliding_window")
+                    && source.slidingWindow() != null && approximations.isEmpty()) {
+                warnings.add("sliding window " + source.slidingWindow() + " carried as Mixtral's sliding_window");
+            }
+        }
+    }
+}

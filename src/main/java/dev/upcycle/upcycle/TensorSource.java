@@ -1,0 +1,91 @@
+package dev.upcycle.upcycle;
+
+import java.util.Locale;
+
+/**
+ * Where the bytes of one output tensor come from. Slices index the dense tensor's first
+ * dimension (rows) or second (columns); a factor is applied in float64 and rounded once into the
+ * output dtype (upcycling.md 2.4). A factor of exactly 1 with an unchanged dtype is a byte copy.
+ */
+public sealed interface TensorSource {
+
+    /** A short human-readable description for plans. */
+    String describe();
+
+    /** The source tensor read, or null for synthesised tensors. */
+    default String sourceName() {
+        return null;
+    }
+
+    /** The whole source tensor, byte for byte (or converted when the output dtype differs). */
+    record Copy(String sourceName) implements TensorSource {
+        @Override
+        public String describe() {
+            return "copy " + sourceName;
+        }
+    }
+
+    /** Rows {@code [start, end)} of a {@code [rows, cols]} source, times {@code factor}. */
+    record RowSlice(String sourceName, int start, int end, double factor) implements TensorSource {
+        @Override
+        public String describe() {
+            return sourceName + " rows [" + start + ", " + end + ")" + times(factor);
+        }
+    }
+
+    /** Columns {@code [start, end)} of a {@code [rows, cols]} source, times {@code factor}. */
+    record ColumnSlice(String sourceName, int start, int end, double factor) implements TensorSource {
+        @Override
+        public String describe() {
+            return sourceName + " cols [" + start + ", " + end + ")" + times(factor);
+        }
+    }
+
+    /**
+     * A router {@code [N, d]} drawn by {@link RouterInitializer}, keyed by the seed and the output
+     * tensor name.
+     */
+    record Router(RouterInit init, double std, long seed, int experts, int granularity, int layer)
+            implements TensorSource {
+        @Override
+        public String describe() {
+            return switch (init) {
+                case ZERO -> "router: zeros";
+                case RANDOM -> "router: random N(0, " + fmt(std) + "^2), seed " + seed;
+                case VIRTUAL_GROUP -> "router: virtual-group N(0, " + fmt(std) + "^2), " + experts / granularity
+                        + " rows x" + granularity + ", seed " + seed;
+            };
+        }
+
+        /** The spec {@link RouterInitializer} needs. */
+        public UpcycleSpec spec() {
+            return UpcycleSpec.builder().experts(experts).granularity(granularity).topK(1).routerInit(init)
+                    .routerStd(std).seed(seed).build();
+        }
+    }
+
+    /** All zeros: a neutral bias, the shared-expert gate, or the neutral shared expert. */
+    record Zeros() implements TensorSource {
+        @Override
+        public String describe() {
+            return "zeros";
+        }
+    }
+
+    /** Every element equal to {@code value} (ones for a norm the source lacks). */
+    record Constant(double value) implements TensorSource {
+        @Override
+        public String describe() {
+            return "constant " + fmt(value);
+        }
+    }
+
+    private static String times(double factor) {
+        return factor == 1.0 ? "" : " x " + fmt(factor);
+    }
+
+    static String fmt(double v) {
+        return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v)
+                : String.format(Locale.ROOT, "%.6g", v);
+    }
+}

@@ -1,0 +1,65 @@
+package dev.upcycle.upcycle;
+
+import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.DType;
+import java.util.Objects;
+
+/**
+ * Everything {@code upcycle convert} was asked for, as one value: the maths ({@link UpcycleSpec})
+ * and the output choices.
+ *
+ * @param spec              experts, top-k, granularity, routing, scaling, router, shared expert
+ * @param target            {@code auto} or a target's CLI name ({@link MoeTargets})
+ * @param layers            which layers become MoE layers
+ * @param dtype             output dtype, or null to keep each tensor's source dtype
+ * @param maxShardSize      largest output shard in bytes
+ * @param allowApproximate  proceed when the target's attention or norms cannot express the source
+ * @param routerAuxLossCoef the load-balancing loss weight written to config.json (upcycling.md 9)
+ */
+public record UpcycleRequest(UpcycleSpec spec, String target, LayerSelection layers, DType dtype,
+                             long maxShardSize, boolean allowApproximate, double routerAuxLossCoef) {
+
+    /** upcycling.md section 9: alpha = 1e-2 (the paper's choice). */
+    public static final double DEFAULT_AUX_LOSS = 1e-2;
+    /** transformers v4's default shard size. */
+    public static final long DEFAULT_SHARD_SIZE = 5_000_000_000L;
+
+    public UpcycleRequest {
+        Objects.requireNonNull(spec, "spec");
+        Objects.requireNonNull(target, "target");
+        Objects.requireNonNull(layers, "layers");
+        if (dtype != null && !dtype.isWritable()) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--dtype", dtype + " cannot be written; use f32, bf16 or f16");
+        }
+        if (maxShardSize < 1) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--max-shard-size", "must be at least 1 byte");
+        }
+    }
+
+    /** Defaults for everything but the spec: auto target, all layers, dtype kept, 5GB shards. */
+    public static UpcycleRequest of(UpcycleSpec spec) {
+        return new UpcycleRequest(spec, MoeTargets.AUTO, LayerSelection.ALL, null, DEFAULT_SHARD_SIZE, false,
+                DEFAULT_AUX_LOSS);
+    }
+
+    public UpcycleRequest withTarget(String t) {
+        return new UpcycleRequest(spec, t, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef);
+    }
+
+    public UpcycleRequest withLayers(LayerSelection l) {
+        return new UpcycleRequest(spec, target, l, dtype, maxShardSize, allowApproximate, routerAuxLossCoef);
+    }
+
+    public UpcycleRequest withDtype(DType d) {
+        return new UpcycleRequest(spec, target, layers, d, maxShardSize, allowApproximate, routerAuxLossCoef);
+    }
+
+    public UpcycleRequest withMaxShardSize(long s) {
+        return new UpcycleRequest(spec, target, layers, dtype, s, allowApproximate, routerAuxLossCoef);
+    }
+
+    public UpcycleRequest withAllowApproximate(boolean a) {
+        return new UpcycleRequest(spec, target, layers, dtype, maxShardSize, a, routerAuxLossCoef);
+    }
+}
