@@ -15,8 +15,9 @@ import picocli.CommandLine.ScopeType;
         mixinStandardHelpOptions = true,
         versionProvider = VersionInfo.class,
         description = "Turns dense decoder-only language models into Mixture-of-Experts models.",
-        subcommands = {InspectCommand.class, VerifyCommand.class, EvalCommand.class, SynthCommand.class,
-            RunCommand.class, CommandLine.HelpCommand.class, picocli.AutoComplete.GenerateCompletion.class},
+        subcommands = {InspectCommand.class, ConvertCommand.class, VerifyCommand.class, EvalCommand.class,
+            SynthCommand.class, RunCommand.class, CommandLine.HelpCommand.class,
+            picocli.AutoComplete.GenerateCompletion.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             " 0:success (verify: every check passed)",

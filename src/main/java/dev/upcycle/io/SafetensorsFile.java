@@ -177,9 +177,23 @@ public final class SafetensorsFile implements AutoCloseable {
 
     /** As {@link #transferTo(String, WritableByteChannel)}, for a header of this file. */
     public long transferTo(TensorHeader t, WritableByteChannel out) {
+        return transferTo(t, 0, t.byteSize(), out);
+    }
+
+    /**
+     * Copies bytes {@code [offsetInTensor, offsetInTensor + count)} of the tensor to {@code out}
+     * channel-to-channel (e.g. contiguous rows of a matrix).
+     *
+     * @return {@code count}
+     */
+    public long transferTo(TensorHeader t, long offsetInTensor, long count, WritableByteChannel out) {
         requireOwn(t);
-        long pos = dataStart + t.begin();
-        long remaining = t.byteSize();
+        if (offsetInTensor < 0 || count < 0 || offsetInTensor > t.byteSize() - count) {
+            throw new IllegalArgumentException("range [" + offsetInTensor + ", +" + count + ") outside tensor "
+                    + t.name() + " of " + t.byteSize() + " bytes");
+        }
+        long pos = dataStart + t.begin() + offsetInTensor;
+        long remaining = count;
         try {
             while (remaining > 0) {
                 checkUnchanged();
@@ -196,7 +210,7 @@ public final class SafetensorsFile implements AutoCloseable {
         } catch (IOException e) {
             throw io(TensorNames.where(where, t.name()), "copy failed at offset " + pos + ": " + e.getMessage());
         }
-        return t.byteSize();
+        return count;
     }
 
     /** All values as floats (F64, F32, F16, BF16); at most {@link #MAX_ARRAY_BYTES}/4 elements. */

@@ -312,6 +312,17 @@ public final class SafetensorsWriter {
         }
 
         @Override
+        public void transferFrom(SafetensorsFile f, TensorHeader t, long offset, long count) {
+            reserve(count);
+            try {
+                flush();
+            } catch (IOException e) {
+                throw new UpcycleException(ErrorKind.IoError, file, "write failed: " + e, null, e);
+            }
+            f.transferTo(t, offset, count, ch);
+        }
+
+        @Override
         public void writeFloats(float[] values, int off, int len) {
             java.util.Objects.checkFromIndexSize(off, len, values.length);
             int width = spec == null ? 4 : spec.dtype().bytes();

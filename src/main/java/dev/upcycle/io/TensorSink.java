@@ -20,6 +20,12 @@ public interface TensorSink {
     void transferFrom(SafetensorsFile file, TensorHeader tensor);
 
     /**
+     * Copies bytes {@code [offset, offset + count)} of a tensor channel-to-channel (contiguous
+     * rows of a matrix); the dtype is not converted.
+     */
+    void transferFrom(SafetensorsFile file, TensorHeader tensor, long offset, long count);
+
+    /**
      * Converts {@code values[off..off+len)} to this tensor's dtype (round to nearest even) and
      * appends them. A finite value too large for F16 is a {@code DtypeOverflow}.
      */

@@ -1,0 +1,212 @@
+package dev.upcycle.cli;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.upcycle.convert.Converter;
+import dev.upcycle.convert.PlanReport;
+import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.DType;
+import dev.upcycle.model.FamilyRegistry;
+import dev.upcycle.upcycle.LayerSelection;
+import dev.upcycle.upcycle.RouterInit;
+import dev.upcycle.upcycle.Routing;
+import dev.upcycle.upcycle.ScalingMode;
+import dev.upcycle.upcycle.SharedExpertMode;
+import dev.upcycle.upcycle.UpcyclePlan;
+import dev.upcycle.upcycle.UpcycleRequest;
+import dev.upcycle.upcycle.UpcycleSpec;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code upcycle convert}: dense to MoE upcycling (specs/cli.md, specs/upcycling.md). */
+@Command(name = "convert", sortOptions = false, mixinStandardHelpOptions = true,
+        description = {"Upcycle a dense model into a Mixture-of-Experts checkpoint: every expert starts as a copy "
+                + "(or a neuron shard) of the dense FFN, attention, norms and embeddings are copied. The plan "
+                + "(every tensor, its source, slice, scale, dtype and file; parameter counts; whether step 0 "
+                + "reproduces the dense model) is printed with --dry-run. Impossible combinations exit 3 before "
+                + "anything is written; the output directory is complete or absent."},
+        footerHeading = "%nExamples:%n",
+        footer = {"  upcycle convert models/llama-1b -o models/llama-1b-e8t2 --experts 8 --top-k 2",
+                "  upcycle convert models/qwen3-1b -o out --experts 64 --granularity 8 --top-k 8 \\",
+                "      --routing softmax-topk --scaling exact-balanced --router-init zero --dry-run"})
+final class ConvertCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(arity = "1..*", paramLabel = "DENSE_DIR", description = "The dense checkpoint directory.")
+    List<Path> inputs;
+
+    @Option(names = {"-o", "--output"}, paramLabel = "DIR",
+            description = "Output directory (required unless --dry-run); written under a temporary name and renamed when complete.")
+    Path output;
+
+    @Option(names = "--experts", paramLabel = "N", defaultValue = "8",
+            description = "Routed experts per MoE layer, counting fine-grained shards: N = E x G (default: ${DEFAULT-VALUE}).")
+    int experts;
+
+    @Option(names = "--top-k", paramLabel = "K", defaultValue = "2",
+            description = "Experts per token (default: ${DEFAULT-VALUE}).")
+    int topK;
+
+    @Option(names = "--granularity", paramLabel = "G", defaultValue = "1",
+            description = "Split the dense FFN into G neuron shards per copy; 1 or a divisor of the intermediate size (default: ${DEFAULT-VALUE}).")
+    int granularity;
+
+    @Option(names = "--routing", paramLabel = "MODE", defaultValue = "softmax-topk",
+            description = "softmax-topk (softmax over all experts, top-K, no renormalisation; the paper's choice) or topk-softmax (default: ${DEFAULT-VALUE}).")
+    String routing;
+
+    @Option(names = "--scaling", paramLabel = "MODE", defaultValue = "paper",
+            description = "paper (Megatron's equal split), exact-balanced, exact-down or none; see upcycling.md 5.2 (default: ${DEFAULT-VALUE}).")
+    String scaling;
+
+    @Option(names = "--router-init", paramLabel = "MODE", defaultValue = "virtual-group",
+            description = "virtual-group, random or zero (default: ${DEFAULT-VALUE}).")
+    String routerInit;
+
+    @Option(names = "--router-std", paramLabel = "SIGMA", defaultValue = "0.02",
+            description = "Standard deviation of the random router (default: ${DEFAULT-VALUE}).")
+    double routerStd;
+
+    @Option(names = "--shared-experts", paramLabel = "0|1", defaultValue = "0",
+            description = "1 adds a function-preserving shared expert with a sigmoid gate (qwen2-moe target) (default: ${DEFAULT-VALUE}).")
+    int sharedExperts;
+
+    @Option(names = "--shared-expert-size", paramLabel = "F_S",
+            description = "Intermediate size of the shared expert (required for --shared-expert-mode split).")
+    Integer sharedExpertSize;
+
+    @Option(names = "--shared-expert-mode", paramLabel = "MODE", defaultValue = "split",
+            description = "split (the first F_S neurons form the shared expert) or full-copy (default: ${DEFAULT-VALUE}).")
+    String sharedExpertMode;
+
+    @Option(names = "--layers", paramLabel = "SEL", defaultValue = "all",
+            description = "all, every:N (layers L with (L+1) mod N = 0) or a list like 0,2,5-7; other layers stay dense (default: ${DEFAULT-VALUE}).")
+    String layers;
+
+    @Option(names = "--target", paramLabel = "NAME", defaultValue = "auto",
+            description = "auto, mixtral, qwen2-moe, qwen3-moe (native: not implemented yet); auto picks a target that preserves the source's function (default: ${DEFAULT-VALUE}).")
+    String target;
+
+    @Option(names = "--attention", paramLabel = "MODE", defaultValue = "keep",
+            description = "keep (moa-separate, moa-shared-kv need --target native: not implemented yet) (default: ${DEFAULT-VALUE}).")
+    String attention;
+
+    @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "keep",
+            description = "keep, f32, bf16 or f16 (default: ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "Router seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--max-shard-size", paramLabel = "SIZE", defaultValue = "5GB",
+            description = "Largest output shard: B, KB, MB, GB, KiB, MiB, GiB (default: ${DEFAULT-VALUE}).")
+    String maxShardSize;
+
+    @Option(names = "--dry-run", description = "Print the plan and write nothing.")
+    boolean dryRun;
+
+    @Option(names = "--json", description = "Print one JSON document (the plan with --dry-run, else a summary).")
+    boolean json;
+
+    @Option(names = "--force", description = "Replace an existing output directory written by upcycle.")
+    boolean force;
+
+    @Option(names = "--allow-approximate",
+            description = "Convert even when the target's attention or norms cannot express the source (e.g. llama to qwen3-moe).")
+    boolean allowApproximate;
+
+    @Option(names = "--allow-nonfinite", description = "Convert weights that hold NaN or Inf instead of refusing.")
+    boolean allowNonfinite;
+
+    @Option(names = {"-q", "--quiet"}, description = "Print nothing on success but the --json document.")
+    boolean quiet;
+
+    @Override
+    public Integer call() {
+        if (inputs.size() > 1) {
+            throw new UpcycleException(ErrorKind.ImpossibleCombination, "convert", inputs.size()
+                    + " inputs: merging several seed models (BTX/BAM) is not implemented yet", "convert one dense model");
+        }
+        if (!attention.equals("keep")) {
+            throw new UpcycleException(attention.startsWith("moa-") ? ErrorKind.ImpossibleCombination : ErrorKind.InvalidOption,
+                    "--attention", attention.startsWith("moa-")
+                            ? "attention experts need --target native, not implemented yet"
+                            : "\"" + attention + "\" is not one of keep, moa-separate, moa-shared-kv");
+        }
+        if (output == null && !dryRun) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "-o", "an output directory is required (or --dry-run)");
+        }
+        UpcycleRequest request = request();
+        Converter converter = new Converter(FamilyRegistry.builtIn());
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        if (dryRun) {
+            UpcyclePlan plan = converter.plan(inputs.get(0), request);
+            out.print(json ? Json.pretty(PlanReport.json(plan)) + "\n" : PlanReport.text(plan));
+            return 0;
+        }
+        Converter.Result r = converter.convert(inputs.get(0), output, request,
+                new Converter.Settings(force, allowNonfinite, VersionInfo.version(), optionsJson(request)));
+        UpcyclePlan plan = r.plan();
+        if (!plan.fidelity().isExact()) {
+            err.println("upcycle: warning: step 0 is " + PlanReport.verdict(plan.fidelity()));
+        }
+        plan.warnings().forEach(w -> err.println("upcycle: warning: " + w));
+        if (json) {
+            ObjectNode doc = PlanReport.summary(plan);
+            doc.put("output", r.output().toString());
+            out.println(Json.pretty(doc));
+        } else if (!quiet) {
+            out.printf("wrote %s: %s %s, %,d parameters (%,d active), step 0 %s%n", r.output(), plan.target().cliName(),
+                    plan.spec().configName(), plan.totalParameters(), plan.activeParameters(),
+                    plan.fidelity().verdict().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' '));
+        }
+        return 0;
+    }
+
+    private UpcycleRequest request() {
+        UpcycleSpec.Builder b = UpcycleSpec.builder().experts(experts).topK(topK).granularity(granularity)
+                .routing(Routing.parse(routing)).scaling(ScalingMode.parse(scaling))
+                .routerInit(RouterInit.parse(routerInit)).routerStd(routerStd).seed(seed)
+                .sharedExperts(sharedExperts).sharedExpertMode(SharedExpertMode.parse(sharedExpertMode))
+                .sharedExpertSize(sharedExpertSize == null ? 0 : sharedExpertSize);
+        DType type = dtype.equalsIgnoreCase("keep") ? null : Options.writableDtype(dtype, "--dtype");
+        return new UpcycleRequest(b.build(), target, LayerSelection.parse(layers), type, Options.size(maxShardSize),
+                allowApproximate, UpcycleRequest.DEFAULT_AUX_LOSS);
+    }
+
+    /** The options that decide the output's content (not where it goes), for upcycle.json. */
+    private ObjectNode optionsJson(UpcycleRequest r) {
+        UpcycleSpec s = r.spec();
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        o.put("experts", s.experts());
+        o.put("top-k", s.topK());
+        o.put("granularity", s.granularity());
+        o.put("routing", s.routing().cliName());
+        o.put("scaling", s.scaling().cliName());
+        o.put("router-init", s.routerInit().cliName());
+        o.put("router-std", s.routerStd());
+        o.put("shared-experts", s.sharedExperts());
+        o.put("shared-expert-size", s.sharedExpertSize());
+        o.put("shared-expert-mode", s.sharedExpertMode().cliName());
+        o.put("layers", r.layers().text());
+        o.put("target", target);
+        o.put("attention", attention);
+        o.put("dtype", r.dtype() == null ? "keep" : r.dtype().safetensorsName().toLowerCase(java.util.Locale.ROOT));
+        o.put("seed", s.seed());
+        o.put("max-shard-size", maxShardSize);
+        o.put("allow-approximate", allowApproximate);
+        o.put("allow-nonfinite", allowNonfinite);
+        o.put("router-aux-loss-coef", r.routerAuxLossCoef());
+        return o;
+    }
+}

@@ -1,0 +1,160 @@
+package dev.upcycle.convert;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.FileDigest;
+import dev.upcycle.io.JsonFiles;
+import dev.upcycle.io.OutputDirectory;
+import dev.upcycle.io.Provenance;
+import dev.upcycle.model.ConfigWriter;
+import dev.upcycle.model.FamilyRegistry;
+import dev.upcycle.upcycle.PlannedTensor;
+import dev.upcycle.upcycle.Planner;
+import dev.upcycle.upcycle.UpcyclePlan;
+import dev.upcycle.upcycle.UpcycleRequest;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Consumer;
+
+/**
+ * The {@code convert} workflow: open and validate the dense model, plan, scan the inputs, stream
+ * the plan into a complete-or-absent output directory with config, tokenizer files, model card
+ * and {@code upcycle.json}, commit.
+ */
+public final class Converter {
+    /** Tokenizer and generation files copied verbatim when present (specs/cli.md, convert). */
+    public static final List<String> SIDE_FILES = List.of("tokenizer.json", "tokenizer_config.json",
+            "special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt", "generation_config.json",
+            "added_tokens.json", "chat_template.jinja");
+
+    /**
+     * @param force          replace an existing upcycle output
+     * @param allowNonfinite convert weights holding NaN or Inf instead of refusing
+     * @param version        tool version for upcycle.json
+     * @param optionsJson    the full option set, as recorded in upcycle.json
+     */
+    public record Settings(boolean force, boolean allowNonfinite, String version, ObjectNode optionsJson) {
+        public Settings {
+            Objects.requireNonNull(version);
+            Objects.requireNonNull(optionsJson);
+        }
+    }
+
+    /** What a conversion did, for the command to print. */
+    public record Result(UpcyclePlan plan, Path output, List<FileDigest> outputs, List<String> sourceWarnings) {
+    }
+
+    private final FamilyRegistry registry;
+
+    public Converter(FamilyRegistry registry) {
+        this.registry = Objects.requireNonNull(registry);
+    }
+
+    /** The plan only (--dry-run): reads headers and config, writes nothing. */
+    public UpcyclePlan plan(Path input, UpcycleRequest request) {
+        try (SourceModel src = SourceModel.open(input, registry)) {
+            return new Planner(registry).plan(src.config(), src.headers(), request);
+        }
+    }
+
+    /** Converts {@code input} into {@code output}. */
+    public Result convert(Path input, Path output, UpcycleRequest request, Settings settings) {
+        return convert(input, output, request, settings, null);
+    }
+
+    /** As {@link #convert(Path, Path, UpcycleRequest, Settings)}; {@code beforeEach} sees every tensor (tests). */
+    Result convert(Path input, Path output, UpcycleRequest request, Settings settings,
+                   Consumer<PlannedTensor> beforeEach) {
+        refuseUnsafeOutput(input, output);
+        try (SourceModel src = SourceModel.open(input, registry)) {
+            UpcyclePlan plan = new Planner(registry).plan(src.config(), src.headers(), request);
+            Path root = src.checkpoint().directory().toAbsolutePath();
+            InputScan.Result scan = InputScan.scan(root, src.checkpoint().openFiles(), !settings.allowNonfinite());
+            if (scan.firstNonFinite() != null) {
+                InputScan.NonFinite bad = scan.firstNonFinite();
+                throw new UpcycleException(ErrorKind.NonFiniteWeights, bad.file() + " (tensor " + bad.tensor() + ")",
+                        bad.count() + " NaN or infinite values", "pass --allow-nonfinite to convert anyway");
+            }
+            List<FileDigest> inputs = new ArrayList<>(scan.digests());
+            try (OutputDirectory out = OutputDirectory.create(output, settings.force())) {
+                Path dir = out.staging();
+                new PlanExecutor(plan, src.checkpoint(), beforeEach).write(dir);
+                JsonFiles.write(dir.resolve("config.json"), ConfigWriter.toJson(plan.targetConfig(), true));
+                inputs.add(FileDigest.of(root, src.checkpoint().configFile().orElseThrow()));
+                src.checkpoint().index().ifPresent(i -> inputs.add(FileDigest.of(root, root.resolve(
+                        dev.upcycle.io.CheckpointWriter.INDEX_FILE))));
+                for (String name : SIDE_FILES) {
+                    Path from = root.resolve(name);
+                    if (Files.isRegularFile(from)) {
+                        copy(from, dir.resolve(name));
+                        inputs.add(FileDigest.of(root, from));
+                    }
+                }
+                Files.writeString(dir.resolve("README.md"), ModelCard.of(plan, baseModel(src, input)),
+                        StandardCharsets.UTF_8);
+                inputs.sort(java.util.Comparator.comparing(FileDigest::path));
+                List<FileDigest> outputs = Provenance.digestAll(dir);
+                new Provenance(settings.version(), "convert", settings.optionsJson(), inputs, outputs,
+                        PlanReport.summary(plan)).write(dir);
+                out.commit();
+                return new Result(plan, out.target(), outputs, src.warnings());
+            } catch (IOException e) {
+                throw new UpcycleException(ErrorKind.IoError, output.toString(), "write failed: " + e, null, e);
+            }
+        }
+    }
+
+    private static String baseModel(SourceModel src, Path input) {
+        var name = src.config().raw().get("_name_or_path");
+        if (name != null && name.isTextual() && !name.asText().isBlank()) {
+            return name.asText();
+        }
+        Path abs = input.toAbsolutePath().normalize();
+        return abs.getFileName() == null ? abs.toString() : abs.getFileName().toString();
+    }
+
+    private static void copy(Path from, Path to) throws IOException {
+        Files.copy(from, to);
+    }
+
+    /** The output must not be, contain, or lie inside the input (a --force there would delete it). */
+    static void refuseUnsafeOutput(Path input, Path output) {
+        Path in = real(input);
+        Path out = real(output);
+        if (out.startsWith(in) || in.startsWith(out)) {
+            throw new UpcycleException(ErrorKind.UnsafeOutput, output.toString(),
+                    out.equals(in) ? "the output directory is the input" : out.startsWith(in)
+                            ? "the output directory is inside the input " + input
+                            : "the output directory contains the input " + input,
+                    "choose an output path outside the input model");
+        }
+    }
+
+    /** The real path of {@code p}, or of its nearest existing ancestor with the rest appended. */
+    private static Path real(Path p) {
+        Path abs = p.toAbsolutePath().normalize();
+        Path existing = abs;
+        Path rest = null;
+        while (existing != null && !Files.exists(existing, LinkOption.NOFOLLOW_LINKS)) {
+            Path name = existing.getFileName();
+            rest = rest == null ? name : name.resolve(rest);
+            existing = existing.getParent();
+        }
+        if (existing == null) {
+            return abs;
+        }
+        try {
+            Path r = existing.toRealPath();
+            return rest == null ? r : r.resolve(rest);
+        } catch (IOException e) {
+            return abs;
+        }
+    }
+}

@@ -1,0 +1,147 @@
+package dev.upcycle.convert;
+
+import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.DType;
+import dev.upcycle.io.FileDigest;
+import dev.upcycle.io.SafetensorsFile;
+import dev.upcycle.io.TensorHeader;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+
+/**
+ * One sequential pass over each input weight file: its SHA-256 for {@code upcycle.json}, and the
+ * number of NaN/Inf values per floating tensor (formats.md 6: refused by default), checked on the
+ * raw bits so no value is decoded.
+ */
+final class InputScan {
+    private static final int CHUNK = 8 << 20;
+
+    /** The first tensor with non-finite values, and how many it has. */
+    record NonFinite(String file, String tensor, long count) {
+    }
+
+    record Result(List<FileDigest> digests, NonFinite firstNonFinite) {
+    }
+
+    private InputScan() {
+    }
+
+    static Result scan(Path root, List<SafetensorsFile> files, boolean checkValues) {
+        List<FileDigest> digests = new ArrayList<>();
+        NonFinite first = null;
+        ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
+        for (SafetensorsFile f : files) {
+            MessageDigest md = sha256();
+            List<TensorHeader> tensors = new ArrayList<>(f.tensors());
+            tensors.sort(Comparator.comparingLong(TensorHeader::begin));
+            long[] bad = new long[tensors.size()];
+            long pos = 0;
+            int ti = 0;
+            try (FileChannel ch = FileChannel.open(f.path(), StandardOpenOption.READ)) {
+                while (true) {
+                    // The first read ends at the data start, so later chunks begin at data offsets
+                    // that are multiples of CHUNK and never split an aligned element.
+                    buf.clear().limit(pos < f.dataStart() ? (int) Math.min(CHUNK, f.dataStart() - pos) : CHUNK);
+                    int n = 0;
+                    while (buf.hasRemaining()) {
+                        int r = ch.read(buf, pos + n);
+                        if (r < 0) {
+                            break;
+                        }
+                        n += r;
+                    }
+                    if (n == 0) {
+                        break;
+                    }
+                    buf.flip();
+                    if (checkValues && pos >= f.dataStart()) {
+                        ti = check(buf, pos - f.dataStart(), tensors, ti, bad);
+                    }
+                    md.update(buf.rewind());
+                    pos += n;
+                }
+            } catch (IOException e) {
+                throw new UpcycleException(ErrorKind.IoError, f.path().toString(), "cannot read: " + e.getMessage());
+            }
+            digests.add(new FileDigest(root.relativize(f.path()).toString().replace('\\', '/'), pos,
+                    HexFormat.of().formatHex(md.digest())));
+            for (int i = 0; i < bad.length && checkValues; i++) {
+                TensorHeader t = tensors.get(i);
+                if (t.dtype().kind() == DType.Kind.FLOAT && t.begin() % t.dtype().bytes() != 0) {
+                    bad[i] = f.countNonFinite(t.name()); // written by a foreign writer without alignment
+                }
+            }
+            for (int i = 0; i < bad.length && first == null; i++) {
+                if (bad[i] > 0) {
+                    first = new NonFinite(f.path().getFileName().toString(), tensors.get(i).name(), bad[i]);
+                }
+            }
+        }
+        return new Result(digests, first);
+    }
+
+    /** Scans the part of {@code buf} (starting at data offset {@code at}) that lies in floating tensors. */
+    private static int check(ByteBuffer buf, long at, List<TensorHeader> tensors, int ti, long[] bad) {
+        long end = at + buf.limit();
+        while (ti < tensors.size() && tensors.get(ti).end() <= at) {
+            ti++;
+        }
+        for (int i = ti; i < tensors.size() && tensors.get(i).begin() < end; i++) {
+            TensorHeader t = tensors.get(i);
+            long from = Math.max(t.begin(), at);
+            long to = Math.min(t.end(), end);
+            if (to > from && t.dtype().kind() == DType.Kind.FLOAT && t.begin() % t.dtype().bytes() == 0) {
+                bad[i] += count(buf, (int) (from - at), (int) (to - at), t.dtype());
+            }
+        }
+        return ti;
+    }
+
+    private static long count(ByteBuffer b, int from, int to, DType d) {
+        long bad = 0;
+        switch (d) {
+            case BF16 -> {
+                for (int i = from; i + 2 <= to; i += 2) {
+                    bad += (b.getShort(i) & 0x7F80) == 0x7F80 ? 1 : 0;
+                }
+            }
+            case F16 -> {
+                for (int i = from; i + 2 <= to; i += 2) {
+                    bad += (b.getShort(i) & 0x7C00) == 0x7C00 ? 1 : 0;
+                }
+            }
+            case F32 -> {
+                for (int i = from; i + 4 <= to; i += 4) {
+                    bad += (b.getInt(i) & 0x7F800000) == 0x7F800000 ? 1 : 0;
+                }
+            }
+            case F64 -> {
+                for (int i = from; i + 8 <= to; i += 8) {
+                    bad += (b.getLong(i) & 0x7FF0000000000000L) == 0x7FF0000000000000L ? 1 : 0;
+                }
+            }
+            default -> {
+            }
+        }
+        return bad;
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JVM has no SHA-256", e);
+        }
+    }
+}

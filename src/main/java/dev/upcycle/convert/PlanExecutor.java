@@ -1,0 +1,193 @@
+package dev.upcycle.convert;
+
+import dev.upcycle.io.Checkpoint;
+import dev.upcycle.io.CheckpointWriter;
+import dev.upcycle.io.DType;
+import dev.upcycle.io.FloatCursor;
+import dev.upcycle.io.TensorHeader;
+import dev.upcycle.io.TensorRef;
+import dev.upcycle.io.TensorSink;
+import dev.upcycle.io.TensorSpec;
+import dev.upcycle.io.WrittenCheckpoint;
+import dev.upcycle.upcycle.PlannedTensor;
+import dev.upcycle.upcycle.RouterInitializer;
+import dev.upcycle.upcycle.TensorSource;
+import dev.upcycle.upcycle.UpcyclePlan;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Consumer;
+
+/**
+ * Streams an {@link UpcyclePlan} into safetensors files, tensor by tensor, in bounded memory.
+ * Whole tensors and unscaled row slices (contiguous byte ranges) go channel to channel with no
+ * conversion, which keeps the run limited by the disk; column slices read source rows in
+ * bounded chunks; scaled or dtype-changed values go through float with one rounding from float64
+ * (upcycling.md 2.4); routers and zeros are synthesised in the output dtype.
+ */
+public final class PlanExecutor {
+    /** Elements per conversion chunk (4 MiB of floats). */
+    static final int CHUNK = 1 << 20;
+
+    private final UpcyclePlan plan;
+    private final Checkpoint source;
+    private final Consumer<PlannedTensor> beforeEach;
+    private final Map<String, PlannedTensor> byName = new HashMap<>();
+    private final float[] floats = new float[CHUNK];
+    private ByteBuffer bytes;
+
+    PlanExecutor(UpcyclePlan plan, Checkpoint source, Consumer<PlannedTensor> beforeEach) {
+        this.plan = Objects.requireNonNull(plan);
+        this.source = Objects.requireNonNull(source);
+        this.beforeEach = beforeEach == null ? t -> { } : beforeEach;
+        plan.tensors().forEach(t -> byName.put(t.name(), t));
+    }
+
+    /** Writes the plan's weights into {@code dir}. */
+    public static WrittenCheckpoint write(UpcyclePlan plan, Checkpoint source, Path dir) {
+        return new PlanExecutor(plan, source, null).write(dir);
+    }
+
+    WrittenCheckpoint write(Path dir) {
+        var specs = plan.tensors().stream().map(PlannedTensor::spec).toList();
+        return CheckpointWriter.write(dir, specs, plan.request().maxShardSize(), Map.of(), this::fill);
+    }
+
+    private void fill(TensorSpec spec, TensorSink sink) {
+        PlannedTensor t = byName.get(spec.name());
+        beforeEach.accept(t);
+        TensorSource src = t.source();
+        if (src instanceof TensorSource.Copy c) {
+            TensorRef ref = source.tensor(c.sourceName());
+            if (ref.header().dtype() == t.dtype()) {
+                sink.transferFrom(ref.file(), ref.header());
+            } else {
+                convert(ref, 0, ref.header().elements(), 1.0, t.dtype(), sink);
+            }
+        } else if (src instanceof TensorSource.RowSlice r) {
+            TensorRef ref = source.tensor(r.sourceName());
+            TensorHeader h = ref.header();
+            long rowElements = h.shape().rowElements();
+            long first = r.start() * rowElements;
+            long count = (long) (r.end() - r.start()) * rowElements;
+            if (r.factor() == 1.0 && h.dtype() == t.dtype()) {
+                int w = h.dtype().bytes();
+                sink.transferFrom(ref.file(), h, first * w, count * w);
+            } else {
+                convert(ref, first, count, r.factor(), t.dtype(), sink);
+            }
+        } else if (src instanceof TensorSource.ColumnSlice c) {
+            columns(source.tensor(c.sourceName()), c, t.dtype(), sink);
+        } else if (src instanceof TensorSource.Router r) {
+            float[] w = RouterInitializer.routerWeights(r.spec(), r.layer(), (int) t.shape().dim(1), t.name());
+            sink.writeFloats(w, 0, w.length);
+        } else if (src instanceof TensorSource.Zeros) {
+            zeros(t.byteSize(), sink);
+        } else if (src instanceof TensorSource.Constant k) {
+            constant((float) k.value(), t.shape().elements(), sink);
+        } else {
+            throw new IllegalStateException("unknown source " + src);
+        }
+    }
+
+    /** Elements {@code [first, first+count)} times {@code factor}, rounded once into {@code out}. */
+    private void convert(TensorRef ref, long first, long count, double factor, DType out, TensorSink sink) {
+        try (FloatCursor c = ref.file().floatCursor(ref.name(), first, count)) {
+            while (c.remaining() > 0) {
+                int n = c.read(floats, 0, (int) Math.min(floats.length, c.remaining()));
+                scale(floats, n, factor, out);
+                sink.writeFloats(floats, 0, n);
+            }
+        }
+    }
+
+    /**
+     * Columns {@code [start, end)} of a {@code [rows, cols]} source: reads bounded chunks of rows
+     * (the span from the first wanted column of the first row to the last of the last row).
+     */
+    private void columns(TensorRef ref, TensorSource.ColumnSlice c, DType out, TensorSink sink) {
+        TensorHeader h = ref.header();
+        long rows = h.shape().dim(0);
+        long cols = h.shape().dim(1);
+        int width = c.end() - c.start();
+        int chunkRows = (int) Math.max(1, Math.min(rows, CHUNK / cols));
+        boolean raw = c.factor() == 1.0 && h.dtype() == out;
+        int w = h.dtype().bytes();
+        for (long r = 0; r < rows; r += chunkRows) {
+            int n = (int) Math.min(chunkRows, rows - r);
+            long first = r * cols + c.start();
+            long span = (n - 1) * cols + width;
+            if (raw) {
+                ByteBuffer b = buffer(span * w);
+                ref.file().readBytes(h, first * w, b);
+                for (int i = 0; i < n; i++) {
+                    int from = (int) (i * cols * w);
+                    sink.write(b.duplicate().position(from).limit(from + width * w));
+                }
+            } else {
+                if (span > floats.length) {
+                    // One row wider than a chunk: take it row by row.
+                    for (int i = 0; i < n; i++) {
+                        convert(ref, (r + i) * cols + c.start(), width, c.factor(), out, sink);
+                    }
+                    continue;
+                }
+                try (FloatCursor cur = ref.file().floatCursor(ref.name(), first, span)) {
+                    int off = 0;
+                    while (off < span) {
+                        off += cur.read(floats, off, (int) span - off);
+                    }
+                }
+                for (int i = 0; i < n; i++) {
+                    int from = (int) (i * cols);
+                    scale(floats, from, width, c.factor(), out);
+                    sink.writeFloats(floats, from, width);
+                }
+            }
+        }
+    }
+
+    private ByteBuffer buffer(long size) {
+        if (bytes == null || bytes.capacity() < size) {
+            bytes = ByteBuffer.allocate((int) Math.max(size, 1 << 20)).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        bytes.clear().limit((int) size);
+        return bytes;
+    }
+
+    private static void scale(float[] v, int n, double factor, DType out) {
+        scale(v, 0, n, factor, out);
+    }
+
+    private static void scale(float[] v, int off, int n, double factor, DType out) {
+        if (factor == 1.0) {
+            return;
+        }
+        boolean narrow = out != DType.F32;
+        for (int i = off; i < off + n; i++) {
+            v[i] = Rounding.toFloat(v[i] * factor, narrow);
+        }
+    }
+
+    private static void zeros(long byteSize, TensorSink sink) {
+        ByteBuffer zero = ByteBuffer.allocate((int) Math.min(byteSize, 1 << 20));
+        for (long left = byteSize; left > 0; ) {
+            int n = (int) Math.min(left, zero.capacity());
+            sink.write(zero.clear().limit(n));
+            left -= n;
+        }
+    }
+
+    private static void constant(float value, long elements, TensorSink sink) {
+        float[] v = new float[(int) Math.min(elements, 1 << 16)];
+        java.util.Arrays.fill(v, value);
+        for (long left = elements; left > 0; ) {
+            int n = (int) Math.min(left, v.length);
+            sink.writeFloats(v, 0, n);
+            left -= n;
+        }
+    }
+}

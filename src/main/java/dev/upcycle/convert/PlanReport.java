@@ -1,0 +1,139 @@
+package dev.upcycle.convert;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.upcycle.io.ShardPlan;
+import dev.upcycle.model.ConfigWriter;
+import dev.upcycle.upcycle.Fidelity;
+import dev.upcycle.upcycle.PlannedTensor;
+import dev.upcycle.upcycle.UpcyclePlan;
+import dev.upcycle.upcycle.UpcycleSpec;
+import java.util.Locale;
+
+/** A plan as the readable table of {@code --dry-run}, as JSON, and as the summary in upcycle.json. */
+public final class PlanReport {
+    private static final JsonNodeFactory F = JsonNodeFactory.instance;
+
+    private PlanReport() {
+    }
+
+    /** The verdict line: {@code exact}, {@code approximate (...)} or {@code not function-preserving (...)}. */
+    public static String verdict(Fidelity f) {
+        return switch (f.verdict()) {
+            case EXACT -> "exact";
+            case APPROXIMATE -> "approximate (" + String.join(" ", f.reasons())
+                    + (f.expectedRelativeError().isPresent()
+                    ? String.format(Locale.ROOT, " Expected relative error at step 0: about %.2g.",
+                    f.expectedRelativeError().getAsDouble()) : " The error depends on the data.") + ")";
+            case NOT_PRESERVING -> "not function-preserving (" + String.join(" ", f.reasons()) + ")";
+        };
+    }
+
+    /** The readable plan. */
+    public static String text(UpcyclePlan p) {
+        StringBuilder b = new StringBuilder();
+        UpcycleSpec s = p.spec();
+        b.append("plan: ").append(p.source().family().name()).append(" -> ").append(p.target().cliName())
+                .append(" (").append(p.targetConfig().family().architecture()).append("), ").append(s.configName())
+                .append('\n');
+        b.append(String.format(Locale.ROOT, "parameters: %,d total, %,d active per token%n", p.totalParameters(),
+                p.activeParameters()));
+        b.append(String.format(Locale.ROOT, "output: %,d bytes of tensors in %d file%s%n", p.outputBytes(),
+                p.shards().size(), p.shards().size() == 1 ? "" : "s"));
+        b.append("step 0: ").append(verdict(p.fidelity())).append('\n');
+        b.append("choices:\n");
+        p.choices().forEach(c -> b.append("  - ").append(c).append('\n'));
+        if (!p.warnings().isEmpty() || !p.fidelity().warnings().isEmpty()) {
+            b.append("warnings:\n");
+            p.fidelity().warnings().forEach(w -> b.append("  - ").append(w).append('\n'));
+            p.warnings().forEach(w -> b.append("  - ").append(w).append('\n'));
+        }
+        int nameWidth = 6;
+        int shapeWidth = 5;
+        for (PlannedTensor t : p.tensors()) {
+            nameWidth = Math.max(nameWidth, t.name().length());
+            shapeWidth = Math.max(shapeWidth, t.shape().toString().length());
+        }
+        String row = "%-" + nameWidth + "s  %-5s  %-" + shapeWidth + "s  %-34s  %s%n";
+        b.append('\n').append(String.format(Locale.ROOT, row, "tensor", "dtype", "shape", "file", "source"));
+        for (PlannedTensor t : p.tensors()) {
+            b.append(String.format(Locale.ROOT, row, t.name(), t.dtype(), t.shape(), t.shard(), t.source().describe()));
+        }
+        return b.toString();
+    }
+
+    /** The whole plan as JSON (--dry-run --json). */
+    public static ObjectNode json(UpcyclePlan p) {
+        ObjectNode o = summary(p);
+        o.set("config", ConfigWriter.toJson(p.targetConfig(), true));
+        ArrayNode tensors = o.putArray("tensors");
+        for (PlannedTensor t : p.tensors()) {
+            ObjectNode n = tensors.addObject();
+            n.put("name", t.name());
+            n.put("dtype", t.dtype().safetensorsName());
+            ArrayNode shape = n.putArray("shape");
+            for (long d : t.shape().dims()) {
+                shape.add(d);
+            }
+            n.put("file", t.shard());
+            n.put("source", t.source().describe());
+            if (t.source().sourceName() != null) {
+                n.put("from", t.source().sourceName());
+            }
+        }
+        return o;
+    }
+
+    /** What upcycle.json records about the plan: no per-tensor list. */
+    public static ObjectNode summary(UpcyclePlan p) {
+        UpcycleSpec s = p.spec();
+        ObjectNode o = F.objectNode();
+        o.put("source_family", p.source().family().name());
+        o.put("target", p.target().cliName());
+        o.put("configuration", s.configName());
+        o.put("experts", s.experts());
+        o.put("top_k", s.topK());
+        o.put("granularity", s.granularity());
+        o.put("expert_width", p.layout().expertIntermediate());
+        ArrayNode layers = o.putArray("moe_layers");
+        p.moeLayers().forEach(layers::add);
+        ObjectNode factors = o.putObject("scale");
+        factors.put("s", p.factors().s());
+        factors.put("gate", p.factors().cGate());
+        factors.put("up", p.factors().cUp());
+        factors.put("down", p.factors().routedDownZeroed() ? 0.0 : p.factors().cDown());
+        if (p.layout().hasSharedExpert()) {
+            factors.put("shared_down", p.factors().sharedDown());
+        }
+        o.put("total_parameters", p.totalParameters());
+        o.put("active_parameters", p.activeParameters());
+        o.put("output_bytes", p.outputBytes());
+        ArrayNode files = o.putArray("files");
+        for (ShardPlan sp : p.shards()) {
+            ObjectNode f = files.addObject();
+            f.put("name", sp.fileName());
+            f.put("tensors", sp.tensors().size());
+            f.put("bytes", sp.byteSize());
+        }
+        ObjectNode fid = o.putObject("step0");
+        fid.put("verdict", switch (p.fidelity().verdict()) {
+            case EXACT -> "exact";
+            case APPROXIMATE -> "approximate";
+            case NOT_PRESERVING -> "not function-preserving";
+        });
+        ArrayNode reasons = fid.putArray("reasons");
+        p.fidelity().reasons().forEach(reasons::add);
+        if (p.fidelity().expectedRelativeError().isPresent()) {
+            fid.put("expected_relative_error", p.fidelity().expectedRelativeError().getAsDouble());
+        } else {
+            fid.putNull("expected_relative_error");
+        }
+        ArrayNode choices = o.putArray("choices");
+        p.choices().forEach(choices::add);
+        ArrayNode warnings = o.putArray("warnings");
+        p.fidelity().warnings().forEach(warnings::add);
+        p.warnings().forEach(warnings::add);
+        return o;
+    }
+}

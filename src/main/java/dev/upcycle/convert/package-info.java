@@ -1,0 +1,9 @@
+/**
+ * {@code upcycle convert}: opens a dense checkpoint, asks the pure planner in
+ * {@link dev.upcycle.upcycle} for an {@link dev.upcycle.upcycle.UpcyclePlan}, and streams that
+ * plan into a complete-or-absent output directory ({@link dev.upcycle.convert.Converter},
+ * {@link dev.upcycle.convert.PlanExecutor}), with tokenizer files, a model card and
+ * {@code upcycle.json}. Memory does not grow with the model: tensors are copied channel to
+ * channel or converted in bounded chunks.
+ */
+package dev.upcycle.convert;
