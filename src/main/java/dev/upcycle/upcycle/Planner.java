@@ -335,7 +335,7 @@ public final class Planner {
                             ? "Mixtral always renormalises" : "norm_topk_prob=" + spec.routing().normTopkProb(),
                     TensorSource.fmt(factors.s()), spec.scaling(), activation, TensorSource.fmt(factors.cGate()),
                     TensorSource.fmt(factors.cUp()), TensorSource.fmt(factors.routedDownZeroed() ? 0 : factors.cDown())));
-            c.add("router: " + new TensorSource.Router(spec.routerInit(), spec.routerStd(), spec.seed(), spec.experts(),
+            c.add(new TensorSource.Router(spec.routerInit(), spec.routerStd(), spec.seed(), spec.experts(),
                     spec.granularity(), 0).describe());
             if (layout.hasSharedExpert()) {
                 c.add("shared expert (" + spec.sharedExpertMode() + "): dense neurons " + layout.sharedNeurons()
