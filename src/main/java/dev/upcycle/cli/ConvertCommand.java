@@ -160,6 +160,8 @@ final class ConvertCommand implements Callable<Integer> {
         if (!plan.fidelity().isExact()) {
             err.println("upcycle: warning: step 0 is " + PlanReport.verdict(plan.fidelity()));
         }
+        r.sourceWarnings().forEach(w -> err.println("upcycle: warning: " + w));
+        plan.fidelity().warnings().forEach(w -> err.println("upcycle: warning: " + w));
         plan.warnings().forEach(w -> err.println("upcycle: warning: " + w));
         if (json) {
             ObjectNode doc = PlanReport.summary(plan);

@@ -87,7 +87,7 @@ public final class Converter {
                 Path dir = out.staging();
                 new PlanExecutor(plan, src.checkpoint(), beforeEach).write(dir);
                 JsonFiles.write(dir.resolve("config.json"), ConfigWriter.toJson(plan.targetConfig(), true));
-                inputs.add(FileDigest.of(root, src.checkpoint().configFile().orElseThrow()));
+                inputs.add(FileDigest.of(root, root.resolve(src.checkpoint().configFile().orElseThrow().getFileName())));
                 src.checkpoint().index().ifPresent(i -> inputs.add(FileDigest.of(root, root.resolve(
                         dev.upcycle.io.CheckpointWriter.INDEX_FILE))));
                 for (String name : SIDE_FILES) {

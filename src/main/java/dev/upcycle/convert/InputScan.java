@@ -74,7 +74,7 @@ final class InputScan {
             } catch (IOException e) {
                 throw new UpcycleException(ErrorKind.IoError, f.path().toString(), "cannot read: " + e.getMessage());
             }
-            digests.add(new FileDigest(root.relativize(f.path()).toString().replace('\\', '/'), pos,
+            digests.add(new FileDigest(f.path().getFileName().toString(), pos,
                     HexFormat.of().formatHex(md.digest())));
             for (int i = 0; i < bad.length && checkValues; i++) {
                 TensorHeader t = tensors.get(i);

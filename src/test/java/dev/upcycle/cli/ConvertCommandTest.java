@@ -121,7 +121,9 @@ class ConvertCommandTest {
     @Test
     void convertsAndPrintsASummary(@TempDir Path tmp) throws IOException {
         Path out = tmp.resolve("out");
-        Cli r = Cli.run("convert", llama.toString(), "-o", out.toString(), "--routing", "topk-softmax", "--json");
+        // A relative input path, as users type it.
+        Path relative = Path.of("").toAbsolutePath().relativize(llama);
+        Cli r = Cli.run("convert", relative.toString(), "-o", out.toString(), "--routing", "topk-softmax", "--json");
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(new ObjectMapper().readTree(r.out()).get("target").asText()).isEqualTo("mixtral");
         assertThat(Cli.run("inspect", out.toString()).code()).isZero();
