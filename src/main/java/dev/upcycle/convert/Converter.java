@@ -76,16 +76,19 @@ public final class Converter {
         try (SourceModel src = SourceModel.open(input, registry)) {
             UpcyclePlan plan = new Planner(registry).plan(src.config(), src.headers(), request);
             Path root = src.checkpoint().directory().toAbsolutePath();
-            InputScan.Result scan = InputScan.scan(root, src.checkpoint().openFiles(), !settings.allowNonfinite());
+            Timing time = new Timing();
+            InputScan.Result scan = InputScan.scan(src.checkpoint().openFiles(), !settings.allowNonfinite());
             if (scan.firstNonFinite() != null) {
                 InputScan.NonFinite bad = scan.firstNonFinite();
                 throw new UpcycleException(ErrorKind.NonFiniteWeights, bad.file() + " (tensor " + bad.tensor() + ")",
                         bad.count() + " NaN or infinite values", "pass --allow-nonfinite to convert anyway");
             }
+            time.lap("input scan (SHA-256, NaN/Inf)");
             List<FileDigest> inputs = new ArrayList<>(scan.digests());
             try (OutputDirectory out = OutputDirectory.create(output, settings.force())) {
                 Path dir = out.staging();
                 new PlanExecutor(plan, src.checkpoint(), beforeEach).write(dir);
+                time.lap("weights written and fsynced");
                 JsonFiles.write(dir.resolve("config.json"), ConfigWriter.toJson(plan.targetConfig(), true));
                 inputs.add(FileDigest.of(root, root.resolve(src.checkpoint().configFile().orElseThrow().getFileName())));
                 src.checkpoint().index().ifPresent(i -> inputs.add(FileDigest.of(root, root.resolve(
@@ -100,10 +103,13 @@ public final class Converter {
                 Files.writeString(dir.resolve("README.md"), ModelCard.of(plan, baseModel(src, input)),
                         StandardCharsets.UTF_8);
                 inputs.sort(java.util.Comparator.comparing(FileDigest::path));
+                time.lap("config, side files, model card");
                 List<FileDigest> outputs = Provenance.digestAll(dir);
+                time.lap("output SHA-256");
                 new Provenance(settings.version(), "convert", settings.optionsJson(), inputs, outputs,
                         PlanReport.summary(plan)).write(dir);
                 out.commit();
+                time.lap("commit");
                 return new Result(plan, out.target(), outputs, src.warnings());
             } catch (IOException e) {
                 throw new UpcycleException(ErrorKind.IoError, output.toString(), "write failed: " + e, null, e);
@@ -155,6 +161,20 @@ public final class Converter {
             return rest == null ? r : r.resolve(rest);
         } catch (IOException e) {
             return abs;
+        }
+    }
+
+    /** Phase timings on stderr when the system property {@code upcycle.timing} is set (scripts/bench). */
+    private static final class Timing {
+        private final boolean on = Boolean.getBoolean("upcycle.timing");
+        private long last = System.nanoTime();
+
+        void lap(String what) {
+            long now = System.nanoTime();
+            if (on) {
+                System.err.printf(java.util.Locale.ROOT, "upcycle: timing: %-32s %7.2f s%n", what, (now - last) / 1e9);
+            }
+            last = now;
         }
     }
 }
