@@ -35,13 +35,14 @@ import picocli.CommandLine.Spec;
                 + "anything is written; the output directory is complete or absent."},
         footerHeading = "%nExamples:%n",
         footer = {"  upcycle convert models/llama-1b -o models/llama-1b-e8t2 --experts 8 --top-k 2",
-                "  upcycle convert models/qwen3-1b -o out --experts 64 --granularity 8 --top-k 8 \\",
-                "      --routing softmax-topk --scaling exact-balanced --router-init zero --dry-run"})
-final class ConvertCommand implements Callable<Integer> {
+                "  upcycle convert models/qwen3-1b -o out --experts 64 --granularity 8 \\",
+                "      --top-k 8 --routing softmax-topk --scaling exact-balanced \\",
+                "      --router-init zero --dry-run"})
+final class ConvertCommand implements Callable<Integer>, KeyFigures {
     @Spec
     CommandSpec spec;
 
-    @Parameters(arity = "1..*", paramLabel = "DENSE_DIR", description = "The dense checkpoint directory.")
+    @Parameters(arity = "1..*", paramLabel = "DENSE_DIR", descriptionKey = "inputs", description = "The dense checkpoint directory.")
     List<Path> inputs;
 
     @Option(names = {"-o", "--output"}, paramLabel = "DIR",
@@ -157,6 +158,7 @@ final class ConvertCommand implements Callable<Integer> {
         Converter.Result r = converter.convert(inputs.get(0), output, request,
                 new Converter.Settings(force, allowNonfinite, VersionInfo.version(), optionsJson(request)));
         UpcyclePlan plan = r.plan();
+        written = plan;
         if (!plan.fidelity().isExact()) {
             err.println("upcycle: warning: step 0 is " + PlanReport.verdict(plan.fidelity()));
         }
@@ -210,5 +212,19 @@ final class ConvertCommand implements Callable<Integer> {
         o.put("allow-nonfinite", allowNonfinite);
         o.put("router-aux-loss-coef", r.routerAuxLossCoef());
         return o;
+    }
+
+    /** The plan of the conversion that ran, for the run summary. */
+    private UpcyclePlan written;
+
+    @Override
+    public java.util.Map<String, String> keyFigures() {
+        if (written == null) {
+            return java.util.Map.of();
+        }
+        return java.util.Map.of("step 0", written.fidelity().verdict().name().toLowerCase(java.util.Locale.ROOT)
+                        .replace('_', ' '),
+                "active", String.format(java.util.Locale.ROOT, "%,d/%,d", written.activeParameters(),
+                        written.totalParameters()));
     }
 }

@@ -18,7 +18,7 @@ import picocli.CommandLine.Model.PositionalParamSpec;
  * Turns a recipe step into the argument list of its command, using the command's own option
  * definitions (so recipes accept exactly what the CLI accepts and nothing else), and validates
  * it by parsing it with picocli without running anything. Keys are long option names without
- * dashes; a positional parameter's key is its label in lower case (e.g. {@code dir}).
+ * dashes; a positional parameter's key is its descriptionKey, or its label in lower case (e.g. {@code dir}).
  */
 final class StepArgs {
     /** Commands a recipe may not call: {@code run} would recurse; help and completion are interactive. */
@@ -92,7 +92,11 @@ final class StepArgs {
         return null;
     }
 
+    /** A positional's recipe key: its descriptionKey when set (convert's "inputs"), else its label. */
     private static String keyOf(PositionalParamSpec p) {
+        if (p.descriptionKey() != null && !p.descriptionKey().isEmpty()) {
+            return p.descriptionKey();
+        }
         return p.paramLabel().replaceAll("[<>.]", "").toLowerCase(java.util.Locale.ROOT);
     }
 

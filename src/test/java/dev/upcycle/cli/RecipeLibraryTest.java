@@ -1,0 +1,75 @@
+package dev.upcycle.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Every shipped recipe runs on a small synth model (passed in with --set model=...), so none of
+ * them rots: a renamed option or a changed default breaks this test, not a user's pipeline.
+ */
+class RecipeLibraryTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Path RECIPES = Paths.get("recipes");
+
+    @TempDir
+    static Path tmp;
+    static Path model;
+
+    @BeforeAll
+    static void synth() {
+        model = tmp.resolve("dense");
+        Cli r = Cli.run("synth", "--family", "llama", "-o", model.toString(), "--layers", "2", "--hidden", "32",
+                "--heads", "4", "--kv-heads", "2", "--intermediate", "64", "--vocab", "64");
+        assertThat(r.code()).as(r.err()).isZero();
+    }
+
+    static List<Path> recipes() throws IOException {
+        try (Stream<Path> s = Files.list(RECIPES)) {
+            return s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
+        }
+    }
+
+    /** Every recipe documents itself at the top and parses. */
+    @ParameterizedTest
+    @MethodSource("recipes")
+    void startsWithAComment(Path recipe) throws IOException {
+        assertThat(Files.readString(recipe)).startsWith("#");
+    }
+
+    @ParameterizedTest
+    @MethodSource("recipes")
+    void runsOnASynthModel(Path recipe) throws IOException {
+        Path work = tmp.resolve("work-" + recipe.getFileName());
+        Cli r = Cli.run("run", recipe.toString(), "--json", "--set", "model=" + model, "--set", "work=" + work,
+                "--set", "checkpoint=" + model);
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode doc = JSON.readTree(r.out());
+        assertThat(doc.path("steps").findValuesAsText("status")).isNotEmpty().allMatch("ok"::equals);
+        for (JsonNode step : doc.path("steps")) {
+            if (step.path("command").asText().equals("verify") && step.path("figures").has("logits err")) {
+                // The functional check ran and passed its tolerance.
+                assertThat(step.path("figures").path("checks").asText()).matches("(\\d+)/\\1");
+            }
+        }
+    }
+
+    @Test
+    void theLibraryCoversTheDocumentedRecipes() throws IOException {
+        assertThat(recipes()).extracting(p -> p.getFileName().toString())
+                .contains("mixtral-copy.yaml", "fine-grained.yaml", "qwen2-moe-shared.yaml", "partial.yaml",
+                        "ci-integrity.yaml");
+    }
+}
