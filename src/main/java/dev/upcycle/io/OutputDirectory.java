@@ -62,12 +62,16 @@ public final class OutputDirectory implements AutoCloseable {
         } catch (IOException e) {
             throw new UpcycleException(ErrorKind.IoError, parent.toString(), "cannot create directory: " + e, null, e);
         }
-        checkTarget(abs, force);
         Path lock = parent.resolve("." + name + ".upcycle-lock");
         takeLock(lock, where);
         Path staging = parent.resolve("." + name + ".upcycle-tmp-" + random());
         try {
+            recoverFromKilledRun(abs);
+            checkTarget(abs, force);
             Files.createDirectory(staging);
+        } catch (UpcycleException u) {
+            SafetensorsWriter.deleteAfterFailure(lock, u);
+            throw u;
         } catch (IOException e) {
             UpcycleException u = new UpcycleException(ErrorKind.IoError, staging.toString(),
                     "cannot create staging directory: " + e, null, e);
@@ -75,6 +79,32 @@ public final class OutputDirectory implements AutoCloseable {
             throw u;
         }
         return new OutputDirectory(abs, staging, lock);
+    }
+
+    /**
+     * A run killed with SIGKILL leaves its staging directory behind, and one killed inside
+     * {@link #commit()} between its two renames leaves the previous output moved aside with no
+     * target. We hold the lock, so no live run owns these: put a moved-aside previous output
+     * back when the target is missing (nothing is lost), and delete leftover staging and
+     * moved-aside directories.
+     */
+    private static void recoverFromKilledRun(Path target) throws IOException {
+        String prefix = "." + target.getFileName() + ".upcycle-";
+        List<Path> leftovers;
+        try (Stream<Path> s = Files.list(target.getParent())) {
+            leftovers = s.filter(p -> {
+                String n = p.getFileName().toString();
+                return n.startsWith(prefix + "tmp-") || n.startsWith(prefix + "old-");
+            }).sorted().toList();
+        }
+        for (Path p : leftovers) {
+            boolean old = p.getFileName().toString().startsWith(prefix + "old-");
+            if (old && !Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+                Files.move(p, target, StandardCopyOption.ATOMIC_MOVE);
+            } else if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+                deleteTree(p);
+            }
+        }
     }
 
     private static void checkTarget(Path target, boolean force) {

@@ -1,0 +1,156 @@
+package dev.upcycle.faults;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.upcycle.cli.Main;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 9, faults mid-run: convert is killed with SIGKILL at random points, 20 times, writing
+ * over its own previous output with --force. After every kill the output directory is either
+ * absent or complete (verify passes, and upcycle.json matches every file), and a final normal
+ * run succeeds and leaves no staging or moved-aside directories behind. A size-limited disk
+ * (RLIMIT_FSIZE, which makes writes fail with EFBIG like a full disk) ends with exit 4 and no
+ * temporary files.
+ */
+class KillTrialsTest {
+    private static final int TRIALS = 20;
+
+    @TempDir
+    static Path tmp;
+    static Path dense;
+
+    @BeforeAll
+    static void synth() {
+        dense = tmp.resolve("dense");
+        assertThat(run("synth", "--family", "llama", "--layers", "4", "--hidden", "128", "--heads", "4",
+                "--kv-heads", "2", "--intermediate", "512", "--vocab", "1024", "-o", dense.toString(), "-q"))
+                .isZero();
+    }
+
+    private static int run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        return Main.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
+    }
+
+    private static ProcessBuilder child(String shellPrefix, String... args) {
+        String java = Paths.get(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>();
+        String main = "'" + java + "' -Xmx256m -cp '" + System.getProperty("java.class.path") + "' " + Main.class.getName();
+        StringBuilder line = new StringBuilder(shellPrefix).append("exec ").append(main);
+        for (String a : args) {
+            line.append(" '").append(a).append("'");
+        }
+        cmd.add("bash");
+        cmd.add("-c");
+        cmd.add(line.toString());
+        return new ProcessBuilder(cmd).redirectErrorStream(true);
+    }
+
+    private static String[] convertArgs(Path out) {
+        return new String[] {"convert", dense.toString(), "-o", out.toString(), "--experts", "8", "--top-k", "2",
+            "--routing", "topk-softmax", "--force", "-q"};
+    }
+
+    private static List<String> siblings(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    @Test
+    void killedConvertNeverLeavesAHalfWrittenOutput() throws Exception {
+        Path parent = Files.createDirectories(tmp.resolve("kills"));
+        Path out = parent.resolve("moe");
+        // Time one full run in a child JVM to spread the kill points over its whole length.
+        long start = System.nanoTime();
+        Process full = child("", convertArgs(out)).start();
+        full.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+        assertThat(full.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(full.exitValue()).isZero();
+        long fullMillis = (System.nanoTime() - start) / 1_000_000;
+
+        Random random = new Random(42);
+        int absent = 0;
+        int complete = 0;
+        int replaced = 0;
+        for (int trial = 0; trial < TRIALS; trial++) {
+            // Half the trials start from nothing, half replace a complete previous output (--force),
+            // where a kill between the two renames of the commit is the dangerous moment.
+            boolean replace = trial % 2 == 1;
+            if (replace && !Files.exists(out)) {
+                assertThat(run(convertArgs(out))).isZero();
+            } else if (!replace && Files.exists(out)) {
+                dev.upcycle.io.OutputDirectoryTestAccess.deleteTree(out);
+            }
+            Process p = child("", convertArgs(out)).start();
+            Thread.sleep((long) (random.nextDouble() * fullMillis * 1.2));
+            p.destroyForcibly(); // SIGKILL
+            assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            if (Files.exists(out)) {
+                assertThat(run("verify", out.toString())).as("trial %d: output present but broken", trial).isZero();
+                complete++;
+                replaced += replace ? 1 : 0;
+            } else {
+                absent++;
+                if (replace) {
+                    // Killed between the commit's renames: the previous output was moved aside, and
+                    // the next run must put it back rather than lose it.
+                    assertThat(siblings(parent)).anyMatch(n -> n.startsWith(".moe.upcycle-old-"));
+                }
+            }
+            assertThat(siblings(parent)).as("trial %d", trial).allMatch(n -> n.equals("moe") || n.startsWith(".moe."));
+        }
+        assertThat(absent + complete).isEqualTo(TRIALS);
+        System.out.printf("kill trials: %d, output absent %d, complete %d (%d of them replacing an earlier output),"
+                + " broken 0%n", TRIALS, absent, complete, replaced);
+
+        // A rerun succeeds and cleans up what the killed runs left (staging dirs, stale lock).
+        assertThat(run(convertArgs(out))).isZero();
+        assertThat(run("verify", out.toString())).isZero();
+        assertThat(siblings(parent)).containsExactly("moe");
+    }
+
+    @Test
+    void aFullDiskEndsWithExit4AndNoTemporaryFiles() throws Exception {
+        Path parent = Files.createDirectories(tmp.resolve("full"));
+        Path out = parent.resolve("moe");
+        // RLIMIT_FSIZE of 2000 blocks: writes past ~1 MB fail with EFBIG, as on a full disk.
+        Process p = child("ulimit -f 2000; ", convertArgs(out)).start();
+        String text = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(text).isEqualTo(4);
+        assertThat(text.lines().filter(l -> l.startsWith("upcycle: ")).findFirst().orElse(""))
+                .startsWith("upcycle: IoError : ").contains("File too large");
+        assertThat(siblings(parent)).isEmpty();
+    }
+
+    @Test
+    void aSecondWriterOfTheSameOutputIsRefused() throws Exception {
+        Path parent = Files.createDirectories(tmp.resolve("locked"));
+        Path out = parent.resolve("moe");
+        // A live process holds the lock: this JVM's own PID, written as the lock owner.
+        Path lock = parent.resolve(".moe.upcycle-lock");
+        Files.writeString(lock, ProcessHandle.current().pid() + "\n");
+        StringWriter err = new StringWriter();
+        int code = Main.run(new PrintWriter(new StringWriter(), true), new PrintWriter(err, true), convertArgs(out));
+        assertThat(code).isEqualTo(4);
+        assertThat(err.toString()).startsWith("upcycle: OutputLocked : ").contains("PID " + ProcessHandle.current().pid());
+        assertThat(out).doesNotExist();
+        Files.delete(lock);
+    }
+}
