@@ -6,6 +6,7 @@ import dev.upcycle.cli.Main;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -22,9 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Issue 9, faults mid-run: convert is killed with SIGKILL at random points, 20 times, writing
  * over its own previous output with --force. After every kill the output directory is either
  * absent or complete (verify passes, and upcycle.json matches every file), and a final normal
- * run succeeds and leaves no staging or moved-aside directories behind. A size-limited disk
- * (RLIMIT_FSIZE, which makes writes fail with EFBIG like a full disk) ends with exit 4 and no
- * temporary files.
+ * run succeeds and leaves no staging or moved-aside directories behind. A size-limited file
+ * (RLIMIT_FSIZE), a full tmpfs and a read-only tmpfs end with exit 4 and no temporary files.
  */
 class KillTrialsTest {
     private static final int TRIALS = 20;
@@ -131,12 +131,57 @@ class KillTrialsTest {
         Path out = parent.resolve("moe");
         // RLIMIT_FSIZE of 2000 blocks: writes past ~1 MB fail with EFBIG, as on a full disk.
         Process p = child("ulimit -f 2000; ", convertArgs(out)).start();
-        String text = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).as(text).isEqualTo(4);
         assertThat(text.lines().filter(l -> l.startsWith("upcycle: ")).findFirst().orElse(""))
                 .startsWith("upcycle: IoError : ").contains("File too large");
         assertThat(siblings(parent)).isEmpty();
+    }
+
+    private record Result(int code, String text) {
+        String errorLine() {
+            return text.lines().filter(l -> l.startsWith("upcycle: ")).findFirst().orElse("");
+        }
+    }
+
+    @Test
+    void aFullFileSystemEndsWithExit4AndNothingLeft() throws Exception {
+        Result convert = inTmpfsConvert("size=2m", tmp.resolve("tmpfs-full"));
+        assertThat(convert.code()).as(convert.text()).isEqualTo(4);
+        assertThat(convert.errorLine()).startsWith("upcycle: IoError : ").contains("No space left on device");
+        assertThat(convert.text()).contains("LEFT: []");
+    }
+
+    @Test
+    void aReadOnlyOutputFileSystemEndsWithExit4() throws Exception {
+        Result convert = inTmpfsConvert("ro,size=1m", tmp.resolve("tmpfs-ro"));
+        assertThat(convert.code()).as(convert.text()).isEqualTo(4);
+        assertThat(convert.errorLine()).startsWith("upcycle: IoError : ").contains("Read-only file system");
+        assertThat(convert.text()).contains("LEFT: []");
+    }
+
+    /**
+     * Runs convert into a fresh tmpfs (a real full or read-only file system) mounted in a private
+     * user and mount namespace, so nothing needs unmounting, and lists what is left in it from
+     * inside the namespace.
+     */
+    private static Result inTmpfsConvert(String options, Path dir) throws Exception {
+        Files.createDirectories(dir);
+        String java = Paths.get(System.getProperty("java.home"), "bin", "java").toString();
+        StringBuilder cmd = new StringBuilder("mount -t tmpfs -o " + options + " tmpfs '" + dir + "' || exit 99; '")
+                .append(java).append("' -Xmx256m -cp '").append(System.getProperty("java.class.path")).append("' ")
+                .append(Main.class.getName());
+        for (String a : convertArgs(dir.resolve("out"))) {
+            cmd.append(" '").append(a).append("'");
+        }
+        cmd.append("; code=$?; echo \"LEFT: [$(ls -A '").append(dir).append("')]\"; exit $code");
+        Process proc = new ProcessBuilder("unshare", "-rm", "bash", "-c", cmd.toString()).redirectErrorStream(true).start();
+        String text = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(proc.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        org.junit.jupiter.api.Assumptions.assumeTrue(proc.exitValue() != 99,
+                "this machine cannot mount a tmpfs in a user namespace: " + text);
+        return new Result(proc.exitValue(), text);
     }
 
     @Test
