@@ -2,9 +2,16 @@ package dev.upcycle.model;
 
 /**
  * When a tensor template applies, as written in the family files: one predicate, optionally
- * negated with a leading {@code !} (e.g. {@code "!tie_word_embeddings"}).
+ * negated with a leading {@code !} (e.g. {@code "!tie_word_embeddings"}), optionally joined to
+ * further conditions with {@code &} ({@code "moa_layer&attention_bias"}).
+ *
+ * @param and the rest of a conjunction, or null
  */
-public record Condition(Predicate predicate, boolean negated) {
+public record Condition(Predicate predicate, boolean negated, Condition and) {
+
+    public Condition(Predicate predicate, boolean negated) {
+        this(predicate, negated, null);
+    }
 
     /** The closed set of facts a template can depend on. */
     public enum Predicate {
@@ -15,7 +22,13 @@ public record Condition(Predicate predicate, boolean negated) {
         /** The layer carries routed experts (family's {@link SparseLayerRule}). */
         SPARSE_LAYER("sparse_layer"),
         /** The layer has a dense MLP: the complement of {@link #SPARSE_LAYER}. */
-        DENSE_LAYER("dense_layer");
+        DENSE_LAYER("dense_layer"),
+        /** The layer's attention is split into attention experts (native family, bam.md 5). */
+        MOA_LAYER("moa_layer"),
+        /** A MoA layer whose experts own their keys and values (variant {@code separate}). */
+        EXPERT_KV_LAYER("expert_kv_layer"),
+        /** The block has a second norm before the FFN (sequential, or parallel with two norms). */
+        TWO_NORMS("two_norms");
 
         private final String token;
 
@@ -32,6 +45,11 @@ public record Condition(Predicate predicate, boolean negated) {
 
     /** Parses {@code [!]token}; IllegalArgumentException for an unknown token (family files are ours). */
     public static Condition parse(String text) {
+        int amp = text.indexOf('&');
+        if (amp >= 0) {
+            Condition first = parse(text.substring(0, amp));
+            return new Condition(first.predicate, first.negated, parse(text.substring(amp + 1)));
+        }
         boolean negated = text.startsWith("!");
         String token = negated ? text.substring(1) : text;
         for (Predicate p : Predicate.values()) {
@@ -51,17 +69,21 @@ public record Condition(Predicate predicate, boolean negated) {
             case TIE_WORD_EMBEDDINGS -> config.tieWordEmbeddings();
             case SPARSE_LAYER -> config.isSparseLayer(layer);
             case DENSE_LAYER -> !config.isSparseLayer(layer);
+            case MOA_LAYER -> config.isMoaLayer(layer);
+            case EXPERT_KV_LAYER -> config.isMoaLayer(layer) && config.moa().variant() == MoaConfig.Variant.SEPARATE;
+            case TWO_NORMS -> config.moa() == null || config.moa().twoNorms();
         };
-        return value != negated;
+        return value != negated && (and == null || and.test(config, layer));
     }
 
     /** True when the tensor's presence follows a config flag rather than being fixed by the family. */
     public boolean dependsOnFlag() {
-        return predicate == Predicate.ATTENTION_BIAS || predicate == Predicate.MLP_BIAS;
+        return predicate == Predicate.ATTENTION_BIAS || predicate == Predicate.MLP_BIAS
+                || (and != null && and.dependsOnFlag());
     }
 
     @Override
     public String toString() {
-        return (negated ? "!" : "") + predicate.token;
+        return (negated ? "!" : "") + predicate.token + (and == null ? "" : "&" + and);
     }
 }

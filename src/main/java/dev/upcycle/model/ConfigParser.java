@@ -117,7 +117,7 @@ final class ConfigParser {
                 familyIntOrNull("sliding_window"), familyBool("use_sliding_window"),
                 familyIntOrNull("max_window_layers"), intOrNull("bos_token_id"), eos(), intOrNull("pad_token_id"),
                 optionalDouble("initializer_range"), optionalDouble("attention_dropout"), rope(), dtype(),
-                family.moe() ? moe() : null, SourceJson.of(root));
+                family.moe() ? moe() : null, family.moa() ? moa() : null, SourceJson.of(root));
     }
 
     // ---- dense fields --------------------------------------------------------------------------
@@ -246,9 +246,49 @@ final class ConfigParser {
         Integer shared = keys.sharedExpertWidth() == null ? null
                 : optionalInt(keys.sharedExpertWidth(), ConfigDefaults.intValue(family, keys.sharedExpertWidth()));
         return new MoeConfig(experts, familyInt("num_experts_per_tok"), width, shared,
-                familyBool("norm_topk_prob"), familyInt("decoder_sparse_step"), mlpOnlyLayers(),
+                familyBool(keys.normTopkProb()), familyInt("decoder_sparse_step"),
+                family.sparseLayers() == SparseLayerRule.LISTED ? denseComplement("moe_layers") : mlpOnlyLayers(),
                 familyDouble("router_aux_loss_coef"), familyBool("output_router_logits"),
                 familyDouble("router_jitter_noise"));
+    }
+
+    /** bam.md 5: the native family's attention-expert fields. */
+    private MoaConfig moa() {
+        JsonNode perTok = root.get("attention_experts_per_tok");
+        return new MoaConfig(MoaConfig.Variant.parse(optionalText("moa_variant")),
+                requiredInt(family.keys().numAttentionExperts()),
+                perTok == null || perTok.isNull() ? null : toInt("attention_experts_per_tok", perTok),
+                layerList("moa_layers"), MoaConfig.BlockLayout.parse(optionalText("block_layout")),
+                optionalInt("parallel_num_norms", 1), optionalDouble("attention_router_z_loss_coef"));
+    }
+
+    /** A list of layer indexes, or null when absent or JSON null ("every layer"). */
+    private List<Integer> layerList(String key) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) {
+            return null;
+        }
+        if (!n.isArray()) {
+            throw invalid(key + " must be null or a list of integers, found " + n.getNodeType());
+        }
+        List<Integer> out = new ArrayList<>();
+        n.forEach(e -> out.add(toInt(key, e)));
+        return out;
+    }
+
+    /** The layers not in the list {@code key} (empty when it is null: every layer is listed). */
+    private List<Integer> denseComplement(String key) {
+        List<Integer> listed = layerList(key);
+        List<Integer> out = new ArrayList<>();
+        if (listed != null) {
+            int layers = requiredInt("num_hidden_layers");
+            for (int l = 0; l < layers; l++) {
+                if (!listed.contains(l)) {
+                    out.add(l);
+                }
+            }
+        }
+        return out;
     }
 
     /** The family's expert-count key and its read-only aliases (qwen3_moe: num_local_experts). */

@@ -32,7 +32,10 @@ public final class ConfigWriter {
             "max_window_layers", "bos_token_id", "eos_token_id", "pad_token_id", "rope_theta", "rope_scaling",
             "rope_parameters", "num_experts", "num_local_experts", "num_experts_per_tok", "norm_topk_prob",
             "decoder_sparse_step", "mlp_only_layers", "router_aux_loss_coef", "output_router_logits",
-            "router_jitter_noise", "torch_dtype", "dtype");
+            "router_jitter_noise", "torch_dtype", "dtype", "router_norm_topk_prob", "moe_layers", "moa_variant",
+            "num_attention_experts", "attention_experts_per_tok", "moa_layers", "block_layout", "parallel_num_norms",
+            "attention_router_input", "attention_router_aux_loss_coef", "attention_router_z_loss_coef",
+            "router_z_loss_coef", "router_dtype");
 
     private ConfigWriter() {
     }
@@ -83,7 +86,10 @@ public final class ConfigWriter {
         o.set("pad_token_id", intOrNull(c.padTokenId()));
         writeRope(o, c.rope());
         if (moe != null) {
-            writeMoe(o, f, moe);
+            writeMoe(o, f, moe, c.numHiddenLayers());
+        }
+        if (c.moa() != null) {
+            writeMoa(o, f, c.moa());
         }
         if (c.dtype() != null) {
             o.put("torch_dtype", c.dtype());
@@ -114,11 +120,20 @@ public final class ConfigWriter {
         o.set("rope_parameters", params);
     }
 
-    private static void writeMoe(ObjectNode o, Family f, MoeConfig moe) {
+    private static void writeMoe(ObjectNode o, Family f, MoeConfig moe, int layers) {
         // Only the primary key: it is what transformers v4 and vLLM read (v5 maps it too).
         o.put(f.keys().numExperts(), moe.numExperts());
         putIfDeclared(o, f, "num_experts_per_tok", F.numberNode(moe.numExpertsPerTok()));
-        putIfDeclared(o, f, "norm_topk_prob", F.booleanNode(moe.normTopkProb()));
+        putIfDeclared(o, f, f.keys().normTopkProb(), F.booleanNode(moe.normTopkProb()));
+        if (f.sparseLayers() == SparseLayerRule.LISTED) {
+            List<Integer> sparse = new java.util.ArrayList<>();
+            for (int l = 0; l < layers; l++) {
+                if (!moe.mlpOnlyLayers().contains(l)) {
+                    sparse.add(l);
+                }
+            }
+            o.set("moe_layers", moe.mlpOnlyLayers().isEmpty() ? F.nullNode() : layerList(sparse));
+        }
         putIfDeclared(o, f, "decoder_sparse_step", F.numberNode(moe.decoderSparseStep()));
         ArrayNode mlpOnly = F.arrayNode();
         moe.mlpOnlyLayers().forEach(mlpOnly::add);
@@ -126,6 +141,26 @@ public final class ConfigWriter {
         putIfDeclared(o, f, "router_aux_loss_coef", F.numberNode(moe.routerAuxLossCoef()));
         putIfDeclared(o, f, "output_router_logits", F.booleanNode(moe.outputRouterLogits()));
         putIfDeclared(o, f, "router_jitter_noise", F.numberNode(moe.routerJitterNoise()));
+    }
+
+    /** bam.md 5: the attention-expert fields of the native family. */
+    private static void writeMoa(ObjectNode o, Family f, MoaConfig moa) {
+        o.put("moa_variant", moa.variant().token());
+        o.put(f.keys().numAttentionExperts(), moa.numAttentionExperts());
+        o.set("attention_experts_per_tok", intOrNull(moa.attentionExpertsPerTok()));
+        o.put("attention_router_input", "normed_hidden");
+        o.put("attention_router_aux_loss_coef", 0.0);
+        o.put("attention_router_z_loss_coef", moa.attentionRouterZLossCoef());
+        o.set("moa_layers", moa.moaLayers() == null ? F.nullNode() : layerList(moa.moaLayers()));
+        o.put("block_layout", moa.blockLayout().token());
+        o.put("parallel_num_norms", moa.parallelNumNorms());
+        o.put("router_dtype", "float32");
+    }
+
+    private static ArrayNode layerList(List<Integer> layers) {
+        ArrayNode a = F.arrayNode();
+        layers.forEach(a::add);
+        return a;
     }
 
     private static void putIfDeclared(ObjectNode o, Family f, String key, JsonNode value) {

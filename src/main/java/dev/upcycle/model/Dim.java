@@ -22,6 +22,8 @@ public enum Dim {
     S("s"),
     /** Number of routed experts. */
     E("E"),
+    /** Number of attention experts (native family). */
+    EA("Ea"),
     /** {@code head_dim}. */
     HD("hd"),
     ONE("1");
@@ -59,6 +61,12 @@ public enum Dim {
             case M -> requireMoe(moe).expertWidth();
             case S -> sharedWidth(requireMoe(moe));
             case E -> requireMoe(moe).numExperts();
+            case EA -> {
+                if (config.moa() == null) {
+                    throw new IllegalStateException("dimension Ea needs attention experts");
+                }
+                yield config.moa().numAttentionExperts();
+            }
             case HD -> config.headDim();
             case ONE -> 1;
         };

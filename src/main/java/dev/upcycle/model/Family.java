@@ -72,6 +72,11 @@ public record Family(String name, String modelType, String architecture, boolean
         return templates.stream().filter(t -> t.role() == role).findFirst();
     }
 
+    /** Whether the family has attention experts (native MoA format, bam.md 5). */
+    public boolean moa() {
+        return keys.numAttentionExperts() != null;
+    }
+
     public boolean has(TensorRole role) {
         return template(role).isPresent();
     }
@@ -137,10 +142,12 @@ public record Family(String name, String modelType, String architecture, boolean
                 // A run of expert templates is one expert module: emit it whole, expert by expert,
                 // as a state dict does (experts.0.w1, experts.0.w2, ..., experts.1.w1, ...).
                 int end = i;
-                while (end < templates.size() && templates.get(end).scope() == TensorTemplate.Scope.EXPERT) {
+                while (end < templates.size() && templates.get(end).scope() == TensorTemplate.Scope.EXPERT
+                        && templates.get(end).experts() == t.experts()) {
                     end++;
                 }
-                int experts = config.moe() == null ? 0 : config.moe().numExperts();
+                int experts = t.experts() == Dim.EA ? (config.moa() == null ? 0 : config.moa().numAttentionExperts())
+                        : config.moe() == null ? 0 : config.moe().numExperts();
                 for (int x = 0; x < experts; x++) {
                     for (int k = i; k < end; k++) {
                         add(out, config, templates.get(k), layer, x);

@@ -23,8 +23,8 @@ final class FamilyLoader {
     private static final Set<String> FAMILY_KEYS = Set.of("name", "model_type", "architecture", "moe",
             "sparse_layers", "keys", "optional_fields", "defaults", "pre", "layer", "post");
     private static final Set<String> KEYS_KEYS = Set.of("num_experts", "num_experts_aliases", "expert_width",
-            "shared_expert_width");
-    private static final Set<String> TEMPLATE_KEYS = Set.of("role", "name", "shape", "when");
+            "shared_expert_width", "num_attention_experts", "norm_topk_prob");
+    private static final Set<String> TEMPLATE_KEYS = Set.of("role", "name", "shape", "when", "experts");
 
     private final ObjectMapper mapper = new ObjectMapper();
 
@@ -72,7 +72,8 @@ final class FamilyLoader {
         List<String> aliases = new ArrayList<>();
         node.path("num_experts_aliases").forEach(n -> aliases.add(n.textValue()));
         return new ConfigKeys(text(node, "num_experts", source), aliases, text(node, "expert_width", source),
-                node.path("shared_expert_width").textValue());
+                node.path("shared_expert_width").textValue(), node.path("num_attention_experts").textValue(),
+                node.path("norm_topk_prob").textValue());
     }
 
     private static void templates(JsonNode list, TensorTemplate.Scope section, List<TensorTemplate> out,
@@ -86,7 +87,8 @@ final class FamilyLoader {
             List<Dim> shape = new ArrayList<>();
             required(t, "shape", source).forEach(d -> shape.add(Dim.parse(d.textValue())));
             out.add(new TensorTemplate(TensorRole.valueOf(text(t, "role", source)), scope, pattern, shape,
-                    Condition.parse(text(t, "when", source))));
+                    Condition.parse(text(t, "when", source)),
+                    t.has("experts") ? Dim.parse(text(t, "experts", source)) : Dim.E));
         }
     }
 

@@ -45,6 +45,7 @@ import java.util.Set;
  * @param rope                  RoPE, normalised from either encoding
  * @param dtype                 the dtype hint: {@code float32}, {@code float16}, {@code bfloat16}, {@code auto} or null
  * @param moe                   MoE fields, null exactly for dense families
+ * @param moa                   attention-expert fields, null exactly for families without them
  * @param source                the source object (for carrying unknown fields); ignored by equals
  */
 public record ModelConfig(Family family, List<String> architectures, int vocabSize, int hiddenSize,
@@ -53,7 +54,8 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
                           boolean tieWordEmbeddings, boolean attentionBias, boolean mlpBias, Integer slidingWindow,
                           boolean useSlidingWindow, Integer maxWindowLayers, Integer bosTokenId,
                           List<Integer> eosTokenIds, Integer padTokenId, double initializerRange,
-                          double attentionDropout, Rope rope, String dtype, MoeConfig moe, SourceJson source) {
+                          double attentionDropout, Rope rope, String dtype, MoeConfig moe, MoaConfig moa,
+                          SourceJson source) {
 
     public static final String INTERMEDIATE_SIZE = "intermediate_size";
     /** The dtype hints we accept, normalised ({@code float} and {@code half} map onto these). */
@@ -104,6 +106,14 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
         requireDefault(family, "use_sliding_window", useSlidingWindow);
         requireDefault(family, "max_window_layers", maxWindowLayers);
         checkMoe(family, moe, numHiddenLayers, intermediateSize);
+        require(family.moa() == (moa != null), family.moa()
+                ? "family " + family.name() + " needs attention-expert fields"
+                : "family " + family.name() + " has no attention experts");
+        if (moa != null && moa.moaLayers() != null) {
+            for (int layer : moa.moaLayers()) {
+                range("moa_layers entry", layer, 0, numHiddenLayers - 1L);
+            }
+        }
     }
 
     private static void checkMoe(Family family, MoeConfig moe, int layers, int intermediateSize) {
@@ -125,9 +135,10 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
         for (int layer : moe.mlpOnlyLayers()) {
             range("mlp_only_layers entry", layer, 0, layers - 1L);
         }
-        requireDefault(family, "norm_topk_prob", moe.normTopkProb());
+        requireDefault(family, keys.normTopkProb(), moe.normTopkProb());
         requireDefault(family, "decoder_sparse_step", moe.decoderSparseStep());
-        require(family.declares("mlp_only_layers") || moe.mlpOnlyLayers().isEmpty(),
+        require(family.declares("mlp_only_layers") || family.sparseLayers() == SparseLayerRule.LISTED
+                        || moe.mlpOnlyLayers().isEmpty(),
                 "family " + family.name() + " has no mlp_only_layers");
         requireDefault(family, "router_aux_loss_coef", moe.routerAuxLossCoef());
         requireDefault(family, "output_router_logits", moe.outputRouterLogits());
@@ -171,6 +182,11 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
     /** Whether {@code layer} carries routed experts (the family's rule; false for dense families). */
     public boolean isSparseLayer(int layer) {
         return family.sparseLayers().isSparse(moe, numHiddenLayers, layer);
+    }
+
+    /** Whether {@code layer}'s attention is split into attention experts (native family). */
+    public boolean isMoaLayer(int layer) {
+        return moa != null && layer < numHiddenLayers && moa.isMoaLayer(layer);
     }
 
     /** The sparse layers, ascending. */
@@ -225,7 +241,7 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
                 .slidingWindow(slidingWindow).useSlidingWindow(useSlidingWindow).maxWindowLayers(maxWindowLayers)
                 .bosTokenId(bosTokenId).eosTokenIds(eosTokenIds).padTokenId(padTokenId)
                 .initializerRange(initializerRange).attentionDropout(attentionDropout).rope(rope).dtype(dtype)
-                .source(source);
+                .source(source).moa(moa);
         if (moe != null) {
             b.numExperts(moe.numExperts()).numExpertsPerTok(moe.numExpertsPerTok())
                     .expertWidth(moe.expertWidth()).sharedExpertWidth(moe.sharedExpertWidth())
@@ -284,6 +300,7 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
         private Double routerAuxLossCoef;
         private Boolean outputRouterLogits;
         private Double routerJitterNoise;
+        private MoaConfig moa;
 
         private Builder(Family family) {
             this.family = Objects.requireNonNull(family);
@@ -293,6 +310,12 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
         public Builder family(Family f) {
             this.family = Objects.requireNonNull(f);
             this.architectures = null;
+            return this;
+        }
+
+        /** Attention-expert fields (native family only). */
+        public Builder moa(MoaConfig v) {
+            this.moa = v;
             return this;
         }
 
@@ -523,7 +546,7 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
                     initializerRange == null ? ConfigDefaults.doubleValue(f, "initializer_range") : initializerRange,
                     attentionDropout == null ? ConfigDefaults.doubleValue(f, "attention_dropout") : attentionDropout,
                     rope == null ? Rope.plain(ConfigDefaults.doubleValue(f, "rope_theta")) : rope,
-                    dtype, f.moe() ? buildMoe(f) : noMoe(), source);
+                    dtype, f.moe() ? buildMoe(f) : noMoe(), f.moa() ? moa : null, source);
         }
 
         private MoeConfig noMoe() {
@@ -544,7 +567,7 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
                             : keys.hasOwnExpertWidth() ? ConfigDefaults.intValue(f, keys.expertWidth())
                             : intermediateSize,
                     shared,
-                    orDefault(normTopkProb, f, "norm_topk_prob"),
+                    orDefault(normTopkProb, f, keys.normTopkProb()),
                     decoderSparseStep == null ? ConfigDefaults.intValue(f, "decoder_sparse_step") : decoderSparseStep,
                     mlpOnlyLayers == null ? List.of() : mlpOnlyLayers,
                     routerAuxLossCoef == null ? ConfigDefaults.doubleValue(f, "router_aux_loss_coef")

@@ -10,7 +10,12 @@ public enum SparseLayerRule {
      * Qwen2-MoE / Qwen3-MoE (formats.md 4.2): layer L is sparse iff
      * {@code L ∉ mlp_only_layers && E > 0 && (L+1) % decoder_sparse_step == 0}.
      */
-    DECODER_SPARSE_STEP("decoder_sparse_step");
+    DECODER_SPARSE_STEP("decoder_sparse_step"),
+    /**
+     * Native family (bam.md 5): {@code moe_layers} lists the sparse layers (null: all). Held as
+     * its complement in {@link MoeConfig#mlpOnlyLayers()}, so the rule is that of step 1.
+     */
+    LISTED("moe_layers");
 
     private final String token;
 
@@ -39,6 +44,7 @@ public enum SparseLayerRule {
         return switch (this) {
             case NONE -> false;
             case ALL -> moe.numExperts() > 0;
+            case LISTED -> !moe.mlpOnlyLayers().contains(layer) && moe.numExperts() > 0;
             case DECODER_SPARSE_STEP -> !moe.mlpOnlyLayers().contains(layer)
                     && moe.numExperts() > 0
                     && (layer + 1) % moe.decoderSparseStep() == 0;

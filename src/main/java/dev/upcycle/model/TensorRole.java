@@ -34,6 +34,17 @@ public enum TensorRole {
     SHARED_EXPERT_DOWN,
     /** Qwen2-MoE {@code shared_expert_gate}: the per-token sigmoid gate of the shared expert. */
     SHARED_EXPERT_ROUTER,
+    /** Native family: the attention router {@code [E_a, d]} of a MoA layer (bam.md 3.1). */
+    ATTN_ROUTER,
+    /** Native family: per attention expert projections (bam.md 5); k and v only in variant separate. */
+    ATTN_EXPERT_Q,
+    ATTN_EXPERT_K,
+    ATTN_EXPERT_V,
+    ATTN_EXPERT_O,
+    ATTN_EXPERT_Q_BIAS,
+    ATTN_EXPERT_K_BIAS,
+    ATTN_EXPERT_V_BIAS,
+    ATTN_EXPERT_O_BIAS,
     FINAL_NORM,
     LM_HEAD;
 
@@ -45,5 +56,18 @@ public enum TensorRole {
     /** Tensors that exist once per routed expert (their names contain {@code {X}}). */
     public boolean isRoutedExpert() {
         return this == EXPERT_GATE || this == EXPERT_UP || this == EXPERT_DOWN;
+    }
+
+    /** Tensors that exist once per attention expert. */
+    public boolean isAttentionExpert() {
+        return name().startsWith("ATTN_EXPERT_");
+    }
+
+    /**
+     * For an attention-expert role, the dense attention role it is a copy of
+     * ({@code ATTN_EXPERT_Q -> ATTN_Q}); the role itself otherwise.
+     */
+    public TensorRole denseAttention() {
+        return isAttentionExpert() ? valueOf("ATTN_" + name().substring("ATTN_EXPERT_".length())) : this;
     }
 }

@@ -13,11 +13,18 @@ import java.util.Optional;
  *                (decimal, 0-based, no padding)
  * @param shape   symbolic dimensions, {@code [out, in]} for linear weights
  * @param when    the condition under which the tensor exists
+ * @param experts for EXPERT scope, which experts {@code {X}} counts: routed FFN experts ({@code E})
+ *                or attention experts ({@code Ea}, native family)
  */
-public record TensorTemplate(TensorRole role, Scope scope, String pattern, List<Dim> shape, Condition when) {
+public record TensorTemplate(TensorRole role, Scope scope, String pattern, List<Dim> shape, Condition when,
+                             Dim experts) {
 
     /** Where a template repeats. The scope must agree with the placeholders in the pattern. */
     public enum Scope { PRE, LAYER, EXPERT, POST }
+
+    public TensorTemplate(TensorRole role, Scope scope, String pattern, List<Dim> shape, Condition when) {
+        this(role, scope, pattern, shape, when, Dim.E);
+    }
 
     private static final String LAYER = "{L}";
     private static final String EXPERT = "{X}";
@@ -29,6 +36,10 @@ public record TensorTemplate(TensorRole role, Scope scope, String pattern, List<
         Objects.requireNonNull(scope);
         Objects.requireNonNull(pattern);
         Objects.requireNonNull(when);
+        experts = experts == null ? Dim.E : experts;
+        if (experts != Dim.E && experts != Dim.EA) {
+            throw new IllegalArgumentException("experts of \"" + pattern + "\" must be E or Ea, not " + experts);
+        }
         shape = List.copyOf(shape);
         boolean hasLayer = pattern.contains(LAYER);
         boolean hasExpert = pattern.contains(EXPERT);
