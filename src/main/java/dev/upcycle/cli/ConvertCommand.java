@@ -8,7 +8,9 @@ import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.DType;
 import dev.upcycle.model.FamilyRegistry;
+import dev.upcycle.model.MoaConfig;
 import dev.upcycle.upcycle.LayerSelection;
+import dev.upcycle.upcycle.MoaSpec;
 import dev.upcycle.upcycle.RouterInit;
 import dev.upcycle.upcycle.Routing;
 import dev.upcycle.upcycle.ScalingMode;
@@ -42,7 +44,8 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
     @Spec
     CommandSpec spec;
 
-    @Parameters(arity = "1..*", paramLabel = "DENSE_DIR", descriptionKey = "inputs", description = "The dense checkpoint directory.")
+    @Parameters(arity = "1..*", paramLabel = "DENSE_DIR", descriptionKey = "inputs",
+            description = "The dense checkpoint directory; several seeds of identical architecture are merged (BTX, or BAM with --attention moa-*).")
     List<Path> inputs;
 
     @Option(names = {"-o", "--output"}, paramLabel = "DIR",
@@ -50,7 +53,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
     Path output;
 
     @Option(names = "--experts", paramLabel = "N", defaultValue = "8",
-            description = "Routed experts per MoE layer, counting fine-grained shards: N = E x G (default: ${DEFAULT-VALUE}).")
+            description = "Routed experts per MoE layer, counting fine-grained shards: N = E x G (default: ${DEFAULT-VALUE}; with several seeds, one per seed).")
     int experts;
 
     @Option(names = "--top-k", paramLabel = "K", defaultValue = "2",
@@ -70,7 +73,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
     String scaling;
 
     @Option(names = "--router-init", paramLabel = "MODE", defaultValue = "virtual-group",
-            description = "virtual-group, random or zero (default: ${DEFAULT-VALUE}).")
+            description = "virtual-group, random or zero (default: ${DEFAULT-VALUE}; random for merges of several seeds).")
     String routerInit;
 
     @Option(names = "--router-std", paramLabel = "SIGMA", defaultValue = "0.02",
@@ -94,12 +97,24 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
     String layers;
 
     @Option(names = "--target", paramLabel = "NAME", defaultValue = "auto",
-            description = "auto, mixtral, qwen2-moe, qwen3-moe (native: not implemented yet); auto picks a target that preserves the source's function (default: ${DEFAULT-VALUE}).")
+            description = "auto, mixtral, qwen2-moe, qwen3-moe, native (bam.md 5; needed for attention experts); auto picks a target that preserves the source's function (default: ${DEFAULT-VALUE}).")
     String target;
 
     @Option(names = "--attention", paramLabel = "MODE", defaultValue = "keep",
-            description = "keep (moa-separate, moa-shared-kv need --target native: not implemented yet) (default: ${DEFAULT-VALUE}).")
+            description = "keep, moa-separate (experts own q, k, v, o) or moa-shared-kv (experts own q, o; one k, v per layer); MoA writes the native format (default: ${DEFAULT-VALUE}).")
     String attention;
+
+    @Option(names = "--attention-experts", paramLabel = "M",
+            description = "Attention experts per MoA layer (default: --experts with one seed, the number of seeds with several).")
+    Integer attentionExperts;
+
+    @Option(names = "--attention-top-k", paramLabel = "K",
+            description = "Attention experts per token, renormalised; soft routing (all experts) when omitted or equal to M.")
+    Integer attentionTopK;
+
+    @Option(names = "--attention-router-init", paramLabel = "MODE", defaultValue = "random",
+            description = "random (N(0, --router-std^2)) or zero; zero with one seed never lets identical experts diverge (default: ${DEFAULT-VALUE}).")
+    String attentionRouterInit;
 
     @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "keep",
             description = "keep, f32, bf16 or f16 (default: ${DEFAULT-VALUE}).")
@@ -133,16 +148,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
 
     @Override
     public Integer call() {
-        if (inputs.size() > 1) {
-            throw new UpcycleException(ErrorKind.ImpossibleCombination, "convert", inputs.size()
-                    + " inputs: merging several seed models (BTX/BAM) is not implemented yet", "convert one dense model");
-        }
-        if (!attention.equals("keep")) {
-            throw new UpcycleException(attention.startsWith("moa-") ? ErrorKind.ImpossibleCombination : ErrorKind.InvalidOption,
-                    "--attention", attention.startsWith("moa-")
-                            ? "attention experts need --target native, not implemented yet"
-                            : "\"" + attention + "\" is not one of keep, moa-separate, moa-shared-kv");
-        }
+        MoaSpec.parseMode(attention);
         if (output == null && !dryRun) {
             throw new UpcycleException(ErrorKind.InvalidOption, "-o", "an output directory is required (or --dry-run)");
         }
@@ -151,11 +157,11 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         if (dryRun) {
-            UpcyclePlan plan = converter.plan(inputs.get(0), request);
+            UpcyclePlan plan = converter.plan(inputs, request);
             out.print(json ? Json.pretty(PlanReport.json(plan)) + "\n" : PlanReport.text(plan));
             return 0;
         }
-        Converter.Result r = converter.convert(inputs.get(0), output, request,
+        Converter.Result r = converter.convert(inputs, output, request,
                 new Converter.Settings(force, allowNonfinite, VersionInfo.version(), optionsJson(request)));
         UpcyclePlan plan = r.plan();
         written = plan;
@@ -178,14 +184,24 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
     }
 
     private UpcycleRequest request() {
-        UpcycleSpec.Builder b = UpcycleSpec.builder().experts(experts).topK(topK).granularity(granularity)
+        var parsed = spec.commandLine().getParseResult();
+        int seeds = inputs.size();
+        // bam.md 1.2: a merge makes one FFN expert per seed, and its routers start random (2).
+        int n = seeds > 1 && !parsed.hasMatchedOption("--experts") ? seeds : experts;
+        RouterInit init = seeds > 1 && !parsed.hasMatchedOption("--router-init") ? RouterInit.RANDOM
+                : RouterInit.parse(routerInit);
+        UpcycleSpec.Builder b = UpcycleSpec.builder().experts(n).topK(Math.min(topK, n)).granularity(granularity)
                 .routing(Routing.parse(routing)).scaling(ScalingMode.parse(scaling))
-                .routerInit(RouterInit.parse(routerInit)).routerStd(routerStd).seed(seed)
+                .routerInit(init).routerStd(routerStd).seed(seed)
                 .sharedExperts(sharedExperts).sharedExpertMode(SharedExpertMode.parse(sharedExpertMode))
                 .sharedExpertSize(sharedExpertSize == null ? 0 : sharedExpertSize);
         DType type = dtype.equalsIgnoreCase("keep") ? null : Options.writableDtype(dtype, "--dtype");
+        MoaConfig.Variant variant = MoaSpec.parseMode(attention);
+        MoaSpec moa = variant == null ? null : new MoaSpec(variant,
+                attentionExperts != null ? attentionExperts : seeds > 1 ? seeds : n, attentionTopK,
+                RouterInit.parse(attentionRouterInit), routerStd);
         return new UpcycleRequest(b.build(), target, LayerSelection.parse(layers), type, Options.size(maxShardSize),
-                allowApproximate, UpcycleRequest.DEFAULT_AUX_LOSS);
+                allowApproximate, UpcycleRequest.DEFAULT_AUX_LOSS, moa);
     }
 
     /** The options that decide the output's content (not where it goes), for upcycle.json. */
@@ -205,6 +221,11 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         o.put("layers", r.layers().text());
         o.put("target", target);
         o.put("attention", attention);
+        if (r.moa() != null) {
+            o.put("attention-experts", r.moa().experts());
+            o.put("attention-top-k", r.moa().activeExperts());
+            o.put("attention-router-init", r.moa().routerInit().cliName());
+        }
         o.put("dtype", r.dtype() == null ? "keep" : r.dtype().safetensorsName().toLowerCase(java.util.Locale.ROOT));
         o.put("seed", s.seed());
         o.put("max-shard-size", maxShardSize);

@@ -59,8 +59,48 @@ public final class Converter {
 
     /** The plan only (--dry-run): reads headers and config, writes nothing. */
     public UpcyclePlan plan(Path input, UpcycleRequest request) {
-        try (SourceModel src = SourceModel.open(input, registry)) {
-            return new Planner(registry).plan(src.config(), src.headers(), request);
+        return plan(List.of(input), request);
+    }
+
+    /** The plan of a merge of several seeds (one input: plain upcycling), writing nothing. */
+    public UpcyclePlan plan(List<Path> inputs, UpcycleRequest request) {
+        List<SourceModel> seeds = openAll(inputs);
+        try {
+            return planOf(seeds, request);
+        } finally {
+            closeAll(seeds);
+        }
+    }
+
+    private UpcyclePlan planOf(List<SourceModel> seeds, UpcycleRequest request) {
+        return new Planner(registry).plan(seeds.stream().map(SourceModel::config).toList(),
+                seeds.stream().map(SourceModel::headers).toList(), request);
+    }
+
+    private List<SourceModel> openAll(List<Path> inputs) {
+        List<SourceModel> out = new ArrayList<>();
+        try {
+            for (Path p : inputs) {
+                out.add(SourceModel.open(p, registry));
+            }
+            return out;
+        } catch (RuntimeException e) {
+            closeAll(out);
+            throw e;
+        }
+    }
+
+    private static void closeAll(List<SourceModel> seeds) {
+        RuntimeException first = null;
+        for (SourceModel s : seeds) {
+            try {
+                s.close();
+            } catch (RuntimeException e) {
+                first = first == null ? e : first;
+            }
+        }
+        if (first != null) {
+            throw first;
         }
     }
 
@@ -72,22 +112,41 @@ public final class Converter {
     /** As {@link #convert(Path, Path, UpcycleRequest, Settings)}; {@code beforeEach} sees every tensor (tests). */
     Result convert(Path input, Path output, UpcycleRequest request, Settings settings,
                    Consumer<PlannedTensor> beforeEach) {
-        refuseUnsafeOutput(input, output);
-        try (SourceModel src = SourceModel.open(input, registry)) {
-            UpcyclePlan plan = new Planner(registry).plan(src.config(), src.headers(), request);
+        return convert(List.of(input), output, request, settings, beforeEach);
+    }
+
+    /** Merges (or, with one input, upcycles) {@code seedDirs} into {@code output}. */
+    public Result convert(List<Path> seedDirs, Path output, UpcycleRequest request, Settings settings) {
+        return convert(seedDirs, output, request, settings, null);
+    }
+
+    Result convert(List<Path> seedDirs, Path output, UpcycleRequest request, Settings settings,
+                   Consumer<PlannedTensor> beforeEach) {
+        Path input = seedDirs.get(0);
+        for (Path p : seedDirs) {
+            refuseUnsafeOutput(p, output);
+        }
+        List<SourceModel> seeds = openAll(seedDirs);
+        try {
+            SourceModel src = seeds.get(0);
+            UpcyclePlan plan = planOf(seeds, request);
             Path root = src.checkpoint().directory().toAbsolutePath();
             Timing time = new Timing();
-            InputScan.Result scan = InputScan.scan(src.checkpoint().openFiles(), !settings.allowNonfinite());
-            if (scan.firstNonFinite() != null) {
-                InputScan.NonFinite bad = scan.firstNonFinite();
-                throw new UpcycleException(ErrorKind.NonFiniteWeights, bad.file() + " (tensor " + bad.tensor() + ")",
-                        bad.count() + " NaN or infinite values", "pass --allow-nonfinite to convert anyway");
+            List<FileDigest> inputs = new ArrayList<>();
+            for (int i = 0; i < seeds.size(); i++) {
+                InputScan.Result scan = InputScan.scan(seeds.get(i).checkpoint().openFiles(), !settings.allowNonfinite());
+                if (scan.firstNonFinite() != null) {
+                    InputScan.NonFinite bad = scan.firstNonFinite();
+                    throw new UpcycleException(ErrorKind.NonFiniteWeights, bad.file() + " (tensor " + bad.tensor() + ")",
+                            bad.count() + " NaN or infinite values", "pass --allow-nonfinite to convert anyway");
+                }
+                String prefix = i == 0 ? "" : "seed" + i + "/";
+                scan.digests().forEach(d -> inputs.add(new FileDigest(prefix + d.path(), d.size(), d.sha256())));
             }
             time.lap("input scan (SHA-256, NaN/Inf)");
-            List<FileDigest> inputs = new ArrayList<>(scan.digests());
             try (OutputDirectory out = OutputDirectory.create(output, settings.force())) {
                 Path dir = out.staging();
-                new PlanExecutor(plan, src.checkpoint(), beforeEach).write(dir);
+                new PlanExecutor(plan, seeds.stream().map(SourceModel::checkpoint).toList(), beforeEach).write(dir);
                 time.lap("weights written and fsynced");
                 JsonFiles.write(dir.resolve("config.json"), ConfigWriter.toJson(plan.targetConfig(), true));
                 inputs.add(FileDigest.of(root, root.resolve(src.checkpoint().configFile().orElseThrow().getFileName())));
@@ -114,6 +173,8 @@ public final class Converter {
             } catch (IOException e) {
                 throw new UpcycleException(ErrorKind.IoError, output.toString(), "write failed: " + e, null, e);
             }
+        } finally {
+            closeAll(seeds);
         }
     }
 

@@ -34,14 +34,21 @@ public final class PlanExecutor {
 
     private final UpcyclePlan plan;
     private final Checkpoint source;
+    /** Every input, in seed order; {@code source} is the first. */
+    private final java.util.List<Checkpoint> seeds;
     private final Consumer<PlannedTensor> beforeEach;
     private final Map<String, PlannedTensor> byName = new HashMap<>();
     private final float[] floats = new float[CHUNK];
     private ByteBuffer bytes;
 
     PlanExecutor(UpcyclePlan plan, Checkpoint source, Consumer<PlannedTensor> beforeEach) {
+        this(plan, java.util.List.of(source), beforeEach);
+    }
+
+    PlanExecutor(UpcyclePlan plan, java.util.List<Checkpoint> seeds, Consumer<PlannedTensor> beforeEach) {
         this.plan = Objects.requireNonNull(plan);
-        this.source = Objects.requireNonNull(source);
+        this.seeds = java.util.List.copyOf(seeds);
+        this.source = this.seeds.get(0);
         this.beforeEach = beforeEach == null ? t -> { } : beforeEach;
         plan.tensors().forEach(t -> byName.put(t.name(), t));
     }
@@ -59,8 +66,15 @@ public final class PlanExecutor {
     private void fill(TensorSpec spec, TensorSink sink) {
         PlannedTensor t = byName.get(spec.name());
         beforeEach.accept(t);
-        TensorSource src = t.source();
-        if (src instanceof TensorSource.Copy c) {
+        fill(t, t.source(), source, sink);
+    }
+
+    private void fill(PlannedTensor t, TensorSource src, Checkpoint source, TensorSink sink) {
+        if (src instanceof TensorSource.Seed s) {
+            fill(t, s.source(), seeds.get(s.index()), sink);
+        } else if (src instanceof TensorSource.Mean m) {
+            mean(m, t.dtype(), sink);
+        } else if (src instanceof TensorSource.Copy c) {
             TensorRef ref = source.tensor(c.sourceName());
             if (ref.header().dtype() == t.dtype()) {
                 sink.transferFrom(ref.file(), ref.header());
@@ -90,6 +104,42 @@ public final class PlanExecutor {
             constant((float) k.value(), t.shape().elements(), sink);
         } else {
             throw new IllegalStateException("unknown source " + src);
+        }
+    }
+
+    /** bam.md 2: the element-wise mean of whole tensors of several seeds, in float64, rounded once. */
+    private void mean(TensorSource.Mean m, DType out, TensorSink sink) {
+        java.util.List<FloatCursor> cursors = new java.util.ArrayList<>();
+        try {
+            long count = -1;
+            for (TensorSource p : m.parts()) {
+                TensorSource.Seed s = (TensorSource.Seed) p;
+                TensorRef ref = seeds.get(s.index()).tensor(s.sourceName());
+                count = ref.header().elements();
+                cursors.add(ref.file().floatCursor(ref.name(), 0, count));
+            }
+            double[] sum = new double[(int) Math.min(CHUNK, Math.max(count, 1))];
+            float[] part = new float[sum.length];
+            boolean narrow = out != DType.F32;
+            for (long done = 0; done < count; ) {
+                int n = (int) Math.min(sum.length, count - done);
+                java.util.Arrays.fill(sum, 0, n, 0.0);
+                for (FloatCursor c : cursors) {
+                    for (int off = 0; off < n; ) {
+                        off += c.read(part, off, n - off);
+                    }
+                    for (int i = 0; i < n; i++) {
+                        sum[i] += part[i];
+                    }
+                }
+                for (int i = 0; i < n; i++) {
+                    floats[i] = Rounding.toFloat(sum[i] / cursors.size(), narrow);
+                }
+                sink.writeFloats(floats, 0, n);
+                done += n;
+            }
+        } finally {
+            cursors.forEach(FloatCursor::close);
         }
     }
 

@@ -35,4 +35,15 @@ public interface MoeTarget {
     /** The target config: the source's fields carried over, MoE fields from the request. */
     ModelConfig config(ModelConfig source, Family family, UpcycleSpec spec, ExpertLayout layout,
                        List<Integer> layers, double routerAuxLossCoef);
+
+    /** The target config for a whole request (the native target reads its attention experts). */
+    default ModelConfig config(ModelConfig source, Family family, UpcycleRequest request, ExpertLayout layout,
+                               List<Integer> layers) {
+        return config(source, family, request.spec(), layout, layers, request.routerAuxLossCoef());
+    }
+
+    /** Whether the target can hold attention experts (--attention moa-*). */
+    default boolean attentionExperts() {
+        return false;
+    }
 }

@@ -14,6 +14,8 @@ public final class MoeTargets {
      * expert to fill), then Qwen2-MoE.
      */
     static final List<MoeTarget> ALL = List.of(new MixtralTarget(), new QwenMoeTarget(true), new QwenMoeTarget(false));
+    /** The native MoA format (bam.md 5): never chosen by auto for FFN-only requests, always for MoA. */
+    public static final MoeTarget NATIVE = new NativeTarget();
 
     private MoeTargets() {
     }
@@ -31,11 +33,10 @@ public final class MoeTargets {
                 return t;
             }
         }
-        if (n.equals("native")) {
-            throw new UpcycleException(ErrorKind.ImpossibleCombination, "--target",
-                    "the native target (needed for attention experts) is not implemented yet");
+        if (n.equals(NATIVE.cliName())) {
+            return NATIVE;
         }
         throw new UpcycleException(ErrorKind.InvalidOption, "--target", "\"" + name + "\" is not a target; allowed: "
-                + AUTO + ", " + ALL.stream().map(MoeTarget::cliName).collect(Collectors.joining(", ")));
+                + AUTO + ", " + ALL.stream().map(MoeTarget::cliName).collect(Collectors.joining(", ")) + ", native");
     }
 }

@@ -47,6 +47,45 @@ public final class Planner {
      * @throws UpcycleException ImpossibleCombination, UnsupportedArchitecture, InvalidConfig
      */
     public UpcyclePlan plan(ModelConfig source, Map<String, TensorHeader> tensors, UpcycleRequest request) {
+        return plan(List.of(source), List.of(tensors), request);
+    }
+
+    /**
+     * Several seeds (bam.md 2): BTX (FFN experts from the seeds, the rest averaged) or, with
+     * attention experts, BAM. One seed is plain upcycling. Seeds must share their architecture.
+     *
+     * @param sources the seeds' configs, in expert order
+     * @param tensors their tensor headers, in the same order
+     */
+    public UpcyclePlan plan(List<ModelConfig> sources, List<Map<String, TensorHeader>> tensors,
+                            UpcycleRequest request) {
+        if (sources.isEmpty() || sources.size() != tensors.size()) {
+            throw new IllegalArgumentException(sources.size() + " configs, " + tensors.size() + " tensor maps");
+        }
+        SeedCheck.requireSameArchitecture(sources, tensors);
+        ModelConfig source = sources.get(0);
+        int seeds = sources.size();
+        if (seeds > 1) {
+            UpcycleSpec s = request.spec();
+            if (s.granularity() != 1 || s.experts() % seeds != 0 || s.hasSharedExpert()) {
+                throw new UpcycleException(ErrorKind.ImpossibleCombination, "convert (" + seeds + " seeds)",
+                        "a merge makes whole FFN experts, the same number from each seed: --experts must be a "
+                                + "multiple of " + seeds + " (found " + s.experts() + "), --granularity 1 (found "
+                                + s.granularity() + "), no shared expert");
+            }
+            if (request.moa() != null && request.moa().experts() % seeds != 0) {
+                throw new UpcycleException(ErrorKind.ImpossibleCombination, "--attention-experts",
+                        request.moa().experts() + " attention experts cannot come equally from " + seeds + " seeds");
+            }
+        }
+        if (request.moa() != null) {
+            String t = request.target().strip();
+            if (!t.equalsIgnoreCase(MoeTargets.AUTO) && !MoeTargets.byName(t).attentionExperts()) {
+                throw new UpcycleException(ErrorKind.ImpossibleCombination, "--target " + t,
+                        "attention experts need --target native (or auto), bam.md 5");
+            }
+            request = request.withTarget(MoeTargets.NATIVE.cliName());
+        }
         if (source.family().moe()) {
             throw new UpcycleException(ErrorKind.UnsupportedArchitecture, "config.json", "the input is already an MoE model ("
                     + source.family().name() + "); convert upcycles dense llama, mistral, qwen2 and qwen3 models");
@@ -59,6 +98,16 @@ public final class Planner {
         Activation activation = Activation.fromHiddenAct(source.hiddenAct(), true);
         ExpertLayout layout = ExpertLayout.of(request.spec(), source.intermediateSize());
         List<Integer> layers = request.layers().resolve(source.numHiddenLayers());
+        this.seedTensors = tensors;
+        Map<String, TensorHeader> first = tensors.get(0);
+        return planFirst(source, first, request, activation, layout, layers);
+    }
+
+    /** The headers of every seed, for the attempts of the current {@link #plan} call. */
+    private List<Map<String, TensorHeader>> seedTensors;
+
+    private UpcyclePlan planFirst(ModelConfig source, Map<String, TensorHeader> tensors, UpcycleRequest request,
+                                  Activation activation, ExpertLayout layout, List<Integer> layers) {
         if (!request.target().strip().equalsIgnoreCase(MoeTargets.AUTO)) {
             MoeTarget target = MoeTargets.byName(request.target());
             Attempt a = attempt(target, source, tensors, request, activation, layout, layers);
@@ -94,6 +143,7 @@ public final class Planner {
     private Attempt attempt(MoeTarget target, ModelConfig source, Map<String, TensorHeader> tensors,
                             UpcycleRequest request, Activation activation, ExpertLayout layout, List<Integer> layers) {
         Attempt a = new Attempt(target, source, tensors, request, activation, layout, layers);
+        a.seedTensors = seedTensors;
         a.impossible.addAll(target.impossible(source, request.spec(), layers));
         if (a.impossible.isEmpty()) {
             a.approximations.addAll(target.approximations(source));
@@ -115,6 +165,7 @@ public final class Planner {
         final List<String> approximations = new ArrayList<>();
         final List<String> warnings = new ArrayList<>();
         final ScaleFactors factors;
+        List<Map<String, TensorHeader>> seedTensors;
         ModelConfig config;
         List<PlannedTensor> planned;
 
@@ -152,7 +203,7 @@ public final class Planner {
 
         void build(Family family) {
             UpcycleSpec spec = request.spec();
-            config = target.config(source, family, spec, layout, layers, request.routerAuxLossCoef());
+            config = target.config(source, family, request, layout, layers);
             Family src = source.family();
             DType modelDtype = modelDtype();
             Set<String> used = new HashSet<>();
@@ -169,15 +220,73 @@ public final class Planner {
         private TensorSource sourceOf(ExpectedTensor e, Family src, Set<String> used) {
             int layer = e.layer();
             UpcycleSpec spec = request.spec();
+            MoaSpec moa = request.moa();
+            int n = seeds();
             TensorSource s = switch (e.role()) {
+                case ATTN_ROUTER -> new TensorSource.Router(moa.routerInit(), moa.routerStd(), spec.seed(),
+                        moa.experts(), 1, layer);
+                case ATTN_EXPERT_Q, ATTN_EXPERT_K, ATTN_EXPERT_V, ATTN_EXPERT_O, ATTN_EXPERT_Q_BIAS,
+                        ATTN_EXPERT_K_BIAS, ATTN_EXPERT_V_BIAS, ATTN_EXPERT_O_BIAS ->
+                        // bam.md 2: attention expert X is a copy of seed X's attention.
+                        seed(e.expert() / (moa.experts() / n), copyOrZeros(src, e.role().denseAttention(), layer));
+                case EXPERT_GATE, EXPERT_UP, EXPERT_DOWN -> n == 1 ? sliceExpert(e, src)
+                        // bam.md 2: FFN expert X of a merge is seed X's whole MLP.
+                        : seed(e.expert() / (spec.experts() / n), new TensorSource.Copy(src.tensorName(
+                                e.role() == TensorRole.EXPERT_GATE ? TensorRole.MLP_GATE
+                                        : e.role() == TensorRole.EXPERT_UP ? TensorRole.MLP_UP : TensorRole.MLP_DOWN,
+                                layer, -1)));
+                default -> n == 1 ? single(e, src) : mean(same(e, src));
+            };
+            if (s.sourceName() != null) {
+                if (!tensors.containsKey(s.sourceName())) {
+                    throw new IllegalStateException("plan reads " + s.sourceName() + ", which the source lacks");
+                }
+                used.add(s.sourceName());
+            }
+            return s;
+        }
+
+        int seeds() {
+            return seedTensors == null ? 1 : seedTensors.size();
+        }
+
+        /** {@code inner} read from seed {@code index} (no wrapper for a single seed). */
+        private TensorSource seed(int index, TensorSource inner) {
+            return seeds() == 1 || inner.sourceName() == null ? inner : new TensorSource.Seed(index, inner);
+        }
+
+        /** The mean over the seeds of a whole tensor; synthesised tensors stay as they are. */
+        private TensorSource mean(TensorSource one) {
+            if (!(one instanceof TensorSource.Copy)) {
+                return one;
+            }
+            List<TensorSource> parts = new ArrayList<>();
+            for (int i = 0; i < seeds(); i++) {
+                parts.add(new TensorSource.Seed(i, one));
+            }
+            return new TensorSource.Mean(parts);
+        }
+
+        /** The source's {@code role} tensor of {@code layer}, or zeros for a bias it lacks. */
+        private TensorSource copyOrZeros(Family src, TensorRole role, int layer) {
+            if (src.has(role)) {
+                String name = src.tensorName(role, layer, -1);
+                if (tensors.containsKey(name)) {
+                    return new TensorSource.Copy(name);
+                }
+            }
+            if (role.isBias()) {
+                return new TensorSource.Zeros();
+            }
+            throw new IllegalStateException("no source for " + role + " of layer " + layer);
+        }
+
+        private TensorSource single(ExpectedTensor e, Family src) {
+            UpcycleSpec spec = request.spec();
+            int layer = e.layer();
+            return switch (e.role()) {
                 case ROUTER -> new TensorSource.Router(spec.routerInit(), spec.routerStd(), spec.seed(), spec.experts(),
                         spec.granularity(), layer);
-                case EXPERT_GATE -> rows(src.tensorName(TensorRole.MLP_GATE, layer, -1), layout.gateUpRows(e.expert()),
-                        factors.cGate());
-                case EXPERT_UP -> rows(src.tensorName(TensorRole.MLP_UP, layer, -1), layout.gateUpRows(e.expert()),
-                        factors.cUp());
-                case EXPERT_DOWN -> columns(src.tensorName(TensorRole.MLP_DOWN, layer, -1),
-                        layout.downColumns(e.expert()), factors.routedDownZeroed() ? 0.0 : factors.cDown());
                 case SHARED_EXPERT_GATE_PROJ -> layout.hasSharedExpert()
                         ? rows(src.tensorName(TensorRole.MLP_GATE, layer, -1), layout.sharedNeurons(), factors.sharedGateUp())
                         : new TensorSource.Zeros();
@@ -191,13 +300,18 @@ public final class Planner {
                 case SHARED_EXPERT_ROUTER -> new TensorSource.Zeros();
                 default -> same(e, src);
             };
-            if (s.sourceName() != null) {
-                if (!tensors.containsKey(s.sourceName())) {
-                    throw new IllegalStateException("plan reads " + s.sourceName() + ", which the source lacks");
-                }
-                used.add(s.sourceName());
-            }
-            return s;
+        }
+
+        private TensorSource sliceExpert(ExpectedTensor e, Family src) {
+            int layer = e.layer();
+            return switch (e.role()) {
+                case EXPERT_GATE -> rows(src.tensorName(TensorRole.MLP_GATE, layer, -1), layout.gateUpRows(e.expert()),
+                        factors.cGate());
+                case EXPERT_UP -> rows(src.tensorName(TensorRole.MLP_UP, layer, -1), layout.gateUpRows(e.expert()),
+                        factors.cUp());
+                default -> columns(src.tensorName(TensorRole.MLP_DOWN, layer, -1),
+                        layout.downColumns(e.expert()), factors.routedDownZeroed() ? 0.0 : factors.cDown());
+            };
         }
 
         /** A tensor with the same role in source and target: copied, or synthesised when the source lacks it. */
@@ -295,7 +409,16 @@ public final class Planner {
                         shardOf.get(t.name())));
                 long n = t.shape().elements();
                 total += n;
-                if (t.expert() < spec.topK()) {
+                if (t.role().isAttentionExpert()) {
+                    // bam.md 6: separate experts' k/v are computed for every token even under top-k (3.5).
+                    boolean kv = t.role().denseAttention() == TensorRole.ATTN_K
+                            || t.role().denseAttention() == TensorRole.ATTN_V
+                            || t.role().denseAttention() == TensorRole.ATTN_K_BIAS
+                            || t.role().denseAttention() == TensorRole.ATTN_V_BIAS;
+                    if (kv || t.expert() < request.moa().activeExperts()) {
+                        active += n;
+                    }
+                } else if (t.expert() < spec.topK()) {
                     active += n;
                 }
                 bytes += t.byteSize();
@@ -310,11 +433,36 @@ public final class Planner {
                 }
                 fidelity = new Fidelity(Fidelity.Verdict.NOT_PRESERVING, reasons, math.warnings(), OptionalDouble.empty());
             }
+            fidelity = withAttentionAndSeeds(fidelity);
             List<String> allChoices = new ArrayList<>(choices);
             allChoices.addAll(explain(spec));
             collectWarnings(out);
             return new UpcyclePlan(request, source, target, config, layout, factors, activation, layers, out, shards,
                     total, active, bytes, fidelity, allChoices, warnings);
+        }
+
+        /** bam.md 1.3 (identical attention experts preserve the function) and 2 (merged seeds do not). */
+        private Fidelity withAttentionAndSeeds(Fidelity f) {
+            MoaSpec moa = request.moa();
+            List<String> reasons = new ArrayList<>(f.reasons());
+            List<String> warns = new ArrayList<>(f.warnings());
+            if (moa != null) {
+                reasons.add(String.format(Locale.ROOT, "Attention: %d identical copies of the attention per MoA layer "
+                        + "(%s), %s; weights g_e >= 0 summing to 1 give sum_e g_e A(h) = A(h), so the attention is "
+                        + "unchanged for any router (bam.md 1.3).", moa.experts(), moa.variant().token(),
+                        moa.topK() == null ? "soft routing over all experts" : "top-" + moa.topK() + " renormalised"));
+                if (seeds() == 1 && moa.routerInit() == RouterInit.ZERO) {
+                    warns.add("attention router init zero with one seed and no expert noise: identical experts get "
+                            + "identical updates and never diverge (bam.md 1.3); use --router-init random");
+                }
+            }
+            if (seeds() > 1) {
+                reasons = new ArrayList<>(List.of("Merging " + seeds() + " seeds (" + (moa == null ? "BTX" : "BAM "
+                        + moa.variant().token()) + "): experts come from different models and the other tensors are "
+                        + "their mean, so the result matches no seed (bam.md 2)."));
+                return new Fidelity(Fidelity.Verdict.NOT_PRESERVING, reasons, warns, OptionalDouble.empty());
+            }
+            return new Fidelity(f.verdict(), reasons, warns, f.expectedRelativeError());
         }
 
         private List<String> explain(UpcycleSpec spec) {
@@ -344,6 +492,19 @@ public final class Planner {
             } else if (config.moe().hasSharedExpert()) {
                 c.add("shared expert: qwen2-moe needs one in every sparse layer; written as an all-zero expert of "
                         + "width 1, whose output is exactly 0");
+            }
+            if (request.moa() != null) {
+                MoaSpec moa = request.moa();
+                c.add("attention experts: " + moa.experts() + " per layer, variant " + moa.variant().token() + ", "
+                        + (moa.topK() == null ? "soft routing" : "top-" + moa.topK()) + "; "
+                        + new TensorSource.Router(moa.routerInit(), moa.routerStd(), spec.seed(), moa.experts(), 1, 0)
+                        .describe().replace("router:", "attention router:"));
+            }
+            if (seeds() > 1) {
+                c.add("merge of " + seeds() + " seeds: FFN expert X and attention expert X from seed X / (experts per "
+                        + "seed); embeddings, norms, lm_head" + (request.moa() == null ? ", attention" : "")
+                        + (request.moa() != null && request.moa().variant() == dev.upcycle.model.MoaConfig.Variant.SHARED_KV
+                        ? ", shared k/v" : "") + " averaged in float64");
             }
             c.add("dtype: " + (request.dtype() == null ? "kept from the source" : request.dtype().safetensorsName()));
             return c;

@@ -80,6 +80,39 @@ public sealed interface TensorSource {
         }
     }
 
+    /**
+     * {@code source} read from input checkpoint {@code index} (merges of several seeds, bam.md 2);
+     * a source without this wrapper reads input 0.
+     */
+    record Seed(int index, TensorSource source) implements TensorSource {
+        @Override
+        public String describe() {
+            return "seed " + index + ": " + source.describe();
+        }
+
+        @Override
+        public String sourceName() {
+            return source.sourceName();
+        }
+    }
+
+    /** The element-wise mean of {@code parts} (each a whole tensor), in float64, rounded once (bam.md 2). */
+    record Mean(java.util.List<TensorSource> parts) implements TensorSource {
+        public Mean {
+            parts = java.util.List.copyOf(parts);
+        }
+
+        @Override
+        public String describe() {
+            return "mean of " + parts.size() + " seeds: " + parts.get(0).sourceName();
+        }
+
+        @Override
+        public String sourceName() {
+            return parts.get(0).sourceName();
+        }
+    }
+
     private static String times(double factor) {
         return factor == 1.0 ? "" : " x " + fmt(factor);
     }

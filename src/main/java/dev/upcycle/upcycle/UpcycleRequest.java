@@ -16,9 +16,15 @@ import java.util.Objects;
  * @param maxShardSize      largest output shard in bytes
  * @param allowApproximate  proceed when the target's attention or norms cannot express the source
  * @param routerAuxLossCoef the load-balancing loss weight written to config.json (upcycling.md 9)
+ * @param moa               attention experts (bam.md 3), or null to keep the dense attention
  */
 public record UpcycleRequest(UpcycleSpec spec, String target, LayerSelection layers, DType dtype,
-                             long maxShardSize, boolean allowApproximate, double routerAuxLossCoef) {
+                             long maxShardSize, boolean allowApproximate, double routerAuxLossCoef, MoaSpec moa) {
+
+    public UpcycleRequest(UpcycleSpec spec, String target, LayerSelection layers, DType dtype, long maxShardSize,
+                          boolean allowApproximate, double routerAuxLossCoef) {
+        this(spec, target, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, null);
+    }
 
     /** upcycling.md section 9: alpha = 1e-2 (the paper's choice). */
     public static final double DEFAULT_AUX_LOSS = 1e-2;
@@ -44,22 +50,26 @@ public record UpcycleRequest(UpcycleSpec spec, String target, LayerSelection lay
     }
 
     public UpcycleRequest withTarget(String t) {
-        return new UpcycleRequest(spec, t, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef);
+        return new UpcycleRequest(spec, t, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, moa);
     }
 
     public UpcycleRequest withLayers(LayerSelection l) {
-        return new UpcycleRequest(spec, target, l, dtype, maxShardSize, allowApproximate, routerAuxLossCoef);
+        return new UpcycleRequest(spec, target, l, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, moa);
     }
 
     public UpcycleRequest withDtype(DType d) {
-        return new UpcycleRequest(spec, target, layers, d, maxShardSize, allowApproximate, routerAuxLossCoef);
+        return new UpcycleRequest(spec, target, layers, d, maxShardSize, allowApproximate, routerAuxLossCoef, moa);
     }
 
     public UpcycleRequest withMaxShardSize(long s) {
-        return new UpcycleRequest(spec, target, layers, dtype, s, allowApproximate, routerAuxLossCoef);
+        return new UpcycleRequest(spec, target, layers, dtype, s, allowApproximate, routerAuxLossCoef, moa);
     }
 
     public UpcycleRequest withAllowApproximate(boolean a) {
-        return new UpcycleRequest(spec, target, layers, dtype, maxShardSize, a, routerAuxLossCoef);
+        return new UpcycleRequest(spec, target, layers, dtype, maxShardSize, a, routerAuxLossCoef, moa);
+    }
+
+    public UpcycleRequest withMoa(MoaSpec m) {
+        return new UpcycleRequest(spec, target, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, m);
     }
 }

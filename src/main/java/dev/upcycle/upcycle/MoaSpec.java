@@ -1,0 +1,54 @@
+package dev.upcycle.upcycle;
+
+import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.UpcycleException;
+import dev.upcycle.model.MoaConfig;
+import java.util.Objects;
+
+/**
+ * What {@code --attention moa-*} asks for (bam.md 3): attention experts per layer, routing, and
+ * the attention router's initialisation.
+ *
+ * @param variant    separate (experts own q, k, v, o) or shared_kv (one k and v per layer)
+ * @param experts    E_a, attention experts per MoA layer
+ * @param topK       k_a, or null for soft routing (every expert, softmax weights)
+ * @param routerInit random (default: with identical experts a zero router never lets them diverge,
+ *                   bam.md 1.3) or zero
+ * @param routerStd  standard deviation of the random router (bam.md 2: 0.02)
+ */
+public record MoaSpec(MoaConfig.Variant variant, int experts, Integer topK, RouterInit routerInit, double routerStd) {
+
+    public MoaSpec {
+        Objects.requireNonNull(variant, "variant");
+        Objects.requireNonNull(routerInit, "routerInit");
+        if (experts < 1) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--attention-experts", "must be at least 1, not " + experts);
+        }
+        if (topK != null && (topK < 1 || topK > experts)) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--attention-top-k",
+                    topK + " must be between 1 and --attention-experts " + experts);
+        }
+        if (topK != null && topK == experts) {
+            topK = null;
+        }
+        if (routerInit == RouterInit.VIRTUAL_GROUP) {
+            routerInit = RouterInit.RANDOM;
+        }
+    }
+
+    /** {@code moa-separate} / {@code moa-shared-kv}; null for {@code keep}. */
+    public static MoaConfig.Variant parseMode(String attention) {
+        return switch (attention) {
+            case "keep" -> null;
+            case "moa-separate" -> MoaConfig.Variant.SEPARATE;
+            case "moa-shared-kv" -> MoaConfig.Variant.SHARED_KV;
+            default -> throw new UpcycleException(ErrorKind.InvalidOption, "--attention",
+                    "\"" + attention + "\" is not one of keep, moa-separate, moa-shared-kv");
+        };
+    }
+
+    /** k_a: experts used per token. */
+    public int activeExperts() {
+        return topK == null ? experts : topK;
+    }
+}
