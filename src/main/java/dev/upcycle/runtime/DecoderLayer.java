@@ -3,17 +3,25 @@ package dev.upcycle.runtime;
 import ai.djl.ndarray.NDArray;
 import dev.upcycle.model.ModelConfig;
 
-/** Pre-norm decoder layer: {@code h = x + attn(norm(x))}, {@code out = h + ffn(norm(h))}. */
+/**
+ * Pre-norm decoder layer. Sequential (Llama): {@code h = x + attn(norm(x))}, {@code out = h + ffn(norm(h))}.
+ * Parallel (bam.md 4): {@code out = x + attn(LN x) + ffn(LN x)}, with one norm or two (both on x).
+ * The attention is a MoA layer ({@link MoaAttention}) where the config says so.
+ */
 public final class DecoderLayer {
     private final int layer;
     private final double eps;
     private final Attention attention;
     private final MoeBlock moe;
+    private final MoaAttention moa;
+    private final boolean parallel;
 
     public DecoderLayer(ModelConfig config, int layer) {
         this.layer = layer;
         this.eps = config.rmsNormEps();
         this.attention = new Attention(config, Attention.window(config, layer));
+        this.moa = config.isMoaLayer(layer) ? new MoaAttention(config, Attention.window(config, layer)) : null;
+        this.parallel = config.moa() != null && config.moa().blockLayout() == dev.upcycle.model.MoaConfig.BlockLayout.PARALLEL;
         this.moe = config.isSparseLayer(layer)
                 ? new MoeBlock(new Router(config.moe().numExpertsPerTok(), config.moe().normTopkProb()))
                 : null;
@@ -21,8 +29,14 @@ public final class DecoderLayer {
 
     /** @param x {@code [B, T, d]}; cos, sin {@code [T, hd]} */
     public NDArray forward(LayerWeights w, NDArray x, NDArray cos, NDArray sin, RoutingListener listener) {
-        NDArray h = x.add(attention.forward(w.attention(), RmsNorm.apply(x, w.attentionNorm(), eps), cos, sin));
-        NDArray normed = RmsNorm.apply(h, w.mlpNorm(), eps);
+        NDArray normed1 = RmsNorm.apply(x, w.attentionNorm(), eps);
+        NDArray attn = moa != null ? moa.forward(w.moa(), normed1, cos, sin)
+                : attention.forward(w.attention(), normed1, cos, sin);
+        NDArray h = parallel ? x : x.add(attn);
+        NDArray normed = parallel && w.mlpNorm() == null ? normed1 : RmsNorm.apply(h, w.mlpNorm(), eps);
+        if (parallel) {
+            h = h.add(attn);
+        }
         if (moe == null) {
             return h.add(w.mlp().forward(normed));
         }

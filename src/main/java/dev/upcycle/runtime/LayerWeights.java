@@ -12,10 +12,17 @@ import java.util.Map;
 
 /**
  * One decoder layer's parameters, read from a {@link WeightSource} into FP32 arrays of a
- * manager. Exactly one of {@code mlp} (dense layer) and {@code moe} (sparse layer) is set.
+ * manager. Exactly one of {@code mlp} (dense layer) and {@code moe} (sparse layer) is set, and
+ * exactly one of {@code attention} and {@code moa} (attention experts, native family). {@code mlpNorm}
+ * is null for a parallel block with one norm (bam.md 4).
  */
 public record LayerWeights(int layer, NDArray attentionNorm, AttentionWeights attention, NDArray mlpNorm, Mlp mlp,
-                           MoeWeights moe) {
+                           MoeWeights moe, MoaWeights moa) {
+
+    public LayerWeights(int layer, NDArray attentionNorm, AttentionWeights attention, NDArray mlpNorm, Mlp mlp,
+                        MoeWeights moe) {
+        this(layer, attentionNorm, attention, mlpNorm, mlp, moe, null);
+    }
 
     /**
      * Reads layer {@code layer}.
@@ -27,17 +34,23 @@ public record LayerWeights(int layer, NDArray attentionNorm, AttentionWeights at
     public static LayerWeights load(WeightSource src, NDManager m, int layer, boolean streamExperts,
                                     Map<String, NDArray> named) {
         Reader r = new Reader(src, m, named);
-        AttentionWeights attention = new AttentionWeights(r.get(ATTN_Q, layer), r.get(ATTN_K, layer),
-                r.get(ATTN_V, layer), r.get(ATTN_O, layer), r.opt(ATTN_Q_BIAS, layer), r.opt(ATTN_K_BIAS, layer),
-                r.opt(ATTN_V_BIAS, layer), r.opt(ATTN_O_BIAS, layer), r.opt(ATTN_Q_NORM, layer),
-                r.opt(ATTN_K_NORM, layer));
-        NDArray attentionNorm = r.get(ATTN_NORM, layer);
-        NDArray mlpNorm = r.get(MLP_NORM, layer);
         ModelConfig c = src.config();
+        AttentionWeights attention = null;
+        MoaWeights moa = null;
+        if (c.isMoaLayer(layer)) {
+            moa = r.moa(layer, c.moa().numAttentionExperts());
+        } else {
+            attention = new AttentionWeights(r.get(ATTN_Q, layer), r.get(ATTN_K, layer),
+                    r.get(ATTN_V, layer), r.get(ATTN_O, layer), r.opt(ATTN_Q_BIAS, layer), r.opt(ATTN_K_BIAS, layer),
+                    r.opt(ATTN_V_BIAS, layer), r.opt(ATTN_O_BIAS, layer), r.opt(ATTN_Q_NORM, layer),
+                    r.opt(ATTN_K_NORM, layer));
+        }
+        NDArray attentionNorm = r.get(ATTN_NORM, layer);
+        NDArray mlpNorm = r.opt(MLP_NORM, layer);
         if (!c.isSparseLayer(layer)) {
             Mlp mlp = new Mlp(r.get(MLP_GATE, layer), r.get(MLP_UP, layer), r.get(MLP_DOWN, layer),
                     r.opt(MLP_GATE_BIAS, layer), r.opt(MLP_UP_BIAS, layer), r.opt(MLP_DOWN_BIAS, layer));
-            return new LayerWeights(layer, attentionNorm, attention, mlpNorm, mlp, null);
+            return new LayerWeights(layer, attentionNorm, attention, mlpNorm, mlp, null, moa);
         }
         int count = c.moe().numExperts();
         ExpertSource experts;
@@ -68,7 +81,7 @@ public record LayerWeights(int layer, NDArray attentionNorm, AttentionWeights at
             sharedRouter = r.get(SHARED_EXPERT_ROUTER, layer);
         }
         MoeWeights moe = new MoeWeights(r.get(ROUTER, layer), experts, shared, sharedRouter);
-        return new LayerWeights(layer, attentionNorm, attention, mlpNorm, null, moe);
+        return new LayerWeights(layer, attentionNorm, attention, mlpNorm, null, moe, moa);
     }
 
     /** Reads tensors of one source into one manager, recording names when asked. */
@@ -87,6 +100,29 @@ public record LayerWeights(int layer, NDArray attentionNorm, AttentionWeights at
                 named.put(src.name(role, layer, expert), a);
             }
             return a;
+        }
+
+        NDArray optAt(TensorRole role, int layer, int expert) {
+            return src.has(role, layer, expert) ? at(role, layer, expert) : null;
+        }
+
+        /** bam.md 5: the router and every expert; shared_kv experts get the layer's one k and v. */
+        MoaWeights moa(int layer, int experts) {
+            NDArray router = get(ATTN_ROUTER, layer);
+            boolean shared = src.has(ATTN_K, layer, -1);
+            NDArray k = shared ? get(ATTN_K, layer) : null;
+            NDArray v = shared ? get(ATTN_V, layer) : null;
+            NDArray kb = shared ? opt(ATTN_K_BIAS, layer) : null;
+            NDArray vb = shared ? opt(ATTN_V_BIAS, layer) : null;
+            List<AttentionWeights> list = new ArrayList<>(experts);
+            for (int e = 0; e < experts; e++) {
+                list.add(new AttentionWeights(at(ATTN_EXPERT_Q, layer, e),
+                        shared ? k : at(ATTN_EXPERT_K, layer, e), shared ? v : at(ATTN_EXPERT_V, layer, e),
+                        at(ATTN_EXPERT_O, layer, e), optAt(ATTN_EXPERT_Q_BIAS, layer, e),
+                        shared ? kb : optAt(ATTN_EXPERT_K_BIAS, layer, e), shared ? vb : optAt(ATTN_EXPERT_V_BIAS, layer, e),
+                        optAt(ATTN_EXPERT_O_BIAS, layer, e), null, null));
+            }
+            return new MoaWeights(router, list);
         }
 
         Mlp expert(int layer, int e) {

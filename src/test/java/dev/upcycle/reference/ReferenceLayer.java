@@ -3,6 +3,7 @@ package dev.upcycle.reference;
 import static dev.upcycle.model.TensorRole.*;
 
 import dev.upcycle.model.ModelConfig;
+import dev.upcycle.model.MoaConfig;
 import dev.upcycle.model.MoeConfig;
 
 /**
@@ -41,15 +42,17 @@ final class ReferenceLayer {
         for (int i = 0; i < t; i++) {
             normed[i] = rmsNorm(x[i], attnNorm, eps);
         }
-        double[][] attn = attention(normed);
+        double[][] attn = config.isMoaLayer(layer) ? moa(normed) : attention(normed, -1);
+        // bam.md 4: a parallel block feeds the FFN the block input x (its own norm, or input_layernorm's).
+        boolean parallel = config.moa() != null && config.moa().blockLayout() == MoaConfig.BlockLayout.PARALLEL;
         double[][] h = new double[t][];
         for (int i = 0; i < t; i++) {
             h[i] = add(x[i], attn[i]);
         }
-        double[] mlpNorm = weights.vector(MLP_NORM, layer);
+        double[] mlpNorm = weights.vectorOrNull(MLP_NORM, layer);
         double[][] normed2 = new double[t][];
         for (int i = 0; i < t; i++) {
-            normed2[i] = rmsNorm(h[i], mlpNorm, eps);
+            normed2[i] = mlpNorm == null ? normed[i] : rmsNorm(parallel ? x[i] : h[i], mlpNorm, eps);
         }
         double[][] mlp;
         int[][] experts = null;
@@ -76,7 +79,54 @@ final class ReferenceLayer {
      * {@code q·k / sqrt(head_dim)}; causal (and optionally sliding-window) mask; softmax;
      * weighted sum of v; {@code o_proj} (+bias).
      */
-    private double[][] attention(double[][] x) {
+    /**
+     * bam.md 3: {@code g = softmax(W_attn h)} (top-k renormalised when configured, ties to the lowest
+     * index), {@code Σ_e g_e A_e(h)} in ascending expert order; shared_kv experts read the layer's k/v.
+     */
+    private double[][] moa(double[][] x) {
+        MoaConfig moa = config.moa();
+        int t = x.length;
+        int experts = moa.numAttentionExperts();
+        Mat router = weights.matrix(ATTN_ROUTER, layer);
+        double[][] gates = new double[t][];
+        for (int i = 0; i < t; i++) {
+            double[] g = softmax(router.apply(x[i], null));
+            if (!moa.soft()) {
+                int k = moa.activeExperts();
+                boolean[] kept = new boolean[experts];
+                for (int r = 0; r < k; r++) {
+                    int best = -1;
+                    for (int e = 0; e < experts; e++) {
+                        if (!kept[e] && (best < 0 || g[e] > g[best])) {
+                            best = e;
+                        }
+                    }
+                    kept[best] = true;
+                }
+                double sum = 0;
+                for (int e = 0; e < experts; e++) {
+                    sum += kept[e] ? g[e] : 0;
+                }
+                for (int e = 0; e < experts; e++) {
+                    g[e] = kept[e] ? g[e] / sum : 0;
+                }
+            }
+            gates[i] = g;
+        }
+        double[][] out = new double[t][config.hiddenSize()];
+        for (int e = 0; e < experts; e++) {
+            double[][] y = attention(x, e);
+            for (int i = 0; i < t; i++) {
+                for (int c = 0; c < out[i].length; c++) {
+                    out[i][c] += gates[i][e] * y[i][c];
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The attention of attention expert {@code expert}, or the dense attention for -1. */
+    private double[][] attention(double[][] x, int expert) {
         int t = x.length;
         int heads = config.numAttentionHeads();
         int kvHeads = config.numKeyValueHeads();
@@ -85,9 +135,10 @@ final class ReferenceLayer {
         double eps = config.rmsNormEps();
         Integer window = slidingWindow();
 
-        double[][] q = project(x, ATTN_Q, ATTN_Q_BIAS);
-        double[][] k = project(x, ATTN_K, ATTN_K_BIAS);
-        double[][] v = project(x, ATTN_V, ATTN_V_BIAS);
+        boolean ownKv = expert >= 0 && weights.has(ATTN_EXPERT_K, layer, expert);
+        double[][] q = expert < 0 ? project(x, ATTN_Q, ATTN_Q_BIAS) : project(x, ATTN_EXPERT_Q, ATTN_EXPERT_Q_BIAS, expert);
+        double[][] k = ownKv ? project(x, ATTN_EXPERT_K, ATTN_EXPERT_K_BIAS, expert) : project(x, ATTN_K, ATTN_K_BIAS);
+        double[][] v = ownKv ? project(x, ATTN_EXPERT_V, ATTN_EXPERT_V_BIAS, expert) : project(x, ATTN_V, ATTN_V_BIAS);
         double[] qNorm = weights.vectorOrNull(ATTN_Q_NORM, layer);
         double[] kNorm = weights.vectorOrNull(ATTN_K_NORM, layer);
         for (int i = 0; i < t; i++) {
@@ -136,7 +187,18 @@ final class ReferenceLayer {
                 }
             }
         }
-        return project(context, ATTN_O, ATTN_O_BIAS);
+        return expert < 0 ? project(context, ATTN_O, ATTN_O_BIAS) : project(context, ATTN_EXPERT_O, ATTN_EXPERT_O_BIAS, expert);
+    }
+
+    private double[][] project(double[][] x, dev.upcycle.model.TensorRole weight, dev.upcycle.model.TensorRole bias,
+                               int expert) {
+        Mat w = weights.matrix(weight, layer, expert);
+        double[] b = weights.vectorOrNull(bias, layer, expert);
+        double[][] out = new double[x.length][];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = w.apply(x[i], b);
+        }
+        return out;
     }
 
     /**

@@ -50,6 +50,21 @@ final class Weights {
         return matrix(role, layer, -1);
     }
 
+    /** Whether the config promises this per-expert tensor. */
+    boolean has(TensorRole role, int layer, int expert) {
+        return config.family().has(role) && expected.containsKey(name(role, layer, expert));
+    }
+
+    /** A per-expert 1-D tensor, or null when the config does not promise it. */
+    double[] vectorOrNull(TensorRole role, int layer, int expert) {
+        if (!has(role, layer, expert)) {
+            return null;
+        }
+        String name = name(role, layer, expert);
+        check(name);
+        return read(name);
+    }
+
     /** A 1-D tensor (norm weight, bias), or null when the config does not promise it. */
     double[] vectorOrNull(TensorRole role, int layer) {
         return has(role, layer) ? vector(role, layer) : null;

@@ -1,0 +1,43 @@
+package dev.upcycle.runtime;
+
+import ai.djl.ndarray.NDArray;
+import dev.upcycle.model.MoaConfig;
+import dev.upcycle.model.ModelConfig;
+
+/**
+ * The MoA layer of bam.md 3: {@code g = softmax(W_attn h)} in FP32 (optionally top-k, renormalised),
+ * {@code MoA(h)_t = Σ_e g_e(h_t) A_e(h)_t}, each {@code A_e} a full causal GQA attention
+ * ({@link Attention}) with the expert's projections; shared_kv experts share one k and v.
+ */
+public final class MoaAttention {
+    private final Attention attention;
+    private final MoaConfig moa;
+
+    public MoaAttention(ModelConfig config, Integer window) {
+        this.attention = new Attention(config, window);
+        this.moa = config.moa();
+    }
+
+    /** Gate weights {@code [B, T, E_a]}: softmax over all experts, or the renormalised top-k of it. */
+    public NDArray gates(NDArray router, NDArray h) {
+        NDArray g = Ops.linear(h, router, null).softmax(-1);
+        if (moa.soft()) {
+            return g;
+        }
+        int e = moa.numAttentionExperts();
+        NDArray kth = g.sort(-1).get("..., " + (e - moa.activeExperts())).expandDims(-1);
+        NDArray kept = g.mul(g.gte(kth).toType(g.getDataType(), false));
+        return kept.div(kept.sum(new int[] {-1}, true));
+    }
+
+    /** @param h normalised hidden states {@code [B, T, d]} */
+    public NDArray forward(MoaWeights w, NDArray h, NDArray cos, NDArray sin) {
+        NDArray g = gates(w.router(), h);
+        NDArray out = null;
+        for (int e = 0; e < w.experts().size(); e++) {
+            NDArray y = attention.forward(w.experts().get(e), h, cos, sin).mul(g.get("..., " + e).expandDims(-1));
+            out = out == null ? y : out.add(y);
+        }
+        return out;
+    }
+}
