@@ -9,6 +9,9 @@ import dev.upcycle.upcycle.Fidelity;
 import dev.upcycle.upcycle.PlannedTensor;
 import dev.upcycle.upcycle.UpcyclePlan;
 import dev.upcycle.upcycle.UpcycleSpec;
+import dev.upcycle.model.MoaConfig;
+import dev.upcycle.upcycle.MoaAccounting;
+import java.util.List;
 import java.util.Locale;
 
 /** A plan as the readable table of {@code --dry-run}, as JSON, and as the summary in upcycle.json. */
@@ -39,6 +42,13 @@ public final class PlanReport {
                 .append('\n');
         b.append(String.format(Locale.ROOT, "parameters: %,d total, %,d active per token%n", p.totalParameters(),
                 p.activeParameters()));
+        b.append(String.format(Locale.ROOT, "accounting (bam.md 6, every layer an expert layer, no biases, n_ctx %d):%n",
+                nCtx(p)));
+        b.append(String.format(Locale.ROOT, "  %-16s %16s %16s %20s%n", "model", "parameters", "active", "FLOPs/token"));
+        for (MoaAccounting.Counts c : accounting(p)) {
+            b.append(String.format(Locale.ROOT, "  %-16s %,16d %,16d %,20d%n", c.model(), c.total(), c.active(),
+                    c.flopsPerToken()));
+        }
         b.append(String.format(Locale.ROOT, "output: %,d bytes of tensors in %d file%s%n", p.outputBytes(),
                 p.shards().size(), p.shards().size() == 1 ? "" : "s"));
         b.append("step 0: ").append(verdict(p.fidelity())).append('\n');
@@ -61,6 +71,24 @@ public final class PlanReport {
             b.append(String.format(Locale.ROOT, row, t.name(), t.dtype(), t.shape(), t.shard(), t.source().describe()));
         }
         return b.toString();
+    }
+
+    /** Context length for the FLOP formulas: the model's, capped at 4096. */
+    static long nCtx(UpcyclePlan p) {
+        return Math.min(p.source().maxPositionEmbeddings(), 4096);
+    }
+
+    /** Dense, FFN-only MoE and both MoA variants with this plan's expert counts (bam.md 6). */
+    public static List<MoaAccounting.Counts> accounting(UpcyclePlan p) {
+        MoaAccounting a = MoaAccounting.of(p.source());
+        UpcycleSpec s = p.spec();
+        int ef = s.experts();
+        int kf = s.topK();
+        int ea = p.request().moa() == null ? ef : p.request().moa().experts();
+        int ka = p.request().moa() == null ? ea : p.request().moa().activeExperts();
+        long n = nCtx(p);
+        return List.of(a.dense(n), a.btx(ef, kf, n), a.bam(MoaConfig.Variant.SEPARATE, ea, ka, ef, kf, n),
+                a.bam(MoaConfig.Variant.SHARED_KV, ea, ka, ef, kf, n));
     }
 
     /** The whole plan as JSON (--dry-run --json). */
@@ -108,6 +136,17 @@ public final class PlanReport {
         }
         o.put("total_parameters", p.totalParameters());
         o.put("active_parameters", p.activeParameters());
+        if (p.request().moa() != null) {
+            o.put("attention", "moa-" + p.request().moa().variant().token().replace('_', '-'));
+            o.put("attention_experts", p.request().moa().experts());
+            o.put("attention_experts_per_token", p.request().moa().activeExperts());
+        }
+        ArrayNode acc = o.putArray("accounting");
+        for (MoaAccounting.Counts c : accounting(p)) {
+            acc.addObject().put("model", c.model()).put("total_parameters", c.total())
+                    .put("active_parameters", c.active()).put("flops_per_token", c.flopsPerToken())
+                    .put("n_ctx", nCtx(p));
+        }
         o.put("output_bytes", p.outputBytes());
         ArrayNode files = o.putArray("files");
         for (ShardPlan sp : p.shards()) {

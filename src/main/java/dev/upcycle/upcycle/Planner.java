@@ -235,7 +235,7 @@ public final class Planner {
                                 e.role() == TensorRole.EXPERT_GATE ? TensorRole.MLP_GATE
                                         : e.role() == TensorRole.EXPERT_UP ? TensorRole.MLP_UP : TensorRole.MLP_DOWN,
                                 layer, -1)));
-                default -> n == 1 ? single(e, src) : mean(same(e, src));
+                default -> n == 1 ? single(e, src) : mean(single(e, src));
             };
             if (s.sourceName() != null) {
                 if (!tensors.containsKey(s.sourceName())) {
