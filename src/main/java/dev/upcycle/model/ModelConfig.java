@@ -189,6 +189,23 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
         return moa != null && layer < numHiddenLayers && moa.isMoaLayer(layer);
     }
 
+    /**
+     * Whether a tensor is used for every token: non-expert tensors always; routed FFN experts
+     * {@code expert < k}; attention experts' q/o {@code expert < k_a}, their k/v always (bam.md 3.5, 6).
+     */
+    public boolean isActive(TensorRole role, int expert) {
+        if (expert < 0) {
+            return true;
+        }
+        if (role.isAttentionExpert()) {
+            TensorRole dense = role.denseAttention();
+            boolean kv = dense == TensorRole.ATTN_K || dense == TensorRole.ATTN_V || dense == TensorRole.ATTN_K_BIAS
+                    || dense == TensorRole.ATTN_V_BIAS;
+            return kv || expert < moa.activeExperts();
+        }
+        return moe != null && expert < moe.numExpertsPerTok();
+    }
+
     /** The sparse layers, ascending. */
     public List<Integer> sparseLayers() {
         List<Integer> out = new ArrayList<>();

@@ -132,10 +132,9 @@ public final class ModelDescription {
      * "active parameters" figures (Mixtral 8x7B: 12.9B).
      */
     public long activeParameters() {
-        int k = config.moe() == null ? 0 : config.moe().numExpertsPerTok();
         long n = 0;
         for (ExpectedTensor e : expected) {
-            if (e.expert() < k) { // -1 (not an expert) always counts
+            if (config.isActive(e.role(), e.expert())) {
                 n = Math.addExact(n, e.shape().elements());
             }
         }

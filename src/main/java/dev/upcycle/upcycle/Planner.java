@@ -409,16 +409,7 @@ public final class Planner {
                         shardOf.get(t.name())));
                 long n = t.shape().elements();
                 total += n;
-                if (t.role().isAttentionExpert()) {
-                    // bam.md 6: separate experts' k/v are computed for every token even under top-k (3.5).
-                    boolean kv = t.role().denseAttention() == TensorRole.ATTN_K
-                            || t.role().denseAttention() == TensorRole.ATTN_V
-                            || t.role().denseAttention() == TensorRole.ATTN_K_BIAS
-                            || t.role().denseAttention() == TensorRole.ATTN_V_BIAS;
-                    if (kv || t.expert() < request.moa().activeExperts()) {
-                        active += n;
-                    }
-                } else if (t.expert() < spec.topK()) {
+                if (config.isActive(t.role(), t.expert())) {
                     active += n;
                 }
                 bytes += t.byteSize();
