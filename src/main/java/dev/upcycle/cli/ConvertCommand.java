@@ -190,7 +190,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         int n = seeds > 1 && !parsed.hasMatchedOption("--experts") ? seeds : experts;
         RouterInit init = seeds > 1 && !parsed.hasMatchedOption("--router-init") ? RouterInit.RANDOM
                 : RouterInit.parse(routerInit);
-        UpcycleSpec.Builder b = UpcycleSpec.builder().experts(n).topK(Math.min(topK, n)).granularity(granularity)
+        UpcycleSpec.Builder b = UpcycleSpec.builder().experts(n).topK(n != experts && !parsed.hasMatchedOption("--top-k") ? Math.min(topK, n) : topK).granularity(granularity)
                 .routing(Routing.parse(routing)).scaling(ScalingMode.parse(scaling))
                 .routerInit(init).routerStd(routerStd).seed(seed)
                 .sharedExperts(sharedExperts).sharedExpertMode(SharedExpertMode.parse(sharedExpertMode))

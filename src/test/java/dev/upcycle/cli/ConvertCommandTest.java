@@ -57,9 +57,12 @@ class ConvertCommandTest {
                         List.of("--shared-experts", "1", "--experts", "12", "--granularity", "3",
                                 "--top-k", "3", "--shared-expert-size", "31")),
                 Arguments.of("layer that does not exist", "llama", List.of("--layers", "0,7")),
-                Arguments.of("attention experts", "llama", List.of("--attention", "moa-separate")),
-                Arguments.of("native target", "llama", List.of("--target", "native")),
-                Arguments.of("several inputs", "llama", List.of("LLAMA2")));
+                Arguments.of("attention experts to mixtral", "llama",
+                        List.of("--attention", "moa-separate", "--target", "mixtral")),
+                Arguments.of("attention experts from qwen3 (q/k norms)", "qwen3", List.of("--attention", "moa-shared-kv")),
+                Arguments.of("seeds of different architecture", "llama", List.of("QWEN3")),
+                Arguments.of("two seeds, three attention experts", "llama",
+                        List.of("LLAMA2", "--attention", "moa-separate", "--attention-experts", "3")));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -69,7 +72,7 @@ class ConvertCommandTest {
         List<String> args = new ArrayList<>(List.of("convert", (model.equals("llama") ? llama : qwen3).toString(),
                 "-o", out.toString()));
         for (String o : options) {
-            args.add(o.equals("LLAMA2") ? llama.toString() : o);
+            args.add(o.equals("LLAMA2") ? llama.toString() : o.equals("QWEN3") ? qwen3.toString() : o);
         }
         Cli r = Cli.run(args.toArray(String[]::new));
         assertThat(r.code()).as(r.err()).isEqualTo(3);
@@ -78,6 +81,32 @@ class ConvertCommandTest {
         // The same refusal in a dry run.
         args.add("--dry-run");
         assertThat(Cli.run(args.toArray(String[]::new)).code()).isEqualTo(3);
+    }
+
+    /** Issue 7: single-seed MoA is exact at step 0, the plan says so, and verify --against proves it. */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"moa-separate", "moa-shared-kv"})
+    void attentionExpertsConvertAndVerifyAgainstTheDenseModel(String mode, @TempDir Path tmp) {
+        Path out = tmp.resolve("moa");
+        Cli r = Cli.run("convert", llama.toString(), "-o", out.toString(), "--attention", mode,
+                "--attention-experts", "3", "--experts", "4", "--top-k", "2", "--routing", "topk-softmax",
+                "--scaling", "exact-down");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("native", "step 0 exact");
+        Cli v = Cli.run("verify", out.toString(), "--against", llama.toString());
+        assertThat(v.code()).as(v.out() + v.err()).isZero();
+        Cli d = Cli.run("convert", llama.toString(), "--dry-run", "--attention", mode);
+        assertThat(d.out()).contains("bam-separate", "bam-shared_kv", "ffn-moe", "dense", "FLOPs/token");
+    }
+
+    @Test
+    void twoSeedsMergeAsBtxAndBam(@TempDir Path tmp) {
+        Cli btx = Cli.run("convert", llama.toString(), llama.toString(), "-o", tmp.resolve("btx").toString());
+        assertThat(btx.code()).as(btx.err()).isZero();
+        Cli bam = Cli.run("convert", llama.toString(), llama.toString(), "-o", tmp.resolve("bam").toString(),
+                "--attention", "moa-shared-kv");
+        assertThat(bam.code()).as(bam.err()).isZero();
+        assertThat(Cli.run("verify", tmp.resolve("bam").toString()).code()).isZero();
     }
 
     @Test
