@@ -563,7 +563,13 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
                     initializerRange == null ? ConfigDefaults.doubleValue(f, "initializer_range") : initializerRange,
                     attentionDropout == null ? ConfigDefaults.doubleValue(f, "attention_dropout") : attentionDropout,
                     rope == null ? Rope.plain(ConfigDefaults.doubleValue(f, "rope_theta")) : rope,
-                    dtype, f.moe() ? buildMoe(f) : noMoe(), f.moa() ? moa : null, source);
+                    dtype, f.moe() ? buildMoe(f) : noMoe(), f.moa() ? moaOrDefault(f) : null, source);
+        }
+
+        /** Unset: separate, soft routing, the family's default expert count, every layer sequential. */
+        private MoaConfig moaOrDefault(Family f) {
+            return moa != null ? moa : MoaConfig.of(MoaConfig.Variant.SEPARATE,
+                    ConfigDefaults.intValue(f, f.keys().numAttentionExperts()));
         }
 
         private MoeConfig noMoe() {

@@ -13,9 +13,9 @@ import org.junit.jupiter.api.Test;
 class FamilyRegistryTest {
 
     @Test
-    void builtInHasTheSevenFamiliesSplitByKind() {
+    void builtInHasTheEightFamiliesSplitByKind() {
         assertThat(FAMILIES.dense()).extracting(Family::name).containsExactly("llama", "mistral", "qwen2", "qwen3");
-        assertThat(FAMILIES.moe()).extracting(Family::name).containsExactly("mixtral", "qwen2_moe", "qwen3_moe");
+        assertThat(FAMILIES.moe()).extracting(Family::name).containsExactly("mixtral", "qwen2_moe", "qwen3_moe", "upcycle_moa");
         assertThat(FamilyRegistry.builtIn()).isSameAs(FAMILIES);
     }
 
