@@ -39,7 +39,9 @@ public final class PlanExecutor {
     private final Consumer<PlannedTensor> beforeEach;
     private final Map<String, PlannedTensor> byName = new HashMap<>();
     private final float[] floats = new float[CHUNK];
+    private final Map<Double, ScaleKernel> kernels = new HashMap<>();
     private ByteBuffer bytes;
+    private ByteBuffer scaled;
 
     PlanExecutor(UpcyclePlan plan, Checkpoint source, Consumer<PlannedTensor> beforeEach) {
         this(plan, java.util.List.of(source), beforeEach);
@@ -145,6 +147,23 @@ public final class PlanExecutor {
 
     /** Elements {@code [first, first+count)} times {@code factor}, rounded once into {@code out}. */
     private void convert(TensorRef ref, long first, long count, double factor, DType out, TensorSink sink) {
+        TensorHeader h = ref.header();
+        if (ScaleKernel.supports(h.dtype(), out)) {
+            ScaleKernel k = kernel(out, factor);
+            int w = h.dtype().bytes();
+            ByteBuffer b = scaledBuffer();
+            String where = where(sink);
+            for (long done = 0; done < count; ) {
+                int n = (int) Math.min(count - done, b.capacity() / w);
+                b.clear().limit(n * w);
+                ref.file().readBytes(h, (first + done) * w, b);
+                b.flip();
+                k.scale(b.duplicate(), b.duplicate(), where);
+                sink.write(b);
+                done += n;
+            }
+            return;
+        }
         try (FloatCursor c = ref.file().floatCursor(ref.name(), first, count)) {
             while (c.remaining() > 0) {
                 int n = c.read(floats, 0, (int) Math.min(floats.length, c.remaining()));
@@ -166,6 +185,19 @@ public final class PlanExecutor {
         int chunkRows = (int) Math.max(1, Math.min(rows, CHUNK / cols));
         boolean raw = c.factor() == 1.0 && h.dtype() == out;
         int w = h.dtype().bytes();
+        if (c.start() == 0 && c.end() == cols) {
+            // Every column: the rows are one contiguous range.
+            if (raw) {
+                sink.transferFrom(ref.file(), h);
+            } else {
+                convert(ref, 0, rows * cols, c.factor(), out, sink);
+            }
+            return;
+        }
+        if (ScaleKernel.supports(h.dtype(), out) && (long) width * w <= SCALED_BYTES) {
+            columnsScaled(ref, c, out, sink);
+            return;
+        }
         for (long r = 0; r < rows; r += chunkRows) {
             int n = (int) Math.min(chunkRows, rows - r);
             long first = r * cols + c.start();
@@ -198,6 +230,57 @@ public final class PlanExecutor {
                 }
             }
         }
+    }
+
+    /**
+     * Columns through the scale kernel: bounded chunks of rows are read, each row's wanted
+     * segment scaled into place and written.
+     */
+    private void columnsScaled(TensorRef ref, TensorSource.ColumnSlice c, DType out, TensorSink sink) {
+        TensorHeader h = ref.header();
+        long rows = h.shape().dim(0);
+        long cols = h.shape().dim(1);
+        int width = c.end() - c.start();
+        int w = h.dtype().bytes();
+        ScaleKernel k = kernel(out, c.factor());
+        String where = where(sink);
+        ByteBuffer b = scaledBuffer();
+        int chunkRows = (int) Math.max(1, Math.min(rows, (b.capacity() / w - width) / cols + 1));
+        for (long r = 0; r < rows; r += chunkRows) {
+            int n = (int) Math.min(chunkRows, rows - r);
+            long span = (n - 1) * cols + width;
+            b.clear().limit((int) (span * w));
+            ref.file().readBytes(h, (r * cols + c.start()) * w, b);
+            for (int i = 0; i < n; i++) {
+                int from = (int) (i * cols * w);
+                ByteBuffer row = b.duplicate().position(from).limit(from + width * w);
+                k.scale(row.duplicate(), row.duplicate(), where);
+                sink.write(row);
+            }
+        }
+    }
+
+    /** Bytes per read of the scale kernel. */
+    static final int SCALED_BYTES = 4 << 20;
+
+    private ByteBuffer scaledBuffer() {
+        if (scaled == null) {
+            scaled = ByteBuffer.allocateDirect(SCALED_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        return scaled;
+    }
+
+    private ScaleKernel kernel(DType dtype, double factor) {
+        ScaleKernel k = kernels.get(factor);
+        if (k == null || k.dtype() != dtype) {
+            k = ScaleKernel.of(dtype, factor);
+            kernels.put(factor, k);
+        }
+        return k;
+    }
+
+    private static String where(TensorSink sink) {
+        return sink.spec() == null ? "output" : "tensor \"" + sink.spec().name() + "\"";
     }
 
     private ByteBuffer buffer(long size) {
