@@ -84,6 +84,17 @@ public final class CheckpointWriter {
      */
     public static WrittenCheckpoint write(Path dir, List<TensorSpec> tensors, long maxShardSize,
                                           Map<String, String> extraMetadata, TensorFiller filler) {
+        return write(dir, tensors, maxShardSize, extraMetadata, filler, null);
+    }
+
+    /**
+     * As {@link #write(Path, List, long, Map, TensorFiller)}; when {@code digests} is not null,
+     * each safetensors file's size and SHA-256 (path relative to {@code dir}) is computed from
+     * the bytes as they are written, on a second thread, and given to it once the file is complete.
+     */
+    public static WrittenCheckpoint write(Path dir, List<TensorSpec> tensors, long maxShardSize,
+                                          Map<String, String> extraMetadata, TensorFiller filler,
+                                          java.util.function.Consumer<FileDigest> digests) {
         List<ShardPlan> plans = planShards(tensors, maxShardSize);
         try {
             Files.createDirectories(dir);
@@ -95,7 +106,11 @@ public final class CheckpointWriter {
         long total = 0;
         for (ShardPlan plan : plans) {
             Path file = dir.resolve(plan.fileName());
-            SafetensorsWriter.write(file, plan.tensors(), extraMetadata, filler);
+            SafetensorsWriter.Layout layout = SafetensorsWriter.layout(plan.tensors(), extraMetadata, file.toString());
+            String sha = SafetensorsWriter.write(file, layout, filler, digests != null);
+            if (digests != null) {
+                digests.accept(new FileDigest(plan.fileName(), layout.fileSize(), sha));
+            }
             files.add(file);
             for (TensorSpec t : plan.tensors()) {
                 weightMap.put(t.name(), plan.fileName());

@@ -37,6 +37,18 @@ public record Provenance(String version, String command, JsonNode options, List<
 
     /** Digests every regular file under {@code dir} except upcycle.json, sorted by relative path. */
     public static List<FileDigest> digestAll(Path dir) {
+        return digestAll(dir, List.of());
+    }
+
+    /**
+     * As {@link #digestAll(Path)}, taking the digest of a file from {@code known} (same relative
+     * path and size, e.g. computed while it was written) instead of reading it again.
+     */
+    public static List<FileDigest> digestAll(Path dir, java.util.Collection<FileDigest> known) {
+        java.util.Map<String, FileDigest> byPath = new java.util.HashMap<>();
+        for (FileDigest d : known) {
+            byPath.put(d.path(), d);
+        }
         try (Stream<Path> files = Files.walk(dir)) {
             List<Path> list = files.filter(p -> Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS))
                     .filter(p -> !dir.relativize(p).toString().equals(FILE_NAME))
@@ -44,7 +56,8 @@ public record Provenance(String version, String command, JsonNode options, List<
                     .toList();
             List<FileDigest> out = new ArrayList<>(list.size());
             for (Path p : list) {
-                out.add(FileDigest.of(dir, p));
+                FileDigest d = byPath.get(dir.relativize(p).toString().replace('\\', '/'));
+                out.add(d != null && d.size() == Files.size(p) ? d : FileDigest.of(dir, p));
             }
             out.sort(java.util.Comparator.comparing(FileDigest::path));
             return out;

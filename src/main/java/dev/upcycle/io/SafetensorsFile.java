@@ -147,6 +147,15 @@ public final class SafetensorsFile implements AutoCloseable {
         readFully(channel, dst, dataStart + t.begin() + offsetInTensor, where);
     }
 
+    /** Checks that {@code [offsetInTensor, offsetInTensor + count)} lies in {@code t}, a tensor of this file. */
+    void requireRange(TensorHeader t, long offsetInTensor, long count) {
+        requireOwn(t);
+        if (offsetInTensor < 0 || count < 0 || offsetInTensor > t.byteSize() - count) {
+            throw new IllegalArgumentException("range [" + offsetInTensor + ", +" + count + ") outside tensor "
+                    + t.name() + " of " + t.byteSize() + " bytes");
+        }
+    }
+
     /** The whole tensor in a little-endian heap buffer (tensors up to {@link #MAX_ARRAY_BYTES}). */
     public ByteBuffer read(String name) {
         TensorHeader t = tensor(name);

@@ -19,6 +19,18 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Writes one safetensors file the way the reference writer does (formats.md 1.4): widest
@@ -27,8 +39,6 @@ import java.util.TreeMap;
  * atomically: it is written to {@code .<name>.tmp} next to the target, forced, then renamed.
  */
 public final class SafetensorsWriter {
-    static final int BUFFER_BYTES = 1 << 20;
-
     private SafetensorsWriter() {
     }
 
@@ -73,7 +83,7 @@ public final class SafetensorsWriter {
         return layout(tensors, extraMetadata, "safetensors layout");
     }
 
-    private static Layout layout(List<TensorSpec> tensors, Map<String, String> extraMetadata, String where) {
+    static Layout layout(List<TensorSpec> tensors, Map<String, String> extraMetadata, String where) {
         Map<String, String> metadata = new TreeMap<>(BYTEWISE);
         metadata.putAll(extraMetadata);
         String format = metadata.put("format", "pt");
@@ -169,15 +179,26 @@ public final class SafetensorsWriter {
 
     /** Writes a precomputed layout atomically. */
     static void write(Path target, Layout layout, TensorFiller filler) {
+        write(target, layout, filler, false);
+    }
+
+    /**
+     * Writes a precomputed layout atomically.
+     *
+     * @param hash compute the file's SHA-256 from the bytes as they are written
+     * @return the lower-case hex SHA-256 of the whole file when {@code hash}, else null
+     */
+    static String write(Path target, Layout layout, TensorFiller filler, boolean hash) {
         Path name = target.getFileName();
         Path tmp = target.resolveSibling("." + name + ".tmp");
         String where = target.toString();
+        String digest;
         try {
             // A stale temp file from a crashed run is removed; CREATE_NEW then never follows a
             // planted symlink.
             Files.deleteIfExists(tmp);
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                FileSink sink = new FileSink(ch, target.toString());
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                 FileSink sink = new FileSink(ch, target.toString(), hash)) {
                 ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN)
                         .putLong(layout.header.length).flip();
                 sink.raw(prefix);
@@ -187,7 +208,7 @@ public final class SafetensorsWriter {
                     filler.fill(spec, sink);
                     sink.end();
                 }
-                sink.flush();
+                digest = sink.finish();
                 if (ch.position() != layout.fileSize()) {
                     throw new IllegalStateException("wrote " + ch.position() + " bytes, layout says " + layout.fileSize());
                 }
@@ -202,6 +223,7 @@ public final class SafetensorsWriter {
             deleteAfterFailure(tmp, e);
             throw e;
         }
+        return digest;
     }
 
     /** Cleanup while {@code cause} propagates: a failed delete is attached to it, not lost. */
@@ -213,18 +235,54 @@ public final class SafetensorsWriter {
         }
     }
 
-    /** Buffers small writes in one direct buffer; counts bytes per tensor. */
-    private static final class FileSink implements TensorSink {
+    /** Bytes per pipeline buffer. */
+    static final int PIPE_BYTES = 4 << 20;
+    /** Pipeline buffers: one being filled, the others queued for or in the writer thread. */
+    static final int PIPE_BUFFERS = 3;
+    /**
+     * Written bytes after which a background {@code fdatasync} starts, so the disk begins
+     * writing at once instead of when the kernel's dirty-page threshold is reached; 0 disables.
+     */
+    static final long SYNC_BYTES = Long.getLong("upcycle.syncBytes", 256L << 20);
+
+    private static final ThreadFactory DAEMONS = r -> {
+        Thread t = new Thread(r, "upcycle-writer");
+        t.setDaemon(true);
+        return t;
+    };
+
+    /**
+     * Collects writes into direct buffers that a writer thread hashes (optionally) and writes in
+     * order, so producing the next bytes (reading, scaling, encoding) overlaps the write of the
+     * previous ones; counts bytes per tensor. Failures of the writer thread surface on the next
+     * call of the producer.
+     */
+    private static final class FileSink implements TensorSink, AutoCloseable {
         private final FileChannel ch;
         private final String file;
-        private final ByteBuffer buf = ByteBuffer.allocateDirect(BUFFER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        private final MessageDigest md;
+        private final ExecutorService writer = Executors.newSingleThreadExecutor(DAEMONS);
+        private final ExecutorService syncer;
+        private final BlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(PIPE_BUFFERS);
+        private final AtomicBoolean syncing = new AtomicBoolean();
+        private volatile Throwable failure;
+        private volatile boolean cancelled;
+        private ByteBuffer buf;
+        private Future<?> last;
+        private long unsynced;
         private TensorSpec spec;
         private long expected;
         private long written;
 
-        FileSink(FileChannel ch, String file) {
+        FileSink(FileChannel ch, String file, boolean hash) {
             this.ch = ch;
             this.file = file;
+            this.md = hash ? sha256() : null;
+            this.syncer = SYNC_BYTES > 0 ? Executors.newSingleThreadExecutor(DAEMONS) : null;
+            for (int i = 0; i < PIPE_BUFFERS; i++) {
+                free.add(ByteBuffer.allocateDirect(PIPE_BYTES).order(ByteOrder.LITTLE_ENDIAN));
+            }
+            buf = free.poll();
         }
 
         void begin(TensorSpec s) {
@@ -262,64 +320,176 @@ public final class SafetensorsWriter {
             written += n;
         }
 
+        private UpcycleException failed(IOException e) {
+            return new UpcycleException(ErrorKind.IoError, file, "write failed: " + e, null, e);
+        }
+
         @Override
         public void write(ByteBuffer src) {
             reserve(src.remaining());
             try {
                 raw(src);
             } catch (IOException e) {
-                throw new UpcycleException(ErrorKind.IoError, file, "write failed: " + e, null, e);
+                throw failed(e);
             }
         }
 
         void raw(ByteBuffer src) throws IOException {
-            if (src.remaining() >= buf.capacity()) {
-                // Big writes go straight through; copying them would only cost time.
-                flush();
-                while (src.hasRemaining()) {
-                    ch.write(src);
-                }
-                return;
-            }
             while (src.hasRemaining()) {
                 if (!buf.hasRemaining()) {
-                    flush();
+                    submit();
                 }
                 int n = Math.min(buf.remaining(), src.remaining());
-                ByteBuffer slice = src.slice().limit(n);
-                buf.put(slice);
+                buf.put(buf.position(), src, src.position(), n);
+                buf.position(buf.position() + n);
                 src.position(src.position() + n);
             }
         }
 
-        void flush() throws IOException {
-            buf.flip();
-            while (buf.hasRemaining()) {
-                ch.write(buf);
+        /** Hands the filled buffer to the writer thread and takes a free one. */
+        private void submit() throws IOException {
+            checkFailure();
+            if (buf.position() == 0) {
+                return;
             }
-            buf.clear();
+            ByteBuffer b = buf.flip();
+            buf = null;
+            last = writer.submit(() -> writeOut(b));
+            try {
+                buf = free.take();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while writing " + file);
+            }
+            checkFailure();
+        }
+
+        /** On the writer thread: hash, write, recycle the buffer; start a background sync now and then. */
+        private void writeOut(ByteBuffer b) {
+            try {
+                if (failure == null && !cancelled) {
+                    int n = b.remaining();
+                    if (md != null) {
+                        md.update(b.duplicate());
+                    }
+                    while (b.hasRemaining()) {
+                        ch.write(b);
+                    }
+                    unsynced += n;
+                    if (syncer != null && unsynced >= SYNC_BYTES && syncing.compareAndSet(false, true)) {
+                        unsynced = 0;
+                        syncer.execute(() -> {
+                            try {
+                                ch.force(false);
+                            } catch (Throwable t) {
+                                if (failure == null) {
+                                    failure = t;
+                                }
+                            } finally {
+                                syncing.set(false);
+                            }
+                        });
+                    }
+                }
+            } catch (Throwable t) {
+                if (failure == null) {
+                    failure = t;
+                }
+            } finally {
+                b.clear();
+                free.add(b);
+            }
+        }
+
+        private void checkFailure() throws IOException {
+            Throwable t = failure;
+            if (t == null) {
+                return;
+            }
+            if (t instanceof IOException io) {
+                throw io;
+            }
+            if (t instanceof RuntimeException r) {
+                throw r;
+            }
+            if (t instanceof Error err) {
+                throw err;
+            }
+            throw new IOException(t);
+        }
+
+        /** Waits until everything submitted is written. */
+        private void drain() throws IOException {
+            submit();
+            if (last != null) {
+                try {
+                    last.get();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("interrupted while writing " + file);
+                } catch (ExecutionException e) {
+                    throw new IOException(e.getCause());
+                }
+            }
+            checkFailure();
+        }
+
+        /** Writes out everything; returns the hex SHA-256 of all bytes written, or null. */
+        String finish() throws IOException {
+            drain();
+            return md == null ? null : HexFormat.of().formatHex(md.digest());
+        }
+
+        /** Stops the threads; after a failure, queued buffers are dropped unwritten. */
+        @Override
+        public void close() throws IOException {
+            cancelled = true;
+            writer.shutdown();
+            if (syncer != null) {
+                syncer.shutdown();
+            }
+            try {
+                writer.awaitTermination(1, TimeUnit.MINUTES);
+                if (syncer != null) {
+                    syncer.awaitTermination(10, TimeUnit.MINUTES);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
 
         @Override
         public void transferFrom(SafetensorsFile f, TensorHeader t) {
-            reserve(t.byteSize());
-            try {
-                flush();
-            } catch (IOException e) {
-                throw new UpcycleException(ErrorKind.IoError, file, "write failed: " + e, null, e);
-            }
-            f.transferTo(t, ch);
+            transferFrom(f, t, 0, t.byteSize());
         }
 
         @Override
         public void transferFrom(SafetensorsFile f, TensorHeader t, long offset, long count) {
             reserve(count);
             try {
-                flush();
+                if (md == null) {
+                    // Nothing to hash: channel to channel, in the kernel.
+                    drain();
+                    f.transferTo(t, offset, count, ch);
+                    return;
+                }
+                // Through the pipeline buffers, so the bytes are hashed on their way.
+                long pos = offset;
+                long left = count;
+                f.requireRange(t, offset, count);
+                while (left > 0) {
+                    if (!buf.hasRemaining()) {
+                        submit();
+                    }
+                    int n = (int) Math.min(left, buf.remaining());
+                    f.readBytes(t, pos, buf.slice(buf.position(), n));
+                    buf.position(buf.position() + n);
+                    pos += n;
+                    left -= n;
+                }
             } catch (IOException e) {
-                throw new UpcycleException(ErrorKind.IoError, file, "write failed: " + e, null, e);
+                throw failed(e);
             }
-            f.transferTo(t, offset, count, ch);
         }
 
         @Override
@@ -329,17 +499,25 @@ public final class SafetensorsWriter {
             reserve((long) len * width);
             String where = TensorNames.where(file, spec.name());
             try {
-                int step = buf.capacity() / width;
+                int step = PIPE_BYTES / width;
                 for (int i = off; i < off + len; i += step) {
                     int n = Math.min(step, off + len - i);
                     if (buf.remaining() < n * width) {
-                        flush();
+                        submit();
                     }
                     FloatCodec.encode(spec.dtype(), values, i, n, buf, where);
                 }
             } catch (IOException e) {
-                throw new UpcycleException(ErrorKind.IoError, file, "write failed: " + e, null, e);
+                throw failed(e);
             }
+        }
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JVM has no SHA-256", e);
         }
     }
 }
