@@ -199,6 +199,8 @@ class ConvertOutputTest {
                     assertThat(e.where()).contains(victim);
                 });
         assertThat(out).doesNotExist();
+        // The scan runs while the weights stream into staging: a refusal leaves no staging or lock behind.
+        assertThat(list(tmp)).containsExactly("dense");
         var allow = new Converter.Settings(false, true, "test", ConvertFixtures.settings().optionsJson());
         assertThat(ConvertFixtures.converter().convert(dense, out, ConvertFixtures.request(e4g2t2(), "mixtral"), allow)
                 .output()).exists();
