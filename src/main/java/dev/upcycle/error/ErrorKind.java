@@ -46,6 +46,8 @@ public enum ErrorKind {
     // options that cannot be honoured together
     InvalidOption(ExitCode.USAGE),
     ImpossibleCombination(ExitCode.BAD_INPUT),
+    // training: the loss became NaN or infinite (a failed check on the run, exit 1)
+    NonFiniteLoss(ExitCode.CHECK_FAILED),
     // environment
     IoError(ExitCode.ENVIRONMENT),
     OutputExists(ExitCode.ENVIRONMENT),

@@ -1,0 +1,175 @@
+package dev.upcycle.train;
+
+import ai.djl.ndarray.NDArray;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.Checkpoint;
+import dev.upcycle.io.CheckpointWriter;
+import dev.upcycle.io.DType;
+import dev.upcycle.io.FileDigest;
+import dev.upcycle.io.JsonFiles;
+import dev.upcycle.io.OutputDirectory;
+import dev.upcycle.io.Provenance;
+import dev.upcycle.io.SafetensorsFile;
+import dev.upcycle.io.SafetensorsWriter;
+import dev.upcycle.io.Shape;
+import dev.upcycle.io.TensorSpec;
+import dev.upcycle.io.WrittenCheckpoint;
+import dev.upcycle.model.ExpectedTensor;
+import dev.upcycle.model.ModelConfig;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * Writes models and resumable checkpoints in the input's own family format and dtypes.
+ *
+ * <p>{@code checkpoints/step-N} is complete or absent ({@link OutputDirectory}): the model
+ * (config.json copied from the input, weights in state-dict order, tokenizer files),
+ * {@code optimizer.safetensors} (AdamW moments {@code m.NAME}, {@code v.NAME}, the step in the
+ * metadata, and FP32 master weights {@code w.NAME} when the model's dtype is not F32, so a
+ * resume continues bit for bit), {@code trainer-state.json}, and {@code upcycle.json}. The final
+ * model is written into the run directory itself, with {@code upcycle.json} written last.
+ */
+public final class Checkpointing {
+    public static final String OPTIMIZER_FILE = "optimizer.safetensors";
+    static final long MAX_SHARD = 5L << 30;
+    /** Files copied from the input model beside the weights. */
+    static final List<String> SIDE_FILES = List.of("tokenizer.json", "tokenizer_config.json", "tokenizer.model",
+            "special_tokens_map.json", "generation_config.json", "vocab.json", "merges.txt");
+
+    private final Path input;
+    private final ModelConfig config;
+    private final Map<String, DType> dtypes;
+    private final ObjectNode options;
+
+    /** @param input the model the run started from (its config and dtypes are kept) */
+    public Checkpointing(Path input, ModelConfig config, ObjectNode options) {
+        this.input = input;
+        this.config = config;
+        this.options = options;
+        this.dtypes = new HashMap<>();
+        try (Checkpoint c = Checkpoint.open(input)) {
+            c.tensors().forEach((name, ref) -> dtypes.put(name, ref.header().dtype()));
+        }
+    }
+
+    /** Writes {@code checkpoints/step-N} complete or absent, replacing an older one of that name. */
+    public Path save(Path target, Map<String, NDArray> parameters, AdamW optimizer, TrainerState state) {
+        try (OutputDirectory out = OutputDirectory.create(target, true)) {
+            Path dir = out.staging();
+            writeModel(dir, parameters);
+            writeOptimizer(dir.resolve(OPTIMIZER_FILE), parameters, optimizer);
+            JsonFiles.write(dir.resolve(TrainerState.FILE_NAME), state.toJson());
+            provenance(dir, Provenance.digestAll(dir));
+            out.commit();
+            return out.target();
+        }
+    }
+
+    /** Writes the final model into the run directory; {@code upcycle.json} (listing the model files) comes last. */
+    public void saveFinal(Path runDir, Map<String, NDArray> parameters) {
+        List<Path> files = writeModel(runDir, parameters);
+        List<FileDigest> digests = new ArrayList<>();
+        for (Path f : files) {
+            digests.add(FileDigest.of(runDir, f));
+        }
+        digests.sort(java.util.Comparator.comparing(FileDigest::path));
+        provenance(runDir, digests);
+    }
+
+    private void provenance(Path dir, List<FileDigest> outputs) {
+        List<FileDigest> inputs = List.of(FileDigest.of(input, input.resolve("config.json")));
+        new Provenance(version(), "train", options, inputs, outputs, null).write(dir);
+    }
+
+    /** config.json, side files and weights; returns the files written. */
+    private List<Path> writeModel(Path dir, Map<String, NDArray> parameters) {
+        List<Path> files = new ArrayList<>();
+        try {
+            List<String> copied = new ArrayList<>(SIDE_FILES);
+            copied.add(0, "config.json");
+            for (String side : copied) {
+                Path src = input.resolve(side);
+                if (Files.isRegularFile(src, LinkOption.NOFOLLOW_LINKS)) {
+                    Files.copy(src, dir.resolve(side), StandardCopyOption.REPLACE_EXISTING);
+                    files.add(dir.resolve(side));
+                }
+            }
+        } catch (IOException e) {
+            throw new UpcycleException(ErrorKind.IoError, dir.toString(), "cannot copy the model's files: " + e);
+        }
+        List<TensorSpec> specs = new ArrayList<>();
+        for (ExpectedTensor t : config.expectedTensors()) {
+            specs.add(new TensorSpec(t.name(), dtypes.getOrDefault(t.name(), DType.F32), t.shape()));
+        }
+        WrittenCheckpoint written = CheckpointWriter.write(dir, specs, MAX_SHARD, Map.of(), (spec, sink) -> {
+            float[] v = parameters.get(spec.name()).toFloatArray();
+            sink.writeFloats(v, 0, v.length);
+        });
+        files.addAll(written.files());
+        written.index().ifPresent(files::add);
+        return files;
+    }
+
+    private void writeOptimizer(Path file, Map<String, NDArray> parameters, AdamW optimizer) {
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        optimizer.firstMoments().forEach((n, a) -> tensors.put("m." + n, a));
+        optimizer.secondMoments().forEach((n, a) -> tensors.put("v." + n, a));
+        parameters.forEach((n, a) -> {
+            if (dtypes.getOrDefault(n, DType.F32) != DType.F32) {
+                tensors.put("w." + n, a);
+            }
+        });
+        List<TensorSpec> specs = new ArrayList<>();
+        tensors.forEach((n, a) -> specs.add(new TensorSpec(n, DType.F32, new Shape(a.getShape().getShape()))));
+        SafetensorsWriter.write(file, specs, Map.of("step", Long.toString(optimizer.stepCount()),
+                "betas", AdamW.BETA1 + "," + AdamW.BETA2, "eps", Double.toString(AdamW.EPS)), (spec, sink) -> {
+                    float[] v = tensors.get(spec.name()).toFloatArray();
+                    sink.writeFloats(v, 0, v.length);
+                });
+    }
+
+    /** Restores the moments (and master weights) of {@code dir}'s optimizer file. */
+    public static void restore(Path dir, Map<String, NDArray> parameters, AdamW optimizer) {
+        Path file = dir.resolve(OPTIMIZER_FILE);
+        if (!Files.isRegularFile(file)) {
+            throw new UpcycleException(ErrorKind.InvalidConfig, file.toString(), "no optimizer state",
+                    "--resume takes a checkpoints/step-N directory of a train run");
+        }
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            Map<String, float[]> m = new HashMap<>();
+            Map<String, float[]> v = new HashMap<>();
+            for (String name : parameters.keySet()) {
+                m.put(name, f.readFloats("m." + name));
+                v.put(name, f.readFloats("v." + name));
+                if (f.contains("w." + name)) {
+                    parameters.get(name).set(f.readFloats("w." + name));
+                }
+            }
+            optimizer.restore(Long.parseLong(f.metadata().get("step")), m, v);
+        }
+    }
+
+    private static String version() {
+        try (InputStream in = Checkpointing.class.getResourceAsStream("/dev/upcycle/version.properties")) {
+            Properties p = new Properties();
+            if (in != null) {
+                p.load(in);
+            }
+            return p.getProperty("version", "unknown");
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
+}

@@ -1,0 +1,70 @@
+package dev.upcycle.train;
+
+import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.Provenance;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * The run directory {@code OUT}. Unlike convert's output it is not renamed into place at the end
+ * (its checkpoints must survive a crash); instead each {@code checkpoints/step-N} is complete or
+ * absent, and the final model is complete once its {@code upcycle.json} exists (written last).
+ * An existing non-empty {@code OUT} is refused unless {@code --force} is given and it is a train
+ * run directory or an upcycle output, or unless {@code --resume} points inside it (then it is
+ * continued in place).
+ */
+final class RunDirectory {
+    private RunDirectory() {
+    }
+
+    static Path prepare(TrainConfig c) {
+        Path out = c.output().toAbsolutePath().normalize();
+        try {
+            if (Files.isDirectory(out, LinkOption.NOFOLLOW_LINKS) && !empty(out)) {
+                boolean inside = c.resume() != null && c.resume().toAbsolutePath().normalize().startsWith(out);
+                if (!inside) {
+                    if (!c.force()) {
+                        throw new UpcycleException(ErrorKind.OutputExists, out.toString(),
+                                "output directory exists and is not empty", "pass --force to replace it");
+                    }
+                    if (!Files.isRegularFile(out.resolve(TrainConfig.FILE_NAME))
+                            && !Files.isRegularFile(out.resolve(Provenance.FILE_NAME))) {
+                        throw new UpcycleException(ErrorKind.UnsafeOutput, out.toString(), "--force only replaces a train "
+                                + "run or an upcycle output; this directory is neither", "choose another output path");
+                    }
+                    deleteContents(out);
+                } else {
+                    Files.deleteIfExists(out.resolve(Provenance.FILE_NAME)); // the final model is rewritten
+                }
+            } else if (Files.exists(out, LinkOption.NOFOLLOW_LINKS) && !Files.isDirectory(out, LinkOption.NOFOLLOW_LINKS)) {
+                throw new UpcycleException(ErrorKind.OutputExists, out.toString(), "exists and is not a directory");
+            }
+            Files.createDirectories(out);
+            return out;
+        } catch (IOException e) {
+            throw new UpcycleException(ErrorKind.IoError, out.toString(), "cannot prepare the output: " + e);
+        }
+    }
+
+    private static boolean empty(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.findAny().isEmpty();
+        }
+    }
+
+    private static void deleteContents(Path dir) throws IOException {
+        List<Path> all;
+        try (Stream<Path> s = Files.walk(dir)) {
+            all = s.sorted(Comparator.reverseOrder()).filter(p -> !p.equals(dir)).toList();
+        }
+        for (Path p : all) {
+            Files.delete(p);
+        }
+    }
+}

@@ -1,0 +1,86 @@
+package dev.upcycle.train;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.UpcycleException;
+import dev.upcycle.runtime.TokenData;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * A data file and how to turn it into token ids, with {@code eval}'s rules: a {@code .bin} file is
+ * already tokenized ({@code binDtype} or its name gives the width); a text file goes through
+ * {@code tokenizer}, else the model's own {@code tokenizer.json}, else bytes when asked or when
+ * the model's vocabulary is 256.
+ *
+ * @param tokenizer a Hugging Face tokenizer.json, or null
+ * @param bytes     one token per byte
+ * @param binDtype  width of a .bin file's ids, or null for the name's convention
+ */
+public record TokenSource(Path file, Path tokenizer, boolean bytes, TokenData.BinDtype binDtype) {
+
+    public TokenSource {
+        if (file == null) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--data", "a data file is required");
+        }
+        if (tokenizer != null && bytes) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--tokenizer", "give --tokenizer or --bytes, not both");
+        }
+    }
+
+    /** The ids (at most {@code limit}) and how they were made, checked against {@code vocab}. */
+    public Tokens load(Path modelDir, int vocab, int limit) {
+        if (!Files.isRegularFile(file)) {
+            throw new UpcycleException(ErrorKind.IoError, file.toString(), "no such file");
+        }
+        int[] ids;
+        String how;
+        if (TokenData.isBin(file)) {
+            if (tokenizer != null || bytes) {
+                throw new UpcycleException(ErrorKind.InvalidOption, file.toString(),
+                        "a .bin file is already tokenized; drop --tokenizer/--bytes");
+            }
+            TokenData.BinDtype width = binDtype == null ? TokenData.BinDtype.byName(file) : binDtype;
+            ids = TokenData.bin(file, width, limit);
+            how = "bin-" + width.name().toLowerCase(Locale.ROOT);
+        } else if (tokenizer != null || (!bytes && Files.isRegularFile(modelDir.resolve("tokenizer.json")))) {
+            Path t = tokenizer != null ? tokenizer : modelDir.resolve("tokenizer.json");
+            ids = TokenData.tokenizer(file, t, limit);
+            how = "tokenizer " + t;
+        } else if (bytes || vocab == 256) {
+            ids = TokenData.bytes(file, limit);
+            how = "bytes";
+        } else {
+            throw new UpcycleException(ErrorKind.InvalidOption, file.toString(), "no tokenizer: " + modelDir
+                    + " has no tokenizer.json and a vocabulary of " + vocab + ", not 256 bytes",
+                    "pass --tokenizer FILE or --bytes");
+        }
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= vocab) {
+                throw new UpcycleException(ErrorKind.ImpossibleCombination, file.toString(), "token id " + ids[i]
+                        + " at position " + i + " is outside the model's vocabulary of " + vocab,
+                        "use the model's own tokenizer");
+            }
+        }
+        return new Tokens(ids, how);
+    }
+
+    /** Token ids and a description of the tokenization. */
+    public record Tokens(int[] ids, String tokenization) {
+    }
+
+    ObjectNode toJson() {
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        o.put("file", file.toString());
+        if (tokenizer != null) {
+            o.put("tokenizer", tokenizer.toString());
+        }
+        o.put("bytes", bytes);
+        if (binDtype != null) {
+            o.put("bin-dtype", binDtype.name().toLowerCase(Locale.ROOT));
+        }
+        return o;
+    }
+}

@@ -1,0 +1,199 @@
+package dev.upcycle.train;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.JsonFiles;
+import dev.upcycle.runtime.CausalLm;
+import dev.upcycle.runtime.Djl;
+import dev.upcycle.runtime.Evaluator;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The training loop: {@link #run} reads top to bottom, one helper per phase (learning rate,
+ * forward/backward with accumulation, clip, step, log, eval, checkpoint). A non-finite loss or
+ * gradient norm stops the run before the update with {@link ErrorKind#NonFiniteLoss} (exit 1: a
+ * check on the run failed), so the weights are never overwritten with NaN and the last
+ * checkpoint stays as it was.
+ */
+public final class TrainLoop {
+    /** Data files are read whole; this bounds a run to 2^31 tokens. */
+    static final int MAX_TOKENS = Integer.MAX_VALUE - 16;
+
+    private TrainLoop() {
+    }
+
+    /** What a finished run reports (the key figures of {@code upcycle run}). */
+    public record Result(Path output, int steps, double finalLoss, Double evalLoss, double tokensPerSecond,
+                         String device, String tokenization) {
+    }
+
+    public static Result run(TrainConfig c, PrintWriter log, boolean terminal) {
+        Device device = device(c.device());
+        Path out = RunDirectory.prepare(c);
+        JsonFiles.write(out.resolve(TrainConfig.FILE_NAME), c.toJson());
+        try (NDManager root = Djl.newManager(device);
+             CausalLm lm = CausalLm.load(c.resume() != null ? c.resume() : c.model(), root)) {
+            Map<String, NDArray> params = lm.parameters();
+            params.values().forEach(p -> p.setRequiresGradient(true));
+            AdamW optimizer = new AdamW(root, params, c.weightDecay());
+            TrainerState state = c.resume() == null ? new TrainerState(0, c.seed(), 0, 0, List.of())
+                    : resume(c, params, optimizer);
+            TokenSource.Tokens train = c.data().load(c.model(), lm.config().vocabSize(), MAX_TOKENS);
+            int[] evalIds = c.evalData() == null ? null
+                    : c.evalData().load(c.model(), lm.config().vocabSize(), c.evalTokens()).ids();
+            Batcher data = new Batcher(train.ids(), c.seqLen(), c.seed(), state.dataPosition());
+            LrSchedule schedule = LrSchedule.of(c);
+            Checkpointing checkpoints = new Checkpointing(c.model(), lm.config(), c.toJson());
+            MetricsFile metrics = MetricsFile.start(out, state.metrics());
+            Progress progress = new Progress(log, terminal, c.logEvery(), c.steps());
+            progress.line(String.format(Locale.ROOT, "train %s (%s, %s) on %s (%s, %d tokens) -> %s%n  %s", c.model(),
+                    lm.config().family().name(), device, c.data().file(), train.tokenization(), train.ids().length,
+                    out, c.summary()));
+            long started = System.nanoTime();
+            long tokens = state.tokensSeen();
+            Path lastCheckpoint = c.resume();
+            double seconds = 0;
+            for (int step = state.step() + 1; step <= c.steps(); step++) {
+                double lr = schedule.at(step - 1);                                           // lr
+                long t0 = System.nanoTime();
+                StepLosses losses = forwardBackward(lm, data, c);                            // forward/backward
+                double norm = GradClip.clip(params.values(), c.gradClip());                  // clip
+                requireFinite(step, losses.loss(), norm, lastCheckpoint);
+                optimizer.step(params, lr);                                                  // step
+                AdamW.zeroGradients(params.values());
+                double stepSeconds = (System.nanoTime() - t0) / 1e9;
+                seconds += stepSeconds;
+                tokens += c.tokensPerStep();
+                StepMetrics m = new StepMetrics(step, lr, losses.loss(), losses.aux(), losses.z(), norm,
+                        c.tokensPerStep() / stepSeconds, losses.load(), null);
+                metrics.add(m);                                                              // log
+                progress.step(m, state.step(), (System.nanoTime() - started) / 1e9);
+                if (evalIds != null && (step == c.steps() || c.evalEvery() > 0 && step % c.evalEvery() == 0)) {
+                    double evalLoss = Evaluator.evaluate(lm, evalIds, c.seqLen()).loss();    // eval
+                    metrics.add(StepMetrics.eval(step, evalLoss));
+                    progress.line(String.format(Locale.ROOT, "step %d  eval loss %.4f", step, evalLoss));
+                }
+                if (c.saveEvery() > 0 && step % c.saveEvery() == 0) {                       // checkpoint
+                    lastCheckpoint = checkpoints.save(out.resolve("checkpoints").resolve("step-" + step), params,
+                            optimizer, new TrainerState(step, c.seed(), data.position(), tokens, metrics.all()));
+                    progress.line("saved " + lastCheckpoint);
+                }
+            }
+            checkpoints.saveFinal(out, params);
+            Plots.loss(metrics.all(), out.resolve(Plots.LOSS_FILE));
+            Plots.expertLoad(metrics.all(), out.resolve(Plots.LOAD_FILE));
+            int done = c.steps() - state.step();
+            Result r = new Result(out, c.steps(), metrics.lastLoss(), metrics.lastEval(),
+                    done > 0 ? done * c.tokensPerStep() / seconds : Double.NaN, device.toString(), train.tokenization());
+            progress.line(String.format(Locale.ROOT, "done: %d steps, loss %.4f%s, %.0f tokens/s; model in %s",
+                    r.steps(), r.finalLoss(), r.evalLoss() == null ? "" : String.format(Locale.ROOT,
+                            ", eval loss %.4f", r.evalLoss()), r.tokensPerSecond(), out));
+            return r;
+        }
+    }
+
+    /** Mean losses of one optimizer step over its micro-batches, and the expert load. */
+    record StepLosses(double loss, double aux, double z, Map<Integer, double[]> load) {
+    }
+
+    /**
+     * {@code accumulate} micro-batches, each in its own scope, their gradients summed in one
+     * collector: the loss of each is {@code (ce + aux + z) / accumulate}.
+     */
+    static StepLosses forwardBackward(CausalLm lm, Batcher data, TrainConfig c) {
+        double ce = 0;
+        double aux = 0;
+        double z = 0;
+        Map<Integer, long[]> load = new TreeMap<>();
+        try (GradientCollector collector = Engine.getEngine(Djl.ENGINE).newGradientCollector()) {
+            for (int micro = 0; micro < c.accumulate(); micro++) {
+                Batcher.Batch b = data.next(c.batch());
+                AuxLosses routing = new AuxLosses(c.auxLoss(), c.zLoss());
+                try (NDManager scope = lm.manager().newSubManager()) {
+                    NDArray crossEntropy = crossEntropy(lm, scope, b, routing);
+                    NDArray total = crossEntropy;
+                    if (routing.any()) {
+                        total = total.add(routing.loadBalancing()).add(routing.zLoss());
+                        aux += routing.loadBalancing().getFloat() / c.accumulate();
+                        z += routing.zLoss().getFloat() / c.accumulate();
+                    }
+                    collector.backward(total.div(scope.create((float) c.accumulate())));
+                    ce += crossEntropy.getFloat() / c.accumulate();
+                }
+                routing.load().forEach((layer, n) -> {
+                    long[] sum = load.computeIfAbsent(layer, k -> new long[n.length]);
+                    for (int e = 0; e < n.length; e++) {
+                        sum[e] += n[e];
+                    }
+                });
+            }
+        }
+        return new StepLosses(ce, aux, z, fractions(load));
+    }
+
+    /** Mean next-token cross-entropy of the batch, {@code [B, T]} inputs against shifted targets. */
+    static NDArray crossEntropy(CausalLm lm, NDManager scope, Batcher.Batch b, AuxLosses routing) {
+        NDArray inputs = scope.create(b.inputs(), new Shape(b.rows(), b.seqLen()));
+        NDArray targets = scope.create(b.targets(), new Shape(b.rows(), b.seqLen(), 1)).toType(DataType.INT64, false);
+        NDArray logits = lm.forward(inputs, routing);
+        return logits.logSoftmax(2).gather(targets, 2).mean().neg();
+    }
+
+    private static Map<Integer, double[]> fractions(Map<Integer, long[]> counts) {
+        Map<Integer, double[]> out = new TreeMap<>();
+        counts.forEach((layer, n) -> {
+            double total = Arrays.stream(n).sum();
+            out.put(layer, Arrays.stream(n).mapToDouble(v -> total == 0 ? 0 : v / total).toArray());
+        });
+        return out;
+    }
+
+    private static void requireFinite(int step, double loss, double norm, Path lastCheckpoint) {
+        if (Double.isFinite(loss) && Double.isFinite(norm)) {
+            return;
+        }
+        throw new UpcycleException(ErrorKind.NonFiniteLoss, "step " + step, (Double.isFinite(loss)
+                ? "gradient norm is " + norm : "loss is " + loss) + "; stopped before the update",
+                lastCheckpoint == null ? "no checkpoint was written yet; lower --lr or raise --warmup"
+                        : "the last good checkpoint is " + lastCheckpoint + "; lower --lr and --resume from it");
+    }
+
+    private static TrainerState resume(TrainConfig c, Map<String, NDArray> params, AdamW optimizer) {
+        TrainerState s = TrainerState.read(c.resume());
+        if (s.seed() != c.seed()) {
+            throw new UpcycleException(ErrorKind.ImpossibleCombination, "--seed", "the checkpoint was trained with seed "
+                    + s.seed() + ", not " + c.seed(), "pass --seed " + s.seed() + " to continue its data order");
+        }
+        if (s.step() >= c.steps()) {
+            throw new UpcycleException(ErrorKind.ImpossibleCombination, "--steps", "the checkpoint is at step " + s.step()
+                    + ", --steps " + c.steps() + " leaves nothing to do", "raise --steps");
+        }
+        Checkpointing.restore(c.resume(), params, optimizer);
+        return s;
+    }
+
+    /** auto: a CUDA GPU when the engine sees one; gpu: fail clearly without one. */
+    static Device device(TrainConfig.DeviceChoice choice) {
+        Djl.offline();
+        int gpus = choice == TrainConfig.DeviceChoice.CPU ? 0 : Engine.getEngine(Djl.ENGINE).getGpuCount();
+        if (choice == TrainConfig.DeviceChoice.GPU && gpus == 0) {
+            throw new UpcycleException(ErrorKind.ImpossibleCombination, "--device gpu",
+                    "DJL's PyTorch engine (" + Djl.engineVersion() + ") sees no CUDA GPU",
+                    "build with -Pcuda on a machine with an NVIDIA driver, or pass --device cpu");
+        }
+        return gpus > 0 ? Device.gpu() : Device.cpu();
+    }
+}
