@@ -1,0 +1,166 @@
+package dev.upcycle.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.upcycle.runtime.TestModels;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code upcycle train} end to end on tiny models (each run takes seconds). */
+class TrainCommandTest {
+    static final Path FIXTURE = Path.of("test-fixtures/tiny-llama");
+    static final String TRAIN = "test-fixtures/corpus/train.txt";
+    static final String VALID = "test-fixtures/corpus/valid.txt";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path tmp;
+
+    /** A random byte-level llama like the one synth makes (the shipped fixture is pre-trained). */
+    private Path randomLlama() {
+        Path dir = tmp.resolve("random");
+        Cli r = Cli.run("synth", "--family", "llama", "--layers", "2", "--hidden", "64", "--heads", "4", "--kv-heads",
+                "2", "--intermediate", "128", "--vocab", "256", "--seed", "0", "-o", dir.toString(), "-q");
+        assertThat(r.code()).as(r.err()).isZero();
+        return dir;
+    }
+
+    @Test
+    void lossDecreasesAndTheOutputIsAModelThatInspectAndEvalAccept() throws IOException {
+        Path out = tmp.resolve("out");
+        Cli r = Cli.run("train", randomLlama().toString(), "--data", TRAIN, "--eval-data", VALID, "--eval-tokens",
+                "4096", "-o", out.toString(), "--steps", "30", "--batch", "4", "--seq-len", "64", "--lr", "3e-3",
+                "--warmup", "3", "--save-every", "0");
+        assertThat(r.code()).as(r.err()).isZero();
+        List<JsonNode> steps = steps(out);
+        assertThat(steps).hasSize(30);
+        double first = mean(steps.subList(0, 5));
+        double last = mean(steps.subList(25, 30));
+        assertThat(last).as("loss %f -> %f", first, last).isLessThan(first - 1.0);
+        assertThat(steps.get(0).get("lr").asDouble()).isEqualTo(1e-3);
+        for (String f : List.of("config.json", "model.safetensors", "upcycle.json", "train-config.json", "loss.png",
+                "expert-load.png", "metrics.jsonl")) {
+            assertThat(out.resolve(f)).exists();
+        }
+        assertThat(ImageIO.read(out.resolve("loss.png").toFile())).isNotNull();
+        Cli inspect = Cli.run("inspect", out.toString());
+        assertThat(inspect.code()).as(inspect.err()).isZero();
+        assertThat(inspect.out()).containsPattern("problems\\s+none");
+        Cli verify = Cli.run("verify", out.toString());
+        assertThat(verify.code()).as(verify.out() + verify.err()).isZero();
+        Cli eval = Cli.run("eval", out.toString(), "--data", VALID, "--max-tokens", "2048", "--json");
+        assertThat(eval.code()).as(eval.err()).isZero();
+        assertThat(JSON.readTree(eval.out()).get("loss").asDouble()).isLessThan(first);
+    }
+
+    @Test
+    void resumeFromACheckpointReproducesTheUninterruptedRunBitForBit() throws IOException {
+        Path model = randomLlama();
+        Path whole = tmp.resolve("whole");
+        String[] common = {"--data", TRAIN, "--steps", "8", "--batch", "2", "--seq-len", "32", "--warmup", "2",
+            "--save-every", "4", "--seed", "3", "-q"};
+        assertThat(train(model, whole, common).code()).isZero();
+        Path step4 = whole.resolve("checkpoints/step-4");
+        assertThat(step4.resolve("optimizer.safetensors")).exists();
+        assertThat(step4.resolve("trainer-state.json")).exists();
+        Path resumed = tmp.resolve("resumed");
+        Cli r = train(model, resumed, concat(common, "--resume", step4.toString()));
+        assertThat(r.code()).as(r.err()).isZero();
+        List<JsonNode> a = steps(whole);
+        List<JsonNode> b = steps(resumed);
+        assertThat(b).hasSize(8);
+        for (int i = 0; i < 8; i++) {
+            for (String k : List.of("step", "lr", "loss", "grad_norm")) {
+                assertThat(Double.doubleToRawLongBits(b.get(i).get(k).asDouble()))
+                        .as("%s at line %d", k, i).isEqualTo(Double.doubleToRawLongBits(a.get(i).get(k).asDouble()));
+            }
+        }
+        assertThat(Files.readAllBytes(resumed.resolve("model.safetensors")))
+                .isEqualTo(Files.readAllBytes(whole.resolve("model.safetensors")));
+    }
+
+    @Test
+    void nonFiniteLossStopsWithAClearErrorAndKeepsTheLastCheckpoint() throws IOException {
+        Path out = tmp.resolve("out");
+        Cli r = train(randomLlama(), out, new String[] {"--data", TRAIN, "--steps", "20", "--batch", "2", "--seq-len",
+            "16", "--lr", "1e30", "--min-lr", "0", "--warmup", "0", "--grad-clip", "0", "--save-every", "1", "-q"});
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.errorLine()).contains("NonFiniteLoss").contains("stopped before the update");
+        assertThat(r.err()).contains("last good checkpoint");
+        List<Path> checkpoints;
+        try (Stream<Path> s = Files.list(out.resolve("checkpoints"))) {
+            checkpoints = s.sorted().toList();
+        }
+        assertThat(checkpoints).isNotEmpty().allMatch(p -> p.getFileName().toString().startsWith("step-"));
+        Path last = checkpoints.get(checkpoints.size() - 1);
+        assertThat(r.err()).contains(last.getFileName().toString());
+        Cli verify = Cli.run("verify", last.toString());
+        assertThat(verify.code()).as(verify.out()).isZero();
+        assertThat(out.resolve("upcycle.json")).doesNotExist();
+    }
+
+    @Test
+    void moeTrainingRunsAndPlotsTheExpertLoad() throws IOException {
+        Path moe = TestModels.upcycle(FIXTURE, tmp.resolve("moe"), "mixtral", 8, 2, -1);
+        Path out = tmp.resolve("out");
+        Cli r = train(moe, out, new String[] {"--data", TRAIN, "--steps", "4", "--batch", "2", "--seq-len", "32",
+            "--z-loss", "1e-3", "--save-every", "0", "--json"});
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode summary = JSON.readTree(r.out());
+        assertThat(summary.get("steps").asInt()).isEqualTo(4);
+        JsonNode step = steps(out).get(3);
+        assertThat(step.get("aux").asDouble()).isGreaterThan(0);
+        assertThat(step.get("z").asDouble()).isGreaterThan(0);
+        assertThat(step.get("expert_load").size()).isEqualTo(2);
+        assertThat(step.get("expert_load").get("0").size()).isEqualTo(8);
+        assertThat(ImageIO.read(out.resolve("expert-load.png").toFile())).isNotNull();
+        Cli inspect = Cli.run("inspect", out.toString());
+        assertThat(inspect.out()).containsPattern("problems\\s+none");
+    }
+
+    @Test
+    void badOptionsAreUsageErrors() {
+        Cli r = Cli.run("train", FIXTURE.toString(), "--data", TRAIN, "-o", tmp.resolve("x").toString(), "--schedule",
+                "linear");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.errorLine()).contains("--schedule");
+        r = Cli.run("train", FIXTURE.toString(), "--data", TRAIN, "-o", tmp.resolve("x").toString(), "--warmup", "500",
+                "--steps", "10");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.errorLine()).contains("--warmup");
+    }
+
+    private static Cli train(Path model, Path out, String[] options) {
+        return Cli.run(concat(new String[] {"train", model.toString(), "-o", out.toString()}, options));
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+
+    static List<JsonNode> steps(Path run) throws IOException {
+        List<JsonNode> out = new ArrayList<>();
+        for (String line : Files.readAllLines(run.resolve("metrics.jsonl"))) {
+            JsonNode n = JSON.readTree(line);
+            if (n.has("loss")) {
+                out.add(n);
+            }
+        }
+        return out;
+    }
+
+    private static double mean(List<JsonNode> steps) {
+        return steps.stream().mapToDouble(n -> n.get("loss").asDouble()).average().orElseThrow();
+    }
+}
