@@ -69,12 +69,12 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
     @Option(names = "--seq-len", defaultValue = "128", description = "Tokens per sequence (default: ${DEFAULT-VALUE}).")
     int seqLen;
 
-    @Option(names = "--lr", defaultValue = "1e-3",
+    @Option(names = "--lr", defaultValue = "3e-3",
             description = "Peak learning rate; reset to the pre-training peak, as the paper found best "
-                    + "(default: ${DEFAULT-VALUE}, the tiny model's pre-training peak).")
+                    + "(default: ${DEFAULT-VALUE}, the pre-training peak of the shipped tiny model).")
     double lr;
 
-    @Option(names = "--min-lr", defaultValue = "1e-4", description = "Final learning rate of the cosine (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--min-lr", defaultValue = "3e-4", description = "Final learning rate of the cosine (default: ${DEFAULT-VALUE}).")
     double minLr;
 
     @Option(names = "--warmup", paramLabel = "STEPS", description = "Linear warmup steps (default: steps/10).")

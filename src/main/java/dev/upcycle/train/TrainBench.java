@@ -1,0 +1,116 @@
+package dev.upcycle.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.upcycle.model.ModelConfig;
+import dev.upcycle.runtime.CausalLm;
+import dev.upcycle.runtime.Djl;
+import dev.upcycle.runtime.TokenData;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * {@code scripts/bench train}: training throughput of an MoE and of a dense model in one process,
+ * their step-time ratio, and model FLOP utilisation against the FP32 matmul ceiling measured in
+ * the same run (a square matmul timed through DJL). Training FLOPs per token are
+ * {@code 6·N_active + 12·L·T·d} (Kaplan / PaLM: forward and backward of every matmul weight,
+ * plus attention scores and values), where {@code N_active} counts the matrices a token passes
+ * through (the embedding lookup is not a matmul; the LM head is).
+ *
+ * <p>Usage: {@code TrainBench MOE_DIR DENSE_DIR DATA [batch seqLen steps]}.
+ */
+public final class TrainBench {
+    private TrainBench() {
+    }
+
+    public static void main(String[] args) {
+        Djl.offline();
+        Path moe = Path.of(args[0]);
+        Path dense = Path.of(args[1]);
+        int[] tokens = TokenData.bytes(Path.of(args[2]), 1 << 22);
+        int batch = args.length > 3 ? Integer.parseInt(args[3]) : 8;
+        int seqLen = args.length > 4 ? Integer.parseInt(args[4]) : 256;
+        int steps = args.length > 5 ? Integer.parseInt(args[5]) : 10;
+        double ceiling = matmulCeiling(1024, 20);
+        System.out.printf(Locale.ROOT, "FP32 matmul ceiling (1024^3, DJL, %d threads visible): %.2f GFLOP/s%n",
+                Runtime.getRuntime().availableProcessors(), ceiling / 1e9);
+        double[] m = measure("moe", moe, tokens, batch, seqLen, steps, ceiling);
+        double[] d = measure("dense", dense, tokens, batch, seqLen, steps, ceiling);
+        System.out.printf(Locale.ROOT, "step time ratio moe/dense: %.2f (tokens/s dense/moe)%n", d[0] / m[0]);
+    }
+
+    /** @return tokens/s and MFU */
+    static double[] measure(String label, Path dir, int[] tokens, int batch, int seqLen, int steps, double ceiling) {
+        try (CausalLm lm = CausalLm.load(dir)) {
+            Map<String, NDArray> params = lm.parameters();
+            params.values().forEach(p -> p.setRequiresGradient(true));
+            AdamW opt = new AdamW(lm.manager(), params, 0.1);
+            TrainConfig c = new TrainConfig(dir, new TokenSource(dir, null, true, null), null, dir, steps, batch, seqLen, 1,
+                    1e-3, 1e-4, 0, TrainConfig.Schedule.CONSTANT, 0.1, 1e-2, 0, 1.0, 0, 2, 0, 1, null,
+                    TrainConfig.DeviceChoice.CPU, 0, false);
+            Batcher data = new Batcher(tokens, seqLen, 0, 0);
+            for (int i = 0; i < 2; i++) { // warm-up: allocator and kernels
+                step(lm, data, c, params, opt);
+            }
+            long t0 = System.nanoTime();
+            for (int i = 0; i < steps; i++) {
+                step(lm, data, c, params, opt);
+            }
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            double tps = (double) steps * batch * seqLen / seconds;
+            double flopsPerToken = 6.0 * activeMatmulParams(lm.config()) + 12.0 * lm.config().numHiddenLayers()
+                    * seqLen * lm.config().numAttentionHeads() * lm.config().headDim();
+            double mfu = tps * flopsPerToken / ceiling;
+            System.out.printf(Locale.ROOT, "%-5s %s: %d steps of %d x %d in %.1f s: %.0f tokens/s, %.1f ms/step, "
+                            + "%.2f MFLOP/token, %.2f GFLOP/s achieved, MFU %.1f%%%n", label, dir, steps, batch, seqLen,
+                    seconds, tps, 1000 * seconds / steps, flopsPerToken / 1e6, tps * flopsPerToken / 1e9, 100 * mfu);
+            return new double[] {tps, mfu};
+        }
+    }
+
+    private static void step(CausalLm lm, Batcher data, TrainConfig c, Map<String, NDArray> params, AdamW opt) {
+        TrainLoop.forwardBackward(lm, data, c);
+        GradClip.clip(params.values(), c.gradClip());
+        opt.step(params, c.lr());
+        AdamW.zeroGradients(params.values());
+    }
+
+    /** Matrix parameters one token passes through: attention, the MLP or k experts and the router, the head. */
+    static double activeMatmulParams(ModelConfig c) {
+        double d = c.hiddenSize();
+        double attention = d * c.headDim() * (2.0 * c.numAttentionHeads() + 2.0 * c.numKeyValueHeads());
+        double total = 0;
+        for (int l = 0; l < c.numHiddenLayers(); l++) {
+            double mlp;
+            if (c.isSparseLayer(l)) {
+                mlp = 3 * d * c.moe().expertWidth() * c.moe().numExpertsPerTok() + d * c.moe().numExperts();
+            } else {
+                mlp = 3 * d * c.intermediateSize();
+            }
+            total += attention + mlp;
+        }
+        return total + d * c.vocabSize();
+    }
+
+    /** FLOP/s of an {@code n×n} FP32 matmul in DJL, best of {@code reps}. */
+    static double matmulCeiling(int n, int reps) {
+        try (NDManager m = Djl.newManager()) {
+            NDArray a = m.randomUniform(-1, 1, new Shape(n, n));
+            NDArray b = m.randomUniform(-1, 1, new Shape(n, n));
+            double best = Double.MAX_VALUE;
+            for (int i = 0; i < reps + 2; i++) {
+                long t0 = System.nanoTime();
+                try (NDArray c = a.matMul(b)) {
+                    c.getFloat(0, 0); // force completion
+                }
+                double s = (System.nanoTime() - t0) / 1e9;
+                if (i >= 2) {
+                    best = Math.min(best, s);
+                }
+            }
+            return 2.0 * n * n * n / best;
+        }
+    }
+}
