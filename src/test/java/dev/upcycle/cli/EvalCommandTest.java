@@ -25,7 +25,7 @@ class EvalCommandTest {
     }
 
     @Test
-    void randomByteModelIsNearUniform() throws IOException {
+    void preTrainedByteModelBeatsUniformGuessing() throws IOException {
         Cli r = Cli.run("eval", MODEL, "--data", VALID, "--bytes", "--max-tokens", "4096", "--seq-len", "128", "--json");
         assertThat(r.code()).as(r.err()).isZero();
         JsonNode o = json(r);
@@ -34,8 +34,9 @@ class EvalCommandTest {
         assertThat(o.get("tokenization").asText()).isEqualTo("bytes");
         double loss = o.get("loss").asDouble();
         System.out.println("tiny-llama loss on valid.txt: " + loss);
-        // An untrained model is about as good as guessing uniformly: ln 256 = 5.55.
-        assertThat(loss).isBetween(4.5, 7.5);
+        // The fixture is pre-trained on the corpus (test-fixtures/README.md: 2.11 nats on all of
+        // valid.txt at --seq-len 256); uniform guessing would be ln 256 = 5.55.
+        assertThat(loss).isBetween(1.3, 2.6);
         assertThat(o.get("perplexity").asDouble()).isCloseTo(Math.exp(loss), org.assertj.core.data.Percentage.withPercentage(1e-9));
     }
 
