@@ -8,6 +8,7 @@ import dev.upcycle.error.UpcycleException;
 import dev.upcycle.runtime.CausalLm;
 import dev.upcycle.runtime.Evaluator;
 import dev.upcycle.runtime.TokenData;
+import dev.upcycle.train.TokenSource;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -85,27 +86,10 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
         String tokenization;
         try (CausalLm lm = CausalLm.load(dir)) {
             int limit = maxTokens == null ? Integer.MAX_VALUE - 16 : maxTokens + 1;
-            int[] ids;
-            if (TokenData.isBin(data)) {
-                if (tokenizer != null || bytes) {
-                    throw new UpcycleException(ErrorKind.InvalidOption, data.toString(),
-                            "a .bin file is already tokenized; drop --tokenizer/--bytes");
-                }
-                TokenData.BinDtype width = binDtype == null ? TokenData.BinDtype.byName(data) : binDtype();
-                ids = TokenData.bin(data, width, limit);
-                tokenization = "bin-" + width.name().toLowerCase(Locale.ROOT);
-            } else if (tokenizer != null || (!bytes && Files.isRegularFile(dir.resolve("tokenizer.json")))) {
-                Path t = tokenizer != null ? tokenizer : dir.resolve("tokenizer.json");
-                ids = TokenData.tokenizer(data, t, limit);
-                tokenization = "tokenizer " + t;
-            } else if (bytes || lm.config().vocabSize() == 256) {
-                ids = TokenData.bytes(data, limit);
-                tokenization = "bytes";
-            } else {
-                throw new UpcycleException(ErrorKind.InvalidOption, "--data",
-                        "no tokenizer: " + dir + " has no tokenizer.json and a vocabulary of "
-                                + lm.config().vocabSize() + ", not 256 bytes", "pass --tokenizer FILE or --bytes");
-            }
+            TokenSource.Tokens t = new TokenSource(data, tokenizer, bytes, binDtype == null ? null : binDtype())
+                    .load(dir, lm.config().vocabSize(), limit);
+            int[] ids = t.ids();
+            tokenization = t.tokenization();
             checkIds(ids, lm.config().vocabSize());
             start = System.nanoTime();
             r = Evaluator.evaluate(lm, ids, seqLen);
@@ -129,13 +113,6 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
         if (ids.length < 2) {
             throw new UpcycleException(ErrorKind.InvalidOption, data.toString(),
                     ids.length + " token(s); at least 2 are needed to predict one");
-        }
-        for (int i = 0; i < ids.length; i++) {
-            if (ids[i] >= vocab) {
-                throw new UpcycleException(ErrorKind.ImpossibleCombination, data.toString(), "token id " + ids[i]
-                        + " at position " + i + " is outside the model's vocabulary of " + vocab,
-                        "use the model's own tokenizer");
-            }
         }
     }
 
