@@ -16,8 +16,8 @@ import picocli.CommandLine.ScopeType;
         versionProvider = VersionInfo.class,
         description = "Turns dense decoder-only language models into Mixture-of-Experts models.",
         subcommands = {InspectCommand.class, ConvertCommand.class, VerifyCommand.class, EvalCommand.class,
-            TrainCommand.class, SynthCommand.class, RunCommand.class, CommandLine.HelpCommand.class,
-            picocli.AutoComplete.GenerateCompletion.class},
+            TrainCommand.class, ReportCommand.class, SynthCommand.class, RunCommand.class,
+            CommandLine.HelpCommand.class, picocli.AutoComplete.GenerateCompletion.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             " 0:success (verify: every check passed)",

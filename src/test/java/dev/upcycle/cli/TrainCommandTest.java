@@ -128,6 +128,26 @@ class TrainCommandTest {
     }
 
     @Test
+    void aRecipeTrainsTwoRunsAndReportsThem() throws IOException {
+        Path model = randomLlama();
+        Path recipe = tmp.resolve("r.yaml");
+        String train = "{dir: %s, data: %s, eval-data: %s, eval-tokens: 512, output: %s, steps: 3, batch: 2, "
+                + "seq-len: 16, save-every: 0, seed: %d}";
+        Files.writeString(recipe, String.join("\n", "name: two-runs", "steps:",
+                "  - train: " + String.format(train, model, TRAIN, VALID, tmp.resolve("a"), 0),
+                "  - train: " + String.format(train, model, TRAIN, VALID, tmp.resolve("b"), 1),
+                "  - report: {runs: [" + tmp.resolve("a") + ", " + tmp.resolve("b") + "], output: "
+                        + tmp.resolve("report/report.md") + "}", ""));
+        Cli r = Cli.run("run", recipe.toString());
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        assertThat(r.out()).contains("tok/s");
+        String md = Files.readString(tmp.resolve("report/report.md"));
+        assertThat(md).contains("| train loss (last 10 steps) |").contains(tmp.resolve("a").toString())
+                .contains("](../a/loss.png)").contains("](../b/expert-load.png)");
+        assertThat(md.lines().filter(l -> l.startsWith("| /")).count()).isEqualTo(2);
+    }
+
+    @Test
     void badOptionsAreUsageErrors() {
         Cli r = Cli.run("train", FIXTURE.toString(), "--data", TRAIN, "-o", tmp.resolve("x").toString(), "--schedule",
                 "linear");

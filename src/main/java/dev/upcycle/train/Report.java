@@ -1,0 +1,84 @@
+package dev.upcycle.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.UpcycleException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * A Markdown comparison of train runs, read from their run directories ({@code train-config.json}
+ * and {@code metrics.jsonl}): one table row per run, then each run's plots, linked relative to the
+ * report. The train loss shown is the mean of the last 10 steps (one step's loss is noisy).
+ */
+public final class Report {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private Report() {
+    }
+
+    /** One run's figures. */
+    public record Row(Path run, String model, int steps, long tokens, double trainLoss, Double evalLoss,
+                      double tokensPerSecond) {
+    }
+
+    public static Row read(Path run) {
+        Path config = run.resolve(TrainConfig.FILE_NAME);
+        Path metrics = run.resolve(MetricsFile.FILE_NAME);
+        try {
+            JsonNode c = JSON.readTree(Files.readString(config, StandardCharsets.UTF_8));
+            List<StepMetrics> lines = new ArrayList<>();
+            for (String line : Files.readAllLines(metrics, StandardCharsets.UTF_8)) {
+                if (!line.isBlank()) {
+                    lines.add(StepMetrics.fromJson(JSON.readTree(line)));
+                }
+            }
+            List<StepMetrics> steps = lines.stream().filter(m -> !m.isEval()).toList();
+            if (steps.isEmpty()) {
+                throw new UpcycleException(ErrorKind.InvalidConfig, metrics.toString(), "no training steps recorded");
+            }
+            double last10 = steps.subList(Math.max(0, steps.size() - 10), steps.size()).stream()
+                    .mapToDouble(StepMetrics::loss).average().orElse(Double.NaN);
+            Double eval = lines.stream().filter(StepMetrics::isEval).reduce((a, b) -> b).map(StepMetrics::evalLoss)
+                    .orElse(null);
+            double[] tps = steps.stream().mapToDouble(StepMetrics::tokensPerSecond).sorted().toArray();
+            int n = steps.get(steps.size() - 1).step();
+            return new Row(run, c.path("dir").asText(), n, n * c.path("tokens-per-step").asLong(), last10, eval,
+                    tps[tps.length / 2]);
+        } catch (IOException e) {
+            throw new UpcycleException(ErrorKind.IoError, run.toString(), "not a readable train run: " + e.getMessage(),
+                    "report takes output directories of upcycle train");
+        }
+    }
+
+    /** The Markdown text, with links relative to {@code reportFile}'s directory. */
+    public static String markdown(List<Row> rows, Path reportFile) {
+        Path base = reportFile.toAbsolutePath().getParent();
+        StringBuilder b = new StringBuilder("# Training report\n\n");
+        b.append("| run | model | steps | tokens | train loss (last 10 steps) | eval loss | tokens/s (median) |\n");
+        b.append("|---|---|---:|---:|---:|---:|---:|\n");
+        for (Row r : rows) {
+            b.append(String.format(Locale.ROOT, "| %s | %s | %d | %d | %.4f | %s | %.0f |%n", r.run(), r.model(),
+                    r.steps(), r.tokens(), r.trainLoss(), r.evalLoss() == null ? "-"
+                            : String.format(Locale.ROOT, "%.4f", r.evalLoss()), r.tokensPerSecond()));
+        }
+        for (Row r : rows) {
+            Path rel = base.relativize(r.run().toAbsolutePath());
+            b.append("\n## ").append(r.run()).append("\n\n");
+            for (String plot : Arrays.asList(Plots.LOSS_FILE, Plots.LOAD_FILE)) {
+                if (Files.isRegularFile(r.run().resolve(plot))) {
+                    b.append("![").append(plot).append("](").append(rel.resolve(plot).toString().replace('\\', '/'))
+                            .append(")\n");
+                }
+            }
+        }
+        return b.toString();
+    }
+}
