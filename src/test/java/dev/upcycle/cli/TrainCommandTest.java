@@ -89,6 +89,32 @@ class TrainCommandTest {
     }
 
     @Test
+    void bf16ModelsStayBf16AndResumeBitForBitFromMasterWeights() throws IOException {
+        Path model = tmp.resolve("bf16");
+        assertThat(Cli.run("synth", "--family", "qwen2", "--layers", "1", "--hidden", "32", "--heads", "4",
+                "--kv-heads", "2", "--intermediate", "64", "--vocab", "256", "--dtype", "bf16", "-o", model.toString(),
+                "-q").code()).isZero();
+        String[] common = {"--data", TRAIN, "--steps", "4", "--batch", "2", "--seq-len", "16", "--save-every", "2",
+            "-q"};
+        Path whole = tmp.resolve("whole");
+        assertThat(train(model, whole, common).code()).isZero();
+        try (dev.upcycle.io.Checkpoint c = dev.upcycle.io.Checkpoint.open(whole)) {
+            assertThat(c.tensors().values()).allMatch(t -> t.header().dtype() == dev.upcycle.io.DType.BF16);
+        }
+        try (dev.upcycle.io.SafetensorsFile f = dev.upcycle.io.SafetensorsFile.open(
+                whole.resolve("checkpoints/step-2/optimizer.safetensors"))) {
+            assertThat(f.tensors()).anyMatch(t -> t.name().startsWith("w."));
+            assertThat(f.metadata()).containsEntry("step", "2");
+        }
+        Path resumed = tmp.resolve("resumed");
+        Cli r = train(model, resumed, concat(common, "--resume", whole.resolve("checkpoints/step-2").toString()));
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(Files.readAllBytes(resumed.resolve("model.safetensors")))
+                .isEqualTo(Files.readAllBytes(whole.resolve("model.safetensors")));
+        assertThat(steps(resumed).get(3).get("loss").asDouble()).isEqualTo(steps(whole).get(3).get("loss").asDouble());
+    }
+
+    @Test
     void nonFiniteLossStopsWithAClearErrorAndKeepsTheLastCheckpoint() throws IOException {
         Path out = tmp.resolve("out");
         Cli r = train(randomLlama(), out, new String[] {"--data", TRAIN, "--steps", "20", "--batch", "2", "--seq-len",
