@@ -100,6 +100,11 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
     @Option(names = "--accumulate", defaultValue = "1", description = "Micro-batches per step (default: ${DEFAULT-VALUE}).")
     int accumulate;
 
+    @Option(names = "--data-slice", paramLabel = "I/N",
+            description = "Train on the I-th of N equal contiguous parts of --data (e.g. 2/3), so branches of one "
+                + "model can each see different text (default: all of it).")
+    String dataSlice;
+
     @Option(names = "--eval-data", paramLabel = "FILE", description = "Validation text or .bin, tokenized like --data.")
     Path evalData;
 
@@ -135,7 +140,8 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
             case "u32", "uint32" -> TokenData.BinDtype.U32;
             default -> throw new UpcycleException(ErrorKind.InvalidOption, "--bin-dtype", binDtype + " is not u16 or u32");
         };
-        TokenSource train = new TokenSource(data, tokenizer, bytes, width);
+        int[] slice = dataSlice == null ? new int[] {0, 1} : TokenSource.parseSlice(dataSlice);
+        TokenSource train = new TokenSource(data, tokenizer, bytes, width, slice[0], slice[1]);
         TokenSource eval = evalData == null ? null : new TokenSource(evalData, tokenizer, bytes, width);
         TrainConfig config = new TrainConfig(dir, train, eval, output.dir(), steps, batch, seqLen, accumulate, lr, minLr,
                 warmup == null ? steps / 10 : warmup, choice(TrainConfig.Schedule.class, "--schedule", schedule),

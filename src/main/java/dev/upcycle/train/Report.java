@@ -69,6 +69,7 @@ public final class Report {
                     r.steps(), r.tokens(), r.trainLoss(), r.evalLoss() == null ? "-"
                             : String.format(Locale.ROOT, "%.4f", r.evalLoss()), r.tokensPerSecond()));
         }
+        b.append(acrossSeeds(rows));
         for (Row r : rows) {
             Path rel = base.relativize(r.run().toAbsolutePath());
             b.append("\n## ").append(r.run()).append("\n\n");
@@ -79,6 +80,39 @@ public final class Report {
                 }
             }
         }
+        return b.toString();
+    }
+
+    /** Runs named {@code NAME-seedN}: the same configuration trained from different seeds. */
+    private static final java.util.regex.Pattern SEEDED = java.util.regex.Pattern.compile("(.+)-seed\\d+");
+
+    /**
+     * A second table grouping runs that differ only by seed (directory names ending in
+     * {@code -seedN}): mean eval loss, spread (max - min) and standard deviation, so a difference
+     * between configurations can be read against the noise between seeds. Empty without such runs.
+     */
+    static String acrossSeeds(List<Row> rows) {
+        java.util.Map<String, List<Row>> groups = new java.util.LinkedHashMap<>();
+        for (Row r : rows) {
+            java.util.regex.Matcher m = SEEDED.matcher(r.run().getFileName().toString());
+            if (m.matches() && r.evalLoss() != null) {
+                groups.computeIfAbsent(m.group(1), k -> new ArrayList<>()).add(r);
+            }
+        }
+        if (groups.values().stream().noneMatch(g -> g.size() > 1)) {
+            return "";
+        }
+        StringBuilder b = new StringBuilder("\n## Across seeds\n\n");
+        b.append("| configuration | seeds | eval loss (mean) | spread (max - min) | std |\n");
+        b.append("|---|---:|---:|---:|---:|\n");
+        groups.forEach((name, g) -> {
+            double[] v = g.stream().mapToDouble(Row::evalLoss).toArray();
+            double mean = Arrays.stream(v).average().orElse(Double.NaN);
+            double spread = Arrays.stream(v).max().orElse(0) - Arrays.stream(v).min().orElse(0);
+            double var = v.length < 2 ? 0 : Arrays.stream(v).map(x -> (x - mean) * (x - mean)).sum() / (v.length - 1);
+            b.append(String.format(Locale.ROOT, "| %s | %d | %.4f | %.4f | %.4f |%n", name, v.length, mean, spread,
+                    Math.sqrt(var)));
+        });
         return b.toString();
     }
 }

@@ -18,10 +18,23 @@ import java.util.Locale;
  * @param tokenizer a Hugging Face tokenizer.json, or null
  * @param bytes     one token per byte
  * @param binDtype  width of a .bin file's ids, or null for the name's convention
+ * @param slice     which contiguous part of the tokens to use, 0-based, below {@code slices}
+ * @param slices    into how many equal contiguous parts the tokens are cut (1: all of them), so
+ *                  branches of one model can each train on a different part of one corpus
  */
-public record TokenSource(Path file, Path tokenizer, boolean bytes, TokenData.BinDtype binDtype) {
+public record TokenSource(Path file, Path tokenizer, boolean bytes, TokenData.BinDtype binDtype, int slice,
+                          int slices) {
+
+    /** All of the file's tokens. */
+    public TokenSource(Path file, Path tokenizer, boolean bytes, TokenData.BinDtype binDtype) {
+        this(file, tokenizer, bytes, binDtype, 0, 1);
+    }
 
     public TokenSource {
+        if (slices < 1 || slice < 0 || slice >= slices) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--data-slice",
+                    "slice " + (slice + 1) + " of " + slices + " does not exist");
+        }
         if (file == null) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--data", "a data file is required");
         }
@@ -64,7 +77,23 @@ public record TokenSource(Path file, Path tokenizer, boolean bytes, TokenData.Bi
                         "use the model's own tokenizer");
             }
         }
+        if (slices > 1) {
+            int from = (int) ((long) ids.length * slice / slices);
+            int to = (int) ((long) ids.length * (slice + 1) / slices);
+            ids = java.util.Arrays.copyOfRange(ids, from, to);
+            how = how + ", slice " + (slice + 1) + "/" + slices + " (tokens " + from + " to " + to + ")";
+        }
         return new Tokens(ids, how);
+    }
+
+    /** Parses {@code I/N} (1-based: "2/3" is the second of three slices). */
+    public static int[] parseSlice(String text) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{1,4})/(\\d{1,4})").matcher(text.strip());
+        if (!m.matches() || Integer.parseInt(m.group(1)) < 1 || Integer.parseInt(m.group(1)) > Integer.parseInt(m.group(2))) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--data-slice",
+                    "\"" + text + "\" is not I/N with 1 <= I <= N, e.g. 2/3 for the second third");
+        }
+        return new int[] {Integer.parseInt(m.group(1)) - 1, Integer.parseInt(m.group(2))};
     }
 
     /** Token ids and a description of the tokenization. */
@@ -78,6 +107,9 @@ public record TokenSource(Path file, Path tokenizer, boolean bytes, TokenData.Bi
             o.put("tokenizer", tokenizer.toString());
         }
         o.put("bytes", bytes);
+        if (slices > 1) {
+            o.put("slice", (slice + 1) + "/" + slices);
+        }
         if (binDtype != null) {
             o.put("bin-dtype", binDtype.name().toLowerCase(Locale.ROOT));
         }
