@@ -161,8 +161,26 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             out.print(json ? Json.pretty(PlanReport.json(plan)) + "\n" : PlanReport.text(plan));
             return 0;
         }
-        Converter.Result r = converter.convert(inputs, output, request,
-                new Converter.Settings(force, allowNonfinite, VersionInfo.version(), optionsJson(request)));
+        ProgressBar bar = ProgressBar.onTerminal(err, "convert", () -> converter.plan(inputs, request).outputBytes(),
+                quiet || json);
+        Converter.Result r;
+        try {
+            // The bar advances when the executor starts the next tensor, i.e. when the previous one is written.
+            long[] previous = {0};
+            r = converter.convert(inputs, output, request,
+                    new Converter.Settings(force, allowNonfinite, VersionInfo.version(), optionsJson(request)),
+                    bar == null ? null : t -> {
+                        bar.advance(previous[0]);
+                        previous[0] = t.byteSize();
+                    });
+            if (bar != null) {
+                bar.advance(previous[0]);
+            }
+        } finally {
+            if (bar != null) {
+                bar.finish();
+            }
+        }
         UpcyclePlan plan = r.plan();
         written = plan;
         if (!plan.fidelity().isExact()) {

@@ -120,7 +120,7 @@ public final class Converter {
         return convert(seedDirs, output, request, settings, null);
     }
 
-    Result convert(List<Path> seedDirs, Path output, UpcycleRequest request, Settings settings,
+    public Result convert(List<Path> seedDirs, Path output, UpcycleRequest request, Settings settings,
                    Consumer<PlannedTensor> beforeEach) {
         Path input = seedDirs.get(0);
         for (Path p : seedDirs) {
