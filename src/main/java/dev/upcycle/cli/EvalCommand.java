@@ -7,7 +7,6 @@ import dev.upcycle.error.ExitCode;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.runtime.CausalLm;
 import dev.upcycle.runtime.Evaluator;
-import dev.upcycle.runtime.TokenData;
 import dev.upcycle.train.TokenSource;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -44,15 +43,8 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
     @Option(names = "--data", required = true, paramLabel = "FILE", description = "Text file, or pre-tokenized .bin ids.")
     Path data;
 
-    @Option(names = "--tokenizer", paramLabel = "TOKENIZER_JSON", description = "A Hugging Face tokenizer.json.")
-    Path tokenizer;
-
-    @Option(names = "--bytes", description = "One token per byte (id = byte value).")
-    boolean bytes;
-
-    @Option(names = "--bin-dtype", paramLabel = "u16|u32",
-            description = "Width of the ids of a .bin file (default: u32 for *.u32.bin, else u16).")
-    String binDtype;
+    @picocli.CommandLine.Mixin
+    TokenizationOptions tokenization;
 
     @Option(names = "--max-tokens", paramLabel = "N", description = "Evaluate at most N predicted tokens.")
     Integer maxTokens;
@@ -75,21 +67,17 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
         if (maxTokens != null && maxTokens < 1) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--max-tokens", maxTokens + " must be >= 1");
         }
-        if (tokenizer != null && bytes) {
-            throw new UpcycleException(ErrorKind.InvalidOption, "--tokenizer", "give --tokenizer or --bytes, not both");
-        }
         if (!Files.isRegularFile(data)) {
             throw new UpcycleException(ErrorKind.IoError, data.toString(), "no such file");
         }
         long start;
         Evaluator.Result r;
-        String tokenization;
+        String how;
         try (CausalLm lm = CausalLm.load(dir)) {
             int limit = maxTokens == null ? Integer.MAX_VALUE - 16 : maxTokens + 1;
-            TokenSource.Tokens t = new TokenSource(data, tokenizer, bytes, binDtype == null ? null : binDtype())
-                    .load(dir, lm.config().vocabSize(), limit);
+            TokenSource.Tokens t = tokenization.source(data).load(dir, lm.config().vocabSize(), limit);
             int[] ids = t.ids();
-            tokenization = t.tokenization();
+            how = t.tokenization();
             checkIds(ids, lm.config().vocabSize());
             start = System.nanoTime();
             r = Evaluator.evaluate(lm, ids, seqLen);
@@ -97,16 +85,8 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
         double seconds = (System.nanoTime() - start) / 1e9;
         result = r;
         boolean missed = maxLoss != null && !(r.loss() <= maxLoss);
-        print(r, tokenization, seconds, missed);
+        print(r, how, seconds, missed);
         return missed ? ExitCode.CHECK_FAILED.code() : ExitCode.OK.code();
-    }
-
-    private TokenData.BinDtype binDtype() {
-        return switch (binDtype.toLowerCase(Locale.ROOT)) {
-            case "u16", "uint16" -> TokenData.BinDtype.U16;
-            case "u32", "uint32" -> TokenData.BinDtype.U32;
-            default -> throw new UpcycleException(ErrorKind.InvalidOption, "--bin-dtype", binDtype + " is not u16 or u32");
-        };
     }
 
     private void checkIds(int[] ids, int vocab) {

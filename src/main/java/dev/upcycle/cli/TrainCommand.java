@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
-import dev.upcycle.runtime.TokenData;
 import dev.upcycle.train.TokenSource;
 import dev.upcycle.train.TrainConfig;
 import dev.upcycle.train.TrainLoop;
@@ -50,15 +49,8 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
     @Mixin
     OutputOptions output;
 
-    @Option(names = "--tokenizer", paramLabel = "TOKENIZER_JSON", description = "A Hugging Face tokenizer.json.")
-    Path tokenizer;
-
-    @Option(names = "--bytes", description = "One token per byte (id = byte value).")
-    boolean bytes;
-
-    @Option(names = "--bin-dtype", paramLabel = "u16|u32",
-            description = "Width of the ids of a .bin file (default: u32 for *.u32.bin, else u16).")
-    String binDtype;
+    @Mixin
+    TokenizationOptions tokenization;
 
     @Option(names = "--steps", defaultValue = "200", description = "Optimizer steps (default: ${DEFAULT-VALUE}).")
     int steps;
@@ -135,14 +127,9 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
 
     @Override
     public Integer call() {
-        TokenData.BinDtype width = binDtype == null ? null : switch (binDtype.toLowerCase(Locale.ROOT)) {
-            case "u16", "uint16" -> TokenData.BinDtype.U16;
-            case "u32", "uint32" -> TokenData.BinDtype.U32;
-            default -> throw new UpcycleException(ErrorKind.InvalidOption, "--bin-dtype", binDtype + " is not u16 or u32");
-        };
         int[] slice = dataSlice == null ? new int[] {0, 1} : TokenSource.parseSlice(dataSlice);
-        TokenSource train = new TokenSource(data, tokenizer, bytes, width, slice[0], slice[1]);
-        TokenSource eval = evalData == null ? null : new TokenSource(evalData, tokenizer, bytes, width);
+        TokenSource train = tokenization.source(data, slice[0], slice[1]);
+        TokenSource eval = evalData == null ? null : tokenization.source(evalData);
         TrainConfig config = new TrainConfig(dir, train, eval, output.dir(), steps, batch, seqLen, accumulate, lr, minLr,
                 warmup == null ? steps / 10 : warmup, choice(TrainConfig.Schedule.class, "--schedule", schedule),
                 weightDecay, auxLoss, zLoss, gradClip, evalEvery, evalTokens, saveEvery, logEvery, resume,
