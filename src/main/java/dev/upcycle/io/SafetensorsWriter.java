@@ -470,7 +470,13 @@ public final class SafetensorsWriter {
                 if (md == null) {
                     // Nothing to hash: channel to channel, in the kernel.
                     drain();
-                    f.transferTo(t, offset, count, ch);
+                    try {
+                        f.transferTo(t, offset, count, ch);
+                    } catch (UpcycleException e) {
+                        // The copy names the source; a full or read-only disk is about the output.
+                        throw new UpcycleException(e.kind(), TensorNames.where(file, spec == null ? t.name() : spec.name()),
+                                "copying " + t.name() + " from " + f.path() + " failed: " + e.why(), e.hint(), e);
+                    }
                     return;
                 }
                 // Through the pipeline buffers, so the bytes are hashed on their way.
