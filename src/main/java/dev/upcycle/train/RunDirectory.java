@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
@@ -26,6 +27,7 @@ final class RunDirectory {
     static Path prepare(TrainConfig c) {
         Path out = c.output().toAbsolutePath().normalize();
         try {
+            deleteLeftovers(out);
             if (Files.isDirectory(out, LinkOption.NOFOLLOW_LINKS) && !empty(out)) {
                 boolean inside = c.resume() != null && c.resume().toAbsolutePath().normalize().startsWith(out);
                 if (!inside) {
@@ -38,7 +40,10 @@ final class RunDirectory {
                         throw new UpcycleException(ErrorKind.UnsafeOutput, out.toString(), "--force only replaces a train "
                                 + "run or an upcycle output; this directory is neither", "choose another output path");
                     }
-                    deleteContents(out);
+                    // Move the old run aside in one rename and delete it afterwards: deleting it in place
+                    // could leave a half-deleted checkpoint behind if this run is killed meanwhile.
+                    Path old = out.resolveSibling("." + out.getFileName() + ".upcycle-old-" + System.nanoTime());
+                    Files.move(out, old, StandardCopyOption.ATOMIC_MOVE);
                 } else {
                     Files.deleteIfExists(out.resolve(Provenance.FILE_NAME)); // the final model is rewritten
                 }
@@ -46,6 +51,7 @@ final class RunDirectory {
                 throw new UpcycleException(ErrorKind.OutputExists, out.toString(), "exists and is not a directory");
             }
             Files.createDirectories(out);
+            deleteLeftovers(out);
             return out;
         } catch (IOException e) {
             throw new UpcycleException(ErrorKind.IoError, out.toString(), "cannot prepare the output: " + e);
@@ -58,13 +64,25 @@ final class RunDirectory {
         }
     }
 
-    private static void deleteContents(Path dir) throws IOException {
-        List<Path> all;
-        try (Stream<Path> s = Files.walk(dir)) {
-            all = s.sorted(Comparator.reverseOrder()).filter(p -> !p.equals(dir)).toList();
+    /** Deletes earlier runs moved aside by --force (also those a killed run left half-deleted). */
+    private static void deleteLeftovers(Path out) throws IOException {
+        Path parent = out.getParent();
+        if (parent == null || !Files.isDirectory(parent)) {
+            return;
         }
-        for (Path p : all) {
-            Files.delete(p);
+        String prefix = "." + out.getFileName() + ".upcycle-old-";
+        List<Path> old;
+        try (Stream<Path> s = Files.list(parent)) {
+            old = s.filter(p -> p.getFileName().toString().startsWith(prefix)).toList();
+        }
+        for (Path dir : old) {
+            List<Path> all;
+            try (Stream<Path> s = Files.walk(dir)) {
+                all = s.sorted(Comparator.reverseOrder()).toList();
+            }
+            for (Path p : all) {
+                Files.delete(p);
+            }
         }
     }
 }
