@@ -168,7 +168,8 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             // The bar advances when the executor starts the next tensor, i.e. when the previous one is written.
             long[] previous = {0};
             r = converter.convert(inputs, output, request,
-                    new Converter.Settings(force, allowNonfinite, VersionInfo.version(), optionsJson(request)),
+                    new Converter.Settings(force, allowNonfinite, VersionInfo.version(), optionsJson(request),
+                            verbose ? line -> err.println("upcycle: " + line) : null),
                     bar == null ? null : t -> {
                         bar.advance(previous[0]);
                         previous[0] = t.byteSize();
@@ -187,6 +188,9 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             err.println("upcycle: warning: step 0 is " + PlanReport.verdict(plan.fidelity()));
         }
         r.sourceWarnings().forEach(w -> err.println("upcycle: warning: " + w));
+        if (verbose) {
+            plan.choices().forEach(c -> err.println("upcycle: choice: " + c));
+        }
         plan.fidelity().warnings().forEach(w -> err.println("upcycle: warning: " + w));
         plan.warnings().forEach(w -> err.println("upcycle: warning: " + w));
         if (json) {
@@ -252,6 +256,10 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         o.put("router-aux-loss-coef", r.routerAuxLossCoef());
         return o;
     }
+
+    @picocli.CommandLine.Option(names = {"-v", "--verbose"},
+            description = "Also print each phase with its duration and the choices the planner made.")
+    boolean verbose;
 
     /** The plan of the conversion that ran, for the run summary. */
     private UpcyclePlan written;

@@ -40,10 +40,18 @@ public final class Converter {
      * @param version        tool version for upcycle.json
      * @param optionsJson    the full option set, as recorded in upcycle.json
      */
-    public record Settings(boolean force, boolean allowNonfinite, String version, ObjectNode optionsJson) {
+    /**
+     * @param log receives one line per phase with its duration (the CLI's --verbose), or null
+     */
+    public record Settings(boolean force, boolean allowNonfinite, String version, ObjectNode optionsJson,
+                           Consumer<String> log) {
         public Settings {
             Objects.requireNonNull(version);
             Objects.requireNonNull(optionsJson);
+        }
+
+        public Settings(boolean force, boolean allowNonfinite, String version, ObjectNode optionsJson) {
+            this(force, allowNonfinite, version, optionsJson, null);
         }
     }
 
@@ -131,7 +139,7 @@ public final class Converter {
             SourceModel src = seeds.get(0);
             UpcyclePlan plan = planOf(seeds, request);
             Path root = src.checkpoint().directory().toAbsolutePath();
-            Timing time = new Timing();
+            Timing time = new Timing(settings.log());
             List<FileDigest> inputs = new ArrayList<>();
             for (int i = 0; i < seeds.size(); i++) {
                 InputScan.Result scan = InputScan.scan(seeds.get(i).checkpoint().openFiles(), !settings.allowNonfinite());
@@ -225,15 +233,19 @@ public final class Converter {
         }
     }
 
-    /** Phase timings on stderr when the system property {@code upcycle.timing} is set (scripts/bench). */
+    /** Phase timings, handed to the settings' log (convert --verbose; scripts/bench reads them). */
     private static final class Timing {
-        private final boolean on = Boolean.getBoolean("upcycle.timing");
+        private final Consumer<String> log;
         private long last = System.nanoTime();
+
+        Timing(Consumer<String> log) {
+            this.log = log;
+        }
 
         void lap(String what) {
             long now = System.nanoTime();
-            if (on) {
-                System.err.printf(java.util.Locale.ROOT, "upcycle: timing: %-32s %7.2f s%n", what, (now - last) / 1e9);
+            if (log != null) {
+                log.accept(String.format(java.util.Locale.ROOT, "timing: %-32s %7.2f s", what, (now - last) / 1e9));
             }
             last = now;
         }
