@@ -177,9 +177,11 @@ public final class TrainLoop {
             throw new UpcycleException(ErrorKind.ImpossibleCombination, "--seed", "the checkpoint was trained with seed "
                     + s.seed() + ", not " + c.seed(), "pass --seed " + s.seed() + " to continue its data order");
         }
-        if (s.step() >= c.steps()) {
+        // A checkpoint at exactly --steps is a run killed before it wrote its final model: resuming it
+        // writes the model without further steps. Beyond --steps there is no such run to finish.
+        if (s.step() > c.steps()) {
             throw new UpcycleException(ErrorKind.ImpossibleCombination, "--steps", "the checkpoint is at step " + s.step()
-                    + ", --steps " + c.steps() + " leaves nothing to do", "raise --steps");
+                    + ", beyond --steps " + c.steps(), "raise --steps to at least " + s.step());
         }
         Checkpointing.restore(c.resume(), params, optimizer);
         return s;

@@ -43,7 +43,11 @@ class TrainKillTrialsTest {
     }
 
     private static int run(String... args) {
-        return Main.run(new PrintWriter(new StringWriter(), true), new PrintWriter(new StringWriter(), true), args);
+        return runCapturing(new StringWriter(), args);
+    }
+
+    private static int runCapturing(StringWriter err, String... args) {
+        return Main.run(new PrintWriter(new StringWriter(), true), new PrintWriter(err, true), args);
     }
 
     private static String[] trainArgs(Path out, String... extra) {
@@ -118,9 +122,28 @@ class TrainKillTrialsTest {
 
         // Resume from the newest checkpoint that survived, or start again, and finish.
         List<Path> left = checkpoints(out);
-        int code = left.isEmpty() ? run(trainArgs(out, "--force"))
-                : run(trainArgs(out, "--resume", left.get(left.size() - 1).toString()));
-        assertThat(code).isZero();
+        StringWriter err = new StringWriter();
+        int code = left.isEmpty() ? runCapturing(err, trainArgs(out, "--force"))
+                : runCapturing(err, trainArgs(out, "--resume", left.get(left.size() - 1).toString()));
+        assertThat(code).as("resume from %s: %s", left, err).isZero();
         assertThat(run("verify", out.toString())).isZero();
+    }
+
+    @Test
+    void aRunKilledAfterItsLastCheckpointIsFinishedByResumingIt() throws Exception {
+        Path out = tmp.resolve("last");
+        assertThat(run(trainArgs(out, "--force"))).isZero();
+        // As if killed after checkpoints/step-24 but before the final model was complete.
+        Files.delete(out.resolve("upcycle.json"));
+        StringWriter err = new StringWriter();
+        assertThat(runCapturing(err, trainArgs(out, "--resume", out.resolve("checkpoints/step-24").toString())))
+                .as(err.toString()).isZero();
+        assertThat(run("verify", out.toString())).isZero();
+        // A checkpoint beyond --steps is refused, naming the step.
+        err = new StringWriter();
+        String[] fewer = trainArgs(out, "--resume", out.resolve("checkpoints/step-24").toString());
+        fewer[java.util.Arrays.asList(fewer).indexOf("--steps") + 1] = "12";
+        assertThat(runCapturing(err, fewer)).isEqualTo(3);
+        assertThat(err.toString()).contains("the checkpoint is at step 24, beyond --steps 12");
     }
 }
