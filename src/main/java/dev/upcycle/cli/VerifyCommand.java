@@ -9,6 +9,7 @@ import dev.upcycle.error.UpcycleException;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.verify.CheckResult;
 import dev.upcycle.verify.FunctionalResult;
+import dev.upcycle.verify.IntegrityChecks;
 import dev.upcycle.verify.Verifier;
 import dev.upcycle.verify.VerifyReport;
 import java.io.PrintWriter;
@@ -69,7 +70,16 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
         if (tokens < 1 || tokens > 1 << 16) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--tokens", tokens + " must be in 1..65536");
         }
-        report = new Verifier(FamilyRegistry.builtIn()).verify(dir, against, tolerance, tokens);
+        ProgressBar bar = ProgressBar.onTerminal(spec.commandLine().getErr(), "verify",
+                () -> IntegrityChecks.bytesToRead(dir), json);
+        try {
+            report = new Verifier(FamilyRegistry.builtIn()).verify(dir, against, tolerance, tokens,
+                    bar == null ? bytes -> { } : bar::advance);
+        } finally {
+            if (bar != null) {
+                bar.finish();
+            }
+        }
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             out.println(Json.pretty(json(report)));

@@ -35,9 +35,16 @@ public final class IntegrityChecks {
             ErrorKind.IndexMismatch, ErrorKind.DuplicateTensorName, ErrorKind.AmbiguousCheckpoint);
 
     private final FamilyRegistry registry;
+    private final java.util.function.LongConsumer progress;
 
     public IntegrityChecks(FamilyRegistry registry) {
+        this(registry, bytes -> { });
+    }
+
+    /** @param progress told how many bytes each file hash and tensor scan has just read */
+    public IntegrityChecks(FamilyRegistry registry, java.util.function.LongConsumer progress) {
         this.registry = registry;
+        this.progress = progress;
     }
 
     /** @throws UpcycleException NoCheckpoint when {@code dir} holds no checkpoint at all */
@@ -46,7 +53,7 @@ public final class IntegrityChecks {
             throw new UpcycleException(ErrorKind.NoCheckpoint, dir.toString(), "not a directory");
         }
         List<CheckResult> out = new ArrayList<>();
-        out.add(manifest(dir));
+        out.add(manifest(dir, progress));
         Checkpoint ckpt;
         try {
             ckpt = Checkpoint.open(dir);
@@ -72,13 +79,13 @@ public final class IntegrityChecks {
                     ? "the index lists every tensor of its " + ckpt.files().size() + " shards exactly once"
                     : "single file, no index"));
             out.add(config(ckpt));
-            out.add(finite(ckpt));
+            out.add(finite(ckpt, progress));
         }
         return out;
     }
 
     /** Every file listed under {@code outputs} in upcycle.json exists with its size and SHA-256. */
-    static CheckResult manifest(Path dir) {
+    static CheckResult manifest(Path dir, java.util.function.LongConsumer progress) {
         if (!Files.exists(dir.resolve(Provenance.FILE_NAME))) {
             return CheckResult.skip("manifest", "no " + Provenance.FILE_NAME + ": sizes and SHA-256 not checked");
         }
@@ -107,6 +114,7 @@ public final class IntegrityChecks {
                 continue;
             }
             FileDigest got = FileDigest.of(root, file);
+            progress.accept(got.size());
             if (!got.sha256().equalsIgnoreCase(want.sha256())) {
                 problems.add(want.path() + ": SHA-256 " + got.sha256() + ", upcycle.json says " + want.sha256());
             }
@@ -161,7 +169,7 @@ public final class IntegrityChecks {
                 problems, withMore(first, problems.size()));
     }
 
-    private static CheckResult finite(Checkpoint ckpt) {
+    private static CheckResult finite(Checkpoint ckpt, java.util.function.LongConsumer progress) {
         List<String> problems = new ArrayList<>();
         CheckResult.InputError first = null;
         int scanned = 0;
@@ -171,6 +179,7 @@ public final class IntegrityChecks {
             }
             scanned++;
             long bad = ref.file().countNonFinite(ref.name());
+            progress.accept(ref.header().byteSize());
             if (bad > 0) {
                 problems.add(ref.name() + ": " + bad + " NaN or Inf value(s)");
                 if (first == null) {
@@ -197,5 +206,25 @@ public final class IntegrityChecks {
         } catch (IOException e) {
             return -1;
         }
+    }
+
+    /**
+     * About how many bytes {@link #run} reads: the files listed in upcycle.json (hashed) plus the
+     * weight files (scanned for NaN/Inf). For a progress bar, so it need not be exact.
+     */
+    public static long bytesToRead(Path dir) {
+        long total = 0;
+        try {
+            if (Files.exists(dir.resolve(Provenance.FILE_NAME))) {
+                total += Provenance.read(dir).outputs().stream().mapToLong(FileDigest::size).sum();
+            }
+            try (var files = Files.list(dir)) {
+                total += files.filter(f -> f.getFileName().toString().endsWith(".safetensors"))
+                        .mapToLong(IntegrityChecks::size).sum();
+            }
+        } catch (IOException | UpcycleException e) {
+            return 0; // the checks themselves will report what is wrong
+        }
+        return total;
     }
 }

@@ -19,7 +19,13 @@ public final class Verifier {
      * @param tokens    length of the long test sequence
      */
     public VerifyReport verify(Path dir, Path against, Double tolerance, int tokens) {
-        List<CheckResult> checks = new ArrayList<>(new IntegrityChecks(registry).run(dir));
+        return verify(dir, against, tolerance, tokens, bytes -> { });
+    }
+
+    /** As above; {@code progress} is told the bytes read by the integrity checks (a progress bar). */
+    public VerifyReport verify(Path dir, Path against, Double tolerance, int tokens,
+                               java.util.function.LongConsumer progress) {
+        List<CheckResult> checks = new ArrayList<>(new IntegrityChecks(registry, progress).run(dir));
         FunctionalResult functional = null;
         if (against != null) {
             boolean readable = checks.stream()
