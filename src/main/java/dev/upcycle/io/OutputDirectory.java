@@ -82,11 +82,11 @@ public final class OutputDirectory implements AutoCloseable {
     }
 
     /**
-     * A run killed with SIGKILL leaves its staging directory behind, and one killed inside
-     * {@link #commit()} between its two renames leaves the previous output moved aside with no
-     * target. We hold the lock, so no live run owns these: put a moved-aside previous output
-     * back when the target is missing (nothing is lost), and delete leftover staging and
-     * moved-aside directories.
+     * A run killed with SIGKILL leaves its staging directory behind; one killed inside
+     * {@link #commit()} between its two renames leaves the previous output moved aside ("old",
+     * still intact) with no target; one killed while deleting the replaced output leaves a
+     * "trash" directory. We hold the lock, so no live run owns these: put an intact previous
+     * output back when the target is missing (nothing is lost), and delete the rest.
      */
     private static void recoverFromKilledRun(Path target) throws IOException {
         String prefix = "." + target.getFileName() + ".upcycle-";
@@ -94,7 +94,7 @@ public final class OutputDirectory implements AutoCloseable {
         try (Stream<Path> s = Files.list(target.getParent())) {
             leftovers = s.filter(p -> {
                 String n = p.getFileName().toString();
-                return n.startsWith(prefix + "tmp-") || n.startsWith(prefix + "old-");
+                return n.startsWith(prefix + "tmp-") || n.startsWith(prefix + "old-") || n.startsWith(prefix + "trash-");
             }).sorted().toList();
         }
         for (Path p : leftovers) {
@@ -232,7 +232,11 @@ public final class OutputDirectory implements AutoCloseable {
             committed = true;
             syncDirectory(target.getParent());
             if (old != null) {
-                deleteTree(old);
+                // Rename before deleting: a run killed while deleting leaves a "trash" directory,
+                // which the next run deletes, never an "old" one it would take for an intact output.
+                Path trash = target.resolveSibling("." + target.getFileName() + ".upcycle-trash-" + random());
+                Files.move(old, trash, StandardCopyOption.ATOMIC_MOVE);
+                deleteTree(trash);
             }
         } catch (IOException e) {
             throw new UpcycleException(ErrorKind.IoError, where, "cannot commit output: " + e, null, e);

@@ -63,4 +63,28 @@ class OutputRecoveryTest {
         }
         assertThat(names()).containsExactly("out");
     }
+
+    @Test
+    void aHalfDeletedReplacedOutputIsNeverRestored() throws IOException {
+        // Killed while deleting the output it had just replaced: only a trash directory is left.
+        Files.createDirectories(tmp.resolve(".out.upcycle-trash-0123456789ab"));
+        Files.writeString(tmp.resolve(".out.upcycle-trash-0123456789ab/model.safetensors"), "half deleted");
+        try (OutputDirectory out = OutputDirectory.create(tmp.resolve("out"), false)) {
+            Files.writeString(out.staging().resolve(OutputDirectory.MARKER), "{}");
+            out.commit();
+        }
+        assertThat(names()).containsExactly("out");
+        assertThat(tmp.resolve("out/model.safetensors")).doesNotExist();
+    }
+
+    @Test
+    void replacingAnOutputLeavesNoOldOrTrashDirectory() throws IOException {
+        previousOutput(tmp.resolve("out"));
+        try (OutputDirectory out = OutputDirectory.create(tmp.resolve("out"), true)) {
+            Files.writeString(out.staging().resolve(OutputDirectory.MARKER), "{\"new\": true}");
+            out.commit();
+        }
+        assertThat(names()).containsExactly("out");
+        assertThat(Files.readString(tmp.resolve("out/" + OutputDirectory.MARKER))).contains("new");
+    }
 }
