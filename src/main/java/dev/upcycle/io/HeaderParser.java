@@ -34,6 +34,12 @@ final class HeaderParser {
     /** The reference loader's limit (100 MB, decimal). */
     static final long MAX_HEADER_BYTES = 100_000_000L;
     static final int MAX_DEPTH = 64;
+    /**
+     * Tensors per file. Real checkpoints hold at most about 10^5 tensors in all their shards; a
+     * 100 MB header could otherwise declare about 1.6 million, whose headers alone would exhaust
+     * a 256 MiB heap.
+     */
+    static final int MAX_TENSORS = 500_000;
     static final int MAX_STRING = 64 * 1024;
     /** Long enough for any u64 and a sign; longer numbers can only be hostile. */
     static final int MAX_NUMBER = 40;
@@ -225,6 +231,10 @@ final class HeaderParser {
                 if (tensors.containsKey(name)) {
                     throw new UpcycleException(ErrorKind.DuplicateTensorName, tw,
                             "tensor name appears twice in the header");
+                }
+                if (tensors.size() >= MAX_TENSORS) {
+                    throw new UpcycleException(ErrorKind.HeaderTooLarge, where,
+                            "the header declares more than " + MAX_TENSORS + " tensors");
                 }
                 tensors.put(name, readTensor(p, name, tw));
             }
