@@ -62,7 +62,7 @@ public final class OutputDirectory implements AutoCloseable {
         } catch (IOException e) {
             throw new UpcycleException(ErrorKind.IoError, parent.toString(), "cannot create directory: " + e, null, e);
         }
-        Path lock = parent.resolve("." + name + ".upcycle-lock");
+        Path lock = OutputLock.fileFor(abs);
         takeLock(lock, where);
         Path staging = parent.resolve("." + name + ".upcycle-tmp-" + random());
         try {
@@ -135,7 +135,7 @@ public final class OutputDirectory implements AutoCloseable {
         }
     }
 
-    private static void takeLock(Path lock, String where) {
+    static void takeLock(Path lock, String where) {
         for (int attempt = 0; attempt < 2; attempt++) {
             try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)));

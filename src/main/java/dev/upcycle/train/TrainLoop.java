@@ -10,6 +10,7 @@ import ai.djl.training.GradientCollector;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.JsonFiles;
+import dev.upcycle.io.OutputLock;
 import dev.upcycle.runtime.CausalLm;
 import dev.upcycle.runtime.Djl;
 import dev.upcycle.runtime.Evaluator;
@@ -41,6 +42,25 @@ public final class TrainLoop {
     }
 
     public static Result run(TrainConfig c, PrintWriter log, boolean terminal) {
+        refuseOutputOverInput(c);
+        // One run per output directory at a time: OUT is written in place, so two would interleave.
+        try (OutputLock lock = OutputLock.acquire(c.output())) {
+            return runLocked(c, log, terminal);
+        }
+    }
+
+    /** The output must not be, contain or lie inside the model it reads: --force would delete it. */
+    private static void refuseOutputOverInput(TrainConfig c) {
+        Path out = c.output().toAbsolutePath().normalize();
+        Path model = c.model().toAbsolutePath().normalize();
+        if (out.startsWith(model) || model.startsWith(out)) {
+            throw new UpcycleException(ErrorKind.UnsafeOutput, out.toString(), "the output "
+                    + (out.equals(model) ? "is" : out.startsWith(model) ? "is inside" : "contains")
+                    + " the model being trained (" + model + ")", "choose an output directory elsewhere");
+        }
+    }
+
+    private static Result runLocked(TrainConfig c, PrintWriter log, boolean terminal) {
         Device device = device(c.device());
         Path out = RunDirectory.prepare(c);
         JsonFiles.write(out.resolve(TrainConfig.FILE_NAME), c.toJson());

@@ -1,0 +1,68 @@
+package dev.upcycle.faults;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.upcycle.cli.Main;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Issue 9, nothing lost: train never writes over the model it reads, and two runs never share an output. */
+class TrainOutputSafetyTest {
+    @TempDir
+    Path tmp;
+    Path model;
+    Path data;
+
+    @BeforeEach
+    void fixtures() throws IOException {
+        model = tmp.resolve("model");
+        assertThat(Main.run(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()), "synth",
+                "--family", "llama", "--hidden", "32", "--intermediate", "64", "-o", model.toString(), "-q")).isZero();
+        data = Files.writeString(tmp.resolve("train.txt"),
+                Files.readString(Paths.get("test-fixtures/corpus/train.txt")).substring(0, 20_000));
+    }
+
+    private Result train(Path out) {
+        StringWriter err = new StringWriter();
+        int code = Main.run(new PrintWriter(new StringWriter()), new PrintWriter(err, true), "train", model.toString(),
+                "--data", data.toString(), "--bytes", "-o", out.toString(), "--steps", "2", "--batch", "2",
+                "--seq-len", "16", "--save-every", "0", "--force", "-q");
+        return new Result(code, err.toString());
+    }
+
+    private record Result(int code, String err) {
+    }
+
+    @Test
+    void theModelItselfOrADirectoryInsideItIsNeverTheOutput() throws IOException {
+        byte[] weights = Files.readAllBytes(model.resolve("model.safetensors"));
+        for (Path out : new Path[] {model, model.resolve("runs/a"), tmp}) {
+            Result r = train(out);
+            assertThat(r.code()).as(out.toString()).isEqualTo(3);
+            assertThat(r.err()).startsWith("upcycle: UnsafeOutput : ");
+        }
+        assertThat(Files.readAllBytes(model.resolve("model.safetensors"))).isEqualTo(weights);
+        assertThat(model.resolve("runs")).doesNotExist();
+    }
+
+    @Test
+    void aSecondRunIntoTheSameOutputIsRefused() throws IOException {
+        Path out = tmp.resolve("run");
+        Path lock = tmp.resolve(".run.upcycle-lock");
+        Files.writeString(lock, ProcessHandle.current().pid() + "\n"); // a live process holds it
+        Result r = train(out);
+        assertThat(r.code()).isEqualTo(4);
+        assertThat(r.err()).startsWith("upcycle: OutputLocked : ");
+        assertThat(out).doesNotExist();
+        Files.delete(lock);
+        assertThat(train(out).code()).isZero();
+        assertThat(lock).doesNotExist();
+    }
+}
