@@ -139,7 +139,7 @@ class KillTrialsTest {
         assertThat(siblings(parent)).isEmpty();
     }
 
-    private record Result(int code, String text) {
+    record Result(int code, String text) {
         String errorLine() {
             return text.lines().filter(l -> l.startsWith("upcycle: ")).findFirst().orElse("");
         }
@@ -167,15 +167,21 @@ class KillTrialsTest {
      * inside the namespace.
      */
     private static Result inTmpfsConvert(String options, Path dir) throws Exception {
+        return inTmpfs(options, dir, convertArgs(dir.resolve("out")));
+    }
+
+    /** Runs {@code upcycle args...} in a child JVM with {@code dir} a fresh tmpfs of the given options. */
+    static Result inTmpfs(String options, Path dir, String... args) throws Exception {
         Files.createDirectories(dir);
         String java = Paths.get(System.getProperty("java.home"), "bin", "java").toString();
         StringBuilder cmd = new StringBuilder("mount -t tmpfs -o " + options + " tmpfs '" + dir + "' || exit 99; '")
                 .append(java).append("' -Xmx256m -cp '").append(System.getProperty("java.class.path")).append("' ")
                 .append(Main.class.getName());
-        for (String a : convertArgs(dir.resolve("out"))) {
+        for (String a : args) {
             cmd.append(" '").append(a).append("'");
         }
-        cmd.append("; code=$?; echo \"LEFT: [$(ls -A '").append(dir).append("')]\"; exit $code");
+        cmd.append("; code=$?; echo \"LEFT: [$(ls -A '").append(dir).append("')]\"; ")
+                .append("echo \"TREE: [$(find '").append(dir).append("' -mindepth 1 | sort | tr '\\n' ' ')]\"; exit $code");
         Process proc = new ProcessBuilder("unshare", "-rm", "bash", "-c", cmd.toString()).redirectErrorStream(true).start();
         String text = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(proc.waitFor(120, TimeUnit.SECONDS)).isTrue();

@@ -146,4 +146,15 @@ class TrainKillTrialsTest {
         assertThat(runCapturing(err, fewer)).isEqualTo(3);
         assertThat(err.toString()).contains("the checkpoint is at step 24, beyond --steps 12");
     }
+
+    @Test
+    void aFullDiskEndsTrainingWithExit4AndNoStagingLeft() throws Exception {
+        Path dir = tmp.resolve("tmpfs-full");
+        KillTrialsTest.Result r = KillTrialsTest.inTmpfs("size=48k", dir, trainArgs(dir.resolve("run")));
+        assertThat(r.code()).as(r.text()).isEqualTo(4);
+        assertThat(r.errorLine()).startsWith("upcycle: IoError : ").contains("No space left on device");
+        // The run directory is written in place by design; no checkpoint staging directory may remain.
+        String tree = r.text().lines().filter(l -> l.startsWith("TREE: ")).findFirst().orElseThrow();
+        assertThat(tree).doesNotContain(".upcycle-tmp-").contains("train-config.json");
+    }
 }
