@@ -2,13 +2,13 @@ package dev.upcycle.train;
 
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.OutputDirectory;
 import dev.upcycle.io.Provenance;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -76,13 +76,7 @@ final class RunDirectory {
             old = s.filter(p -> p.getFileName().toString().startsWith(prefix)).toList();
         }
         for (Path dir : old) {
-            List<Path> all;
-            try (Stream<Path> s = Files.walk(dir)) {
-                all = s.sorted(Comparator.reverseOrder()).toList();
-            }
-            for (Path p : all) {
-                Files.delete(p);
-            }
+            OutputDirectory.deleteTree(dir);
         }
     }
 }

@@ -95,7 +95,7 @@ class KillTrialsTest {
             if (replace && !Files.exists(out)) {
                 assertThat(run(convertArgs(out))).isZero();
             } else if (!replace && Files.exists(out)) {
-                dev.upcycle.io.OutputDirectoryTestAccess.deleteTree(out);
+                dev.upcycle.io.OutputDirectory.deleteTree(out);
             }
             Process p = child("", convertArgs(out)).start();
             Thread.sleep((long) (random.nextDouble() * fullMillis * 1.2));
