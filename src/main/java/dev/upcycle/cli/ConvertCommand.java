@@ -9,6 +9,7 @@ import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.DType;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.MoaConfig;
+import dev.upcycle.upcycle.BlockSpec;
 import dev.upcycle.upcycle.LayerSelection;
 import dev.upcycle.upcycle.MoaSpec;
 import dev.upcycle.upcycle.RouterInit;
@@ -116,6 +117,26 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             description = "random (N(0, --router-std^2)) or zero; zero with one seed never lets identical experts diverge (default: ${DEFAULT-VALUE}).")
     String attentionRouterInit;
 
+    @Option(names = "--shared-kv-init", paramLabel = "mean|seed:X", defaultValue = "mean",
+            description = "Shared k/v of a moa-shared-kv merge: the mean of the seeds, or seed X's (0 = first input) (default: ${DEFAULT-VALUE}).")
+    String sharedKvInit;
+
+    @Option(names = "--expert-noise-std", paramLabel = "SIGMA", defaultValue = "0",
+            description = "Add N(0, SIGMA^2) noise to every copied expert weight (attention and FFN), so identical experts can diverge even under a zero router; step 0 is then approximate (default: ${DEFAULT-VALUE}).")
+    double expertNoiseStd;
+
+    @Option(names = "--block-layout", paramLabel = "LAYOUT", defaultValue = "seed",
+            description = "seed, sequential or parallel (bam.md 4): the output's blocks; a layout the seed does not have needs --force-parallel (default: ${DEFAULT-VALUE}).")
+    String blockLayout;
+
+    @Option(names = "--parallel-norms", paramLabel = "1|2",
+            description = "Norms per parallel block: 1 (input_layernorm only, BAM) or 2 (both on x) (default: the seed's, 2 for a sequential seed).")
+    Integer parallelNorms;
+
+    @Option(names = "--force-parallel",
+            description = "Accept a block layout the seed was not trained with; step 0 then no longer matches the seed.")
+    boolean forceParallel;
+
     @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "keep",
             description = "keep, f32, bf16 or f16 (default: ${DEFAULT-VALUE}).")
     String dtype;
@@ -219,11 +240,24 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
                 .sharedExpertSize(sharedExpertSize == null ? 0 : sharedExpertSize);
         DType type = dtype.equalsIgnoreCase("keep") ? null : Options.writableDtype(dtype, "--dtype");
         MoaConfig.Variant variant = MoaSpec.parseMode(attention);
+        Integer kvSeed = sharedKvSeed();
         MoaSpec moa = variant == null ? null : new MoaSpec(variant,
                 attentionExperts != null ? attentionExperts : seeds > 1 ? seeds : n, attentionTopK,
-                RouterInit.parse(attentionRouterInit), routerStd);
+                RouterInit.parse(attentionRouterInit), routerStd, kvSeed);
+        BlockSpec block = new BlockSpec(BlockSpec.parseLayout(blockLayout), parallelNorms, forceParallel);
         return new UpcycleRequest(b.build(), target, LayerSelection.parse(layers), type, Options.size(maxShardSize),
-                allowApproximate, UpcycleRequest.DEFAULT_AUX_LOSS, moa);
+                allowApproximate, UpcycleRequest.DEFAULT_AUX_LOSS, moa, block, expertNoiseStd);
+    }
+
+    /** {@code --shared-kv-init}, refused when given without moa-shared-kv. */
+    private Integer sharedKvSeed() {
+        Integer seedIndex = MoaSpec.parseSharedKvInit(sharedKvInit);
+        if (spec.commandLine().getParseResult().hasMatchedOption("--shared-kv-init")
+                && MoaSpec.parseMode(attention) != MoaConfig.Variant.SHARED_KV) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--shared-kv-init",
+                    "applies to --attention moa-shared-kv only (moa-separate experts keep their own k and v)");
+        }
+        return seedIndex;
     }
 
     /** The options that decide the output's content (not where it goes), for upcycle.json. */
@@ -247,7 +281,16 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             o.put("attention-experts", r.moa().experts());
             o.put("attention-top-k", r.moa().activeExperts());
             o.put("attention-router-init", r.moa().routerInit().cliName());
+            if (r.moa().variant() == MoaConfig.Variant.SHARED_KV) {
+                o.put("shared-kv-init", r.moa().sharedKvInitText());
+            }
         }
+        o.put("expert-noise-std", r.expertNoiseStd());
+        o.put("block-layout", blockLayout);
+        if (parallelNorms != null) {
+            o.put("parallel-norms", parallelNorms);
+        }
+        o.put("force-parallel", forceParallel);
         o.put("dtype", r.dtype() == null ? "keep" : r.dtype().safetensorsName().toLowerCase(java.util.Locale.ROOT));
         o.put("seed", s.seed());
         o.put("max-shard-size", maxShardSize);

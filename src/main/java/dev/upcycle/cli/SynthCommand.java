@@ -63,6 +63,11 @@ final class SynthCommand implements Callable<Integer> {
             description = "Sliding attention window (mistral, qwen2); unset means full attention.")
     Integer slidingWindow;
 
+    @Option(names = "--parallel-blocks", paramLabel = "NORMS",
+            description = "Write a dense llama-shaped model with parallel blocks (bam.md 4: x + attn(LN x) + ffn(LN x)) "
+                    + "and NORMS (1 or 2) norms per block, in the native upcycle_moa format.")
+    Integer parallelBlocks;
+
     @Option(names = "--dtype", defaultValue = "f32", paramLabel = "f32|bf16|f16",
             description = "Weight dtype (default: ${DEFAULT-VALUE}).")
     String dtype;
@@ -93,7 +98,7 @@ final class SynthCommand implements Callable<Integer> {
             out.commit();
         }
         if (!output.quiet()) {
-            output.out().println("wrote " + output.dir() + " (" + fam.name() + ", " + layers + " layers, hidden "
+            output.out().println("wrote " + output.dir() + " (" + config.family().name() + (parallelBlocks == null ? "" : " with parallel blocks") + ", " + layers + " layers, hidden "
                     + hidden + ", " + type + ", seed " + seed + ")");
         }
         return 0;
@@ -125,7 +130,20 @@ final class SynthCommand implements Callable<Integer> {
         } else if (fam.declares("sliding_window")) {
             b.slidingWindow(null);
         }
-        return b.build();
+        return parallelBlocks == null ? b.build() : parallel(b.build());
+    }
+
+    private ModelConfig parallel(ModelConfig c) {
+        if (!c.family().name().equals("llama")) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--parallel-blocks",
+                    "parallel-block seeds are llama-shaped (the native format has no sliding window or q/k norms); "
+                            + "use --family llama, not " + c.family().name());
+        }
+        if (parallelBlocks < 1 || parallelBlocks > 2) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--parallel-blocks",
+                    parallelBlocks + " norms per block: must be 1 or 2");
+        }
+        return Synthesizer.parallelBlocks(c, parallelBlocks);
     }
 
     private ObjectNode optionsJson(DType type) {
@@ -144,6 +162,9 @@ final class SynthCommand implements Callable<Integer> {
         o.put("attention-bias", attentionBias);
         if (slidingWindow != null) {
             o.put("sliding-window", slidingWindow);
+        }
+        if (parallelBlocks != null) {
+            o.put("parallel-blocks", parallelBlocks);
         }
         o.put("dtype", type.torchName());
         o.put("seed", seed);

@@ -156,7 +156,15 @@ public final class Converter {
                 Path dir = out.staging();
                 new PlanExecutor(plan, seeds.stream().map(SourceModel::checkpoint).toList(), beforeEach).write(dir);
                 time.lap("weights written and fsynced");
-                JsonFiles.write(dir.resolve("config.json"), ConfigWriter.toJson(plan.targetConfig(), true));
+                var config = ConfigWriter.toJson(plan.targetConfig(), true);
+                if (plan.target().attentionExperts()) {
+                    List<String> ids = new ArrayList<>();
+                    for (int i = 0; i < seeds.size(); i++) {
+                        ids.add(baseModel(seeds.get(i), seedDirs.get(i)));
+                    }
+                    config.set("upcycle", UpcycleBlock.of(plan, ids));
+                }
+                JsonFiles.write(dir.resolve("config.json"), config);
                 inputs.add(FileDigest.of(root, root.resolve(src.checkpoint().configFile().orElseThrow().getFileName())));
                 src.checkpoint().index().ifPresent(i -> inputs.add(FileDigest.of(root, root.resolve(
                         dev.upcycle.io.CheckpointWriter.INDEX_FILE))));

@@ -72,7 +72,9 @@ public final class PlanExecutor {
     }
 
     private void fill(PlannedTensor t, TensorSource src, Checkpoint source, TensorSink sink) {
-        if (src instanceof TensorSource.Seed s) {
+        if (src instanceof TensorSource.Noisy n) {
+            fill(t, n.source(), source, new NoisySink(sink, n.std(), n.seed()));
+        } else if (src instanceof TensorSource.Seed s) {
             fill(t, s.source(), seeds.get(s.index()), sink);
         } else if (src instanceof TensorSource.Mean m) {
             mean(m, t.dtype(), sink);

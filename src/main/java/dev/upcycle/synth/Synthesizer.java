@@ -9,7 +9,9 @@ import dev.upcycle.io.TensorSink;
 import dev.upcycle.io.TensorSpec;
 import dev.upcycle.math.SeededGaussian;
 import dev.upcycle.model.ExpectedTensor;
+import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.ModelConfig;
+import dev.upcycle.model.MoaConfig;
 import dev.upcycle.model.ConfigWriter;
 import dev.upcycle.model.TensorRole;
 import java.io.IOException;
@@ -45,6 +47,24 @@ public final class Synthesizer {
         }).toList();
         CheckpointWriter.write(dir, specs, maxShardSize, Map.of(), (spec, sink) -> fill(byName.get(spec.name()), seed, sink));
         JsonFiles.write(dir.resolve("config.json"), ConfigWriter.toJson(withDtype));
+    }
+
+    /**
+     * The dense llama-shaped config {@code c} as a native ({@code upcycle_moa}) config with parallel
+     * blocks and {@code norms} norms per block, with no routed and no attention experts: a BAM-style
+     * seed (bam.md 4), which no Llama-family format can express.
+     */
+    public static ModelConfig parallelBlocks(ModelConfig c, int norms) {
+        List<Integer> all = java.util.stream.IntStream.range(0, c.numHiddenLayers()).boxed().toList();
+        return ModelConfig.builder(FamilyRegistry.builtIn().byName("upcycle_moa"))
+                .vocabSize(c.vocabSize()).hiddenSize(c.hiddenSize()).intermediateSize(c.intermediateSize())
+                .numHiddenLayers(c.numHiddenLayers()).numAttentionHeads(c.numAttentionHeads())
+                .numKeyValueHeads(c.numKeyValueHeads()).headDim(c.headDim()).tieWordEmbeddings(c.tieWordEmbeddings())
+                .attentionBias(c.attentionBias()).maxPositionEmbeddings(c.maxPositionEmbeddings())
+                .numExperts(1).numExpertsPerTok(1).expertWidth(c.intermediateSize()).mlpOnlyLayers(all)
+                .moa(new MoaConfig(MoaConfig.Variant.SEPARATE, 1, null, List.of(), MoaConfig.BlockLayout.PARALLEL,
+                        norms, 0.0))
+                .build();
     }
 
     private static void fill(ExpectedTensor t, long seed, TensorSink sink) throws IOException {

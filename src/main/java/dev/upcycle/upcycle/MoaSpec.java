@@ -15,8 +15,15 @@ import java.util.Objects;
  * @param routerInit random (default: with identical experts a zero router never lets them diverge,
  *                   bam.md 1.3) or zero
  * @param routerStd  standard deviation of the random router (bam.md 2: 0.02)
+ * @param sharedKvSeed where the shared k/v of a merge come from (bam.md 3.3): null for the mean of
+ *                   the seeds, else that seed's index
  */
-public record MoaSpec(MoaConfig.Variant variant, int experts, Integer topK, RouterInit routerInit, double routerStd) {
+public record MoaSpec(MoaConfig.Variant variant, int experts, Integer topK, RouterInit routerInit, double routerStd,
+                      Integer sharedKvSeed) {
+
+    public MoaSpec(MoaConfig.Variant variant, int experts, Integer topK, RouterInit routerInit, double routerStd) {
+        this(variant, experts, topK, routerInit, routerStd, null);
+    }
 
     public MoaSpec {
         Objects.requireNonNull(variant, "variant");
@@ -34,6 +41,38 @@ public record MoaSpec(MoaConfig.Variant variant, int experts, Integer topK, Rout
         if (routerInit == RouterInit.VIRTUAL_GROUP) {
             routerInit = RouterInit.RANDOM;
         }
+        if (sharedKvSeed != null && variant != MoaConfig.Variant.SHARED_KV) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--shared-kv-init",
+                    "applies to --attention moa-shared-kv only (moa-separate experts keep their own k and v)");
+        }
+        if (sharedKvSeed != null && sharedKvSeed < 0) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--shared-kv-init", "seed index " + sharedKvSeed + " is negative");
+        }
+    }
+
+    /**
+     * {@code mean} (null) or {@code seed:X} (X, the 0-based position of a seed among the inputs).
+     *
+     * @throws UpcycleException InvalidOption for anything else
+     */
+    public static Integer parseSharedKvInit(String s) {
+        if (s.equals("mean")) {
+            return null;
+        }
+        if (s.startsWith("seed:")) {
+            try {
+                return Integer.parseInt(s.substring(5));
+            } catch (NumberFormatException e) {
+                // fall through to the error below
+            }
+        }
+        throw new UpcycleException(ErrorKind.InvalidOption, "--shared-kv-init",
+                "\"" + s + "\" is not mean or seed:X (X = 0 for the first input)");
+    }
+
+    /** The option's text: {@code mean} or {@code seed:X}. */
+    public String sharedKvInitText() {
+        return sharedKvSeed == null ? "mean" : "seed:" + sharedKvSeed;
     }
 
     /** {@code moa-separate} / {@code moa-shared-kv}; null for {@code keep}. */

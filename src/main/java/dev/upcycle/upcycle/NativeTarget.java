@@ -80,11 +80,14 @@ final class NativeTarget implements MoeTarget {
             }
         }
         MoaSpec moa = request.moa();
+        BlockSpec.Resolved blocks = request.block().resolve(source);
+        // parallel_num_norms is 1 in the config of sequential blocks (bam.md 5's example), where it is unused.
+        int norms = blocks.parallel() ? blocks.norms() : 1;
         // --attention keep: an FFN-only MoE in the native format, no MoA layer.
         MoaConfig moaConfig = moa == null
-                ? new MoaConfig(MoaConfig.Variant.SEPARATE, 1, null, List.of(), MoaConfig.BlockLayout.SEQUENTIAL, 1, 0.0)
-                : new MoaConfig(moa.variant(), moa.experts(), moa.topK(), all ? null : layers,
-                        MoaConfig.BlockLayout.SEQUENTIAL, 1, 0.0);
+                ? new MoaConfig(MoaConfig.Variant.SEPARATE, 1, null, List.of(), blocks.layout(), norms, 0.0)
+                : new MoaConfig(moa.variant(), moa.experts(), moa.topK(), all ? null : layers, blocks.layout(), norms,
+                        0.0);
         boolean bias = source.attentionBias() || source.family().template(TensorRole.ATTN_Q_BIAS)
                 .map(t -> t.when().test(source, 0)).orElse(false);
         return TargetConfigs.common(source, family)

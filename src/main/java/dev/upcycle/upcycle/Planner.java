@@ -86,9 +86,19 @@ public final class Planner {
             }
             request = request.withTarget(MoeTargets.NATIVE.cliName());
         }
-        if (source.family().moe()) {
+        if (hasExpertLayers(source)) {
             throw new UpcycleException(ErrorKind.UnsupportedArchitecture, "config.json", "the input is already an MoE model ("
-                    + source.family().name() + "); convert upcycles dense llama, mistral, qwen2 and qwen3 models");
+                    + source.family().name() + "); convert upcycles dense llama, mistral, qwen2 and qwen3 models "
+                    + "(and dense native models, e.g. parallel-block seeds)");
+        }
+        BlockSpec.Resolved blocks = request.block().resolve(source);
+        if (blocks.parallel() && request.target().strip().equalsIgnoreCase(MoeTargets.AUTO)) {
+            // Only the native format has parallel blocks (bam.md 4, 5).
+            request = request.withTarget(MoeTargets.NATIVE.cliName());
+        }
+        if (request.moa() != null && request.moa().sharedKvSeed() != null && request.moa().sharedKvSeed() >= seeds) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--shared-kv-init",
+                    "seed:" + request.moa().sharedKvSeed() + " names no input (" + seeds + " given, numbered from 0)");
         }
         if (source.mlpBias()) {
             // upcycling.md 8: no target has expert biases, and dropping them changes the function.
@@ -98,25 +108,41 @@ public final class Planner {
         Activation activation = Activation.fromHiddenAct(source.hiddenAct(), true);
         ExpertLayout layout = ExpertLayout.of(request.spec(), source.intermediateSize());
         List<Integer> layers = request.layers().resolve(source.numHiddenLayers());
-        this.seedTensors = tensors;
-        Map<String, TensorHeader> first = tensors.get(0);
-        return planFirst(source, first, request, activation, layout, layers);
+        return planFirst(new Inputs(source, tensors, blocks), request, activation, layout, layers);
     }
 
-    /** The headers of every seed, for the attempts of the current {@link #plan} call. */
-    private List<Map<String, TensorHeader>> seedTensors;
+    /** A dense input has no routed-expert and no attention-expert layer (a native config may have neither). */
+    private static boolean hasExpertLayers(ModelConfig c) {
+        for (int l = 0; l < c.numHiddenLayers(); l++) {
+            if (c.isSparseLayer(l) || c.isMoaLayer(l)) {
+                return true;
+            }
+        }
+        return c.family().moe() && c.numHiddenLayers() == 0;
+    }
 
-    private UpcyclePlan planFirst(ModelConfig source, Map<String, TensorHeader> tensors, UpcycleRequest request,
-                                  Activation activation, ExpertLayout layout, List<Integer> layers) {
+    /**
+     * What one {@link #plan} call reads: the first seed's config, every seed's headers, and the
+     * block layout resolved against the seed. Passed down, not stored, so a planner is stateless.
+     */
+    private record Inputs(ModelConfig source, List<Map<String, TensorHeader>> seedTensors, BlockSpec.Resolved blocks) {
+        Map<String, TensorHeader> first() {
+            return seedTensors.get(0);
+        }
+    }
+
+    private UpcyclePlan planFirst(Inputs in, UpcycleRequest request, Activation activation, ExpertLayout layout,
+                                  List<Integer> layers) {
+        ModelConfig source = in.source();
         if (!request.target().strip().equalsIgnoreCase(MoeTargets.AUTO)) {
             MoeTarget target = MoeTargets.byName(request.target());
-            Attempt a = attempt(target, source, tensors, request, activation, layout, layers);
+            Attempt a = attempt(target, in, request, activation, layout, layers);
             a.refuseIfUnfit(request.allowApproximate());
             return a.finish(List.of("target " + target.cliName() + ": chosen with --target"));
         }
         List<Attempt> attempts = new ArrayList<>();
         for (MoeTarget t : MoeTargets.all()) {
-            attempts.add(attempt(t, source, tensors, request, activation, layout, layers));
+            attempts.add(attempt(t, in, request, activation, layout, layers));
         }
         Attempt chosen = attempts.stream().filter(Attempt::exactFit).findFirst()
                 .or(() -> request.allowApproximate()
@@ -140,10 +166,16 @@ public final class Planner {
         return chosen.finish(why);
     }
 
-    private Attempt attempt(MoeTarget target, ModelConfig source, Map<String, TensorHeader> tensors,
-                            UpcycleRequest request, Activation activation, ExpertLayout layout, List<Integer> layers) {
-        Attempt a = new Attempt(target, source, tensors, request, activation, layout, layers);
-        a.seedTensors = seedTensors;
+    private Attempt attempt(MoeTarget target, Inputs in, UpcycleRequest request, Activation activation,
+                            ExpertLayout layout, List<Integer> layers) {
+        ModelConfig source = in.source();
+        Attempt a = new Attempt(target, source, in.first(), request, activation, layout, layers);
+        a.seedTensors = in.seedTensors();
+        a.blocks = in.blocks();
+        if (in.blocks().parallel() && !target.attentionExperts()) {
+            a.impossible.add(target.cliName() + " has sequential blocks only, and the output's blocks are parallel "
+                    + "(bam.md 4); use --target native");
+        }
         a.impossible.addAll(target.impossible(source, request.spec(), layers));
         if (a.impossible.isEmpty()) {
             a.approximations.addAll(target.approximations(source));
@@ -166,6 +198,7 @@ public final class Planner {
         final List<String> warnings = new ArrayList<>();
         final ScaleFactors factors;
         List<Map<String, TensorHeader>> seedTensors;
+        BlockSpec.Resolved blocks;
         ModelConfig config;
         List<PlannedTensor> planned;
 
@@ -223,6 +256,10 @@ public final class Planner {
             MoaSpec moa = request.moa();
             int n = seeds();
             TensorSource s = switch (e.role()) {
+                case ATTN_K, ATTN_V, ATTN_K_BIAS, ATTN_V_BIAS -> n > 1 && moa != null && moa.sharedKvSeed() != null
+                        && config.isMoaLayer(layer)
+                        // bam.md 3.3: shared_kv_init seed:X takes the shared k/v from seed X instead of the mean.
+                        ? seed(moa.sharedKvSeed(), single(e, src)) : n == 1 ? single(e, src) : mean(single(e, src));
                 case ATTN_ROUTER -> new TensorSource.Router(moa.routerInit(), moa.routerStd(), spec.seed(),
                         moa.experts(), 1, layer);
                 case ATTN_EXPERT_Q, ATTN_EXPERT_K, ATTN_EXPERT_V, ATTN_EXPERT_O, ATTN_EXPERT_Q_BIAS,
@@ -237,6 +274,12 @@ public final class Planner {
                                 layer, -1)));
                 default -> n == 1 ? single(e, src) : mean(single(e, src));
             };
+            double noise = request.expertNoiseStd();
+            if (noise > 0 && e.expert() >= 0 && !e.role().isBias() && s.sourceName() != null
+                    && (e.role().isAttentionExpert() || e.role() == TensorRole.EXPERT_GATE
+                    || e.role() == TensorRole.EXPERT_UP || e.role() == TensorRole.EXPERT_DOWN)) {
+                s = new TensorSource.Noisy(s, noise, spec.seed());
+            }
             if (s.sourceName() != null) {
                 if (!tensors.containsKey(s.sourceName())) {
                     throw new IllegalStateException("plan reads " + s.sourceName() + ", which the source lacks");
@@ -329,6 +372,11 @@ public final class Planner {
             if (e.role() == TensorRole.ATTN_Q_NORM || e.role() == TensorRole.ATTN_K_NORM) {
                 return new TensorSource.Constant(1.0);
             }
+            if (e.role() == TensorRole.MLP_NORM && src.has(TensorRole.ATTN_NORM)) {
+                // A one-norm parallel seed applies input_layernorm to the FFN's input too; a second
+                // norm that copies it computes the same thing (bam.md 4).
+                return new TensorSource.Copy(src.tensorName(TensorRole.ATTN_NORM, e.layer(), -1));
+            }
             throw new IllegalStateException("no source for " + e.name() + " (" + e.role() + ")");
         }
 
@@ -369,7 +417,9 @@ public final class Planner {
                 boolean upcycledMlp = layers.contains(id.layer()) && (id.role() == TensorRole.MLP_GATE
                         || id.role() == TensorRole.MLP_UP || id.role() == TensorRole.MLP_DOWN);
                 boolean tiedHead = id.role() == TensorRole.LM_HEAD && source.tieWordEmbeddings();
-                if (!upcycledMlp && !tiedHead) {
+                // A forced layout change already gives up step-0 equality, and says so in the verdict.
+                boolean forcedNorm = id.role() == TensorRole.MLP_NORM && blocks.changed();
+                if (!upcycledMlp && !tiedHead && !forcedNorm) {
                     lost.computeIfAbsent(id.role(), r -> new ArrayList<>()).add(name);
                 }
             }
@@ -437,15 +487,31 @@ public final class Planner {
             MoaSpec moa = request.moa();
             List<String> reasons = new ArrayList<>(f.reasons());
             List<String> warns = new ArrayList<>(f.warnings());
+            if (blocks.changed()) {
+                return new Fidelity(Fidelity.Verdict.NOT_PRESERVING, List.of("Block layout: the seed's "
+                        + BlockSpec.layoutOf(source).token() + " blocks are written as " + blocks.layout().token()
+                        + " blocks (--force-parallel); the FFN now reads a different input, so step 0 does not "
+                        + "match the seed (bam.md 4)."), warns, OptionalDouble.empty());
+            }
             if (moa != null) {
                 reasons.add(String.format(Locale.ROOT, "Attention: %d identical copies of the attention per MoA layer "
                         + "(%s), %s; weights g_e >= 0 summing to 1 give sum_e g_e A(h) = A(h), so the attention is "
                         + "unchanged for any router (bam.md 1.3).", moa.experts(), moa.variant().token(),
                         moa.topK() == null ? "soft routing over all experts" : "top-" + moa.topK() + " renormalised"));
-                if (seeds() == 1 && moa.routerInit() == RouterInit.ZERO) {
+                if (seeds() == 1 && moa.routerInit() == RouterInit.ZERO && request.expertNoiseStd() == 0) {
                     warns.add("attention router init zero with one seed and no expert noise: identical experts get "
-                            + "identical updates and never diverge (bam.md 1.3); use --router-init random");
+                            + "identical updates and never diverge (bam.md 1.3); use --attention-router-init random "
+                            + "or --expert-noise-std");
                 }
+            }
+            double noise = request.expertNoiseStd();
+            if (noise > 0 && seeds() == 1) {
+                reasons = new ArrayList<>(List.of(String.format(Locale.ROOT, "Expert noise: N(0, %s^2) is added to "
+                        + "every copied expert weight (--expert-noise-std), so the experts are no longer identical "
+                        + "and step 0 differs from the dense model by an amount that grows with the noise.",
+                        TensorSource.fmt(noise))));
+                return new Fidelity(f.verdict() == Fidelity.Verdict.NOT_PRESERVING ? f.verdict()
+                        : Fidelity.Verdict.APPROXIMATE, reasons, warns, OptionalDouble.empty());
             }
             if (seeds() > 1) {
                 reasons = new ArrayList<>(List.of("Merging " + seeds() + " seeds (" + (moa == null ? "BTX" : "BAM "
@@ -496,6 +562,20 @@ public final class Planner {
                         + "seed); embeddings, norms, lm_head" + (request.moa() == null ? ", attention" : "")
                         + (request.moa() != null && request.moa().variant() == dev.upcycle.model.MoaConfig.Variant.SHARED_KV
                         ? ", shared k/v" : "") + " averaged in float64");
+            }
+            if (blocks.parallel() || blocks.changed()) {
+                c.add("blocks: " + blocks.layout().token() + (blocks.parallel() ? " with " + blocks.norms()
+                        + (blocks.norms() == 1 ? " norm" : " norms") : "") + (blocks.changed()
+                        ? " (forced; the seed's are " + BlockSpec.layoutOf(source).token() + ")" : " (as the seed)"));
+            }
+            if (request.moa() != null && request.moa().variant() == dev.upcycle.model.MoaConfig.Variant.SHARED_KV
+                    && seeds() > 1) {
+                c.add("shared k/v: " + (request.moa().sharedKvSeed() == null ? "mean of the seeds"
+                        : "copied from seed " + request.moa().sharedKvSeed()) + " (--shared-kv-init)");
+            }
+            if (request.expertNoiseStd() > 0) {
+                c.add("expert noise: N(0, " + TensorSource.fmt(request.expertNoiseStd()) + "^2) added to every copied "
+                        + "expert weight, drawn per tensor from seed " + spec.seed());
             }
             c.add("dtype: " + (request.dtype() == null ? "kept from the source" : request.dtype().safetensorsName()));
             return c;

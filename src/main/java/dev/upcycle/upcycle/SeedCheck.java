@@ -38,6 +38,8 @@ final class SeedCheck {
         fields.put("rope_scaling", c -> String.valueOf(c.rope().scaling()));
         fields.put("rms_norm_eps", ModelConfig::rmsNormEps);
         fields.put("sliding_window", ModelConfig::slidingWindow);
+        fields.put("block_layout", c -> BlockSpec.layoutOf(c).token());
+        fields.put("norms per block", BlockSpec::normsOf);
         for (int i = 1; i < seeds.size(); i++) {
             ModelConfig b = seeds.get(i);
             for (var f : fields.entrySet()) {

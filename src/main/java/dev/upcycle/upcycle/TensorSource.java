@@ -113,6 +113,22 @@ public sealed interface TensorSource {
         }
     }
 
+    /**
+     * {@code source} plus Gaussian noise {@code N(0, std^2)} per element, drawn from a stream keyed
+     * by {@code seed} and the output tensor's name (bam.md 1.3: {@code expert_noise_std}).
+     */
+    record Noisy(TensorSource source, double std, long seed) implements TensorSource {
+        @Override
+        public String describe() {
+            return source.describe() + " + noise N(0, " + fmt(std) + "^2), seed " + seed;
+        }
+
+        @Override
+        public String sourceName() {
+            return source.sourceName();
+        }
+    }
+
     private static String times(double factor) {
         return factor == 1.0 ? "" : " x " + fmt(factor);
     }

@@ -17,13 +17,22 @@ import java.util.Objects;
  * @param allowApproximate  proceed when the target's attention or norms cannot express the source
  * @param routerAuxLossCoef the load-balancing loss weight written to config.json (upcycling.md 9)
  * @param moa               attention experts (bam.md 3), or null to keep the dense attention
+ * @param block             the block layout (bam.md 4); {@link BlockSpec#SEED} keeps the seed's
+ * @param expertNoiseStd    standard deviation of Gaussian noise added to every copied expert weight
+ *                          (bam.md 1.3: breaks the symmetry of identical experts; 0 keeps them exact)
  */
 public record UpcycleRequest(UpcycleSpec spec, String target, LayerSelection layers, DType dtype,
-                             long maxShardSize, boolean allowApproximate, double routerAuxLossCoef, MoaSpec moa) {
+                             long maxShardSize, boolean allowApproximate, double routerAuxLossCoef, MoaSpec moa,
+                             BlockSpec block, double expertNoiseStd) {
 
     public UpcycleRequest(UpcycleSpec spec, String target, LayerSelection layers, DType dtype, long maxShardSize,
                           boolean allowApproximate, double routerAuxLossCoef) {
         this(spec, target, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, null);
+    }
+
+    public UpcycleRequest(UpcycleSpec spec, String target, LayerSelection layers, DType dtype, long maxShardSize,
+                          boolean allowApproximate, double routerAuxLossCoef, MoaSpec moa) {
+        this(spec, target, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, moa, BlockSpec.SEED, 0.0);
     }
 
     /** upcycling.md section 9: alpha = 1e-2 (the paper's choice). */
@@ -38,6 +47,11 @@ public record UpcycleRequest(UpcycleSpec spec, String target, LayerSelection lay
         if (dtype != null && !dtype.isWritable()) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--dtype", dtype + " cannot be written; use f32, bf16 or f16");
         }
+        Objects.requireNonNull(block, "block");
+        if (!Double.isFinite(expertNoiseStd) || expertNoiseStd < 0) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--expert-noise-std",
+                    expertNoiseStd + " must be a finite number >= 0");
+        }
         if (maxShardSize < 1) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--max-shard-size", "must be at least 1 byte");
         }
@@ -50,26 +64,36 @@ public record UpcycleRequest(UpcycleSpec spec, String target, LayerSelection lay
     }
 
     public UpcycleRequest withTarget(String t) {
-        return new UpcycleRequest(spec, t, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, moa);
+        return new UpcycleRequest(spec, t, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, moa, block, expertNoiseStd);
     }
 
     public UpcycleRequest withLayers(LayerSelection l) {
-        return new UpcycleRequest(spec, target, l, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, moa);
+        return new UpcycleRequest(spec, target, l, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, moa, block, expertNoiseStd);
     }
 
     public UpcycleRequest withDtype(DType d) {
-        return new UpcycleRequest(spec, target, layers, d, maxShardSize, allowApproximate, routerAuxLossCoef, moa);
+        return new UpcycleRequest(spec, target, layers, d, maxShardSize, allowApproximate, routerAuxLossCoef, moa, block, expertNoiseStd);
     }
 
     public UpcycleRequest withMaxShardSize(long s) {
-        return new UpcycleRequest(spec, target, layers, dtype, s, allowApproximate, routerAuxLossCoef, moa);
+        return new UpcycleRequest(spec, target, layers, dtype, s, allowApproximate, routerAuxLossCoef, moa, block, expertNoiseStd);
     }
 
     public UpcycleRequest withAllowApproximate(boolean a) {
-        return new UpcycleRequest(spec, target, layers, dtype, maxShardSize, a, routerAuxLossCoef, moa);
+        return new UpcycleRequest(spec, target, layers, dtype, maxShardSize, a, routerAuxLossCoef, moa, block, expertNoiseStd);
+    }
+
+    public UpcycleRequest withBlock(BlockSpec b) {
+        return new UpcycleRequest(spec, target, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, moa, b,
+                expertNoiseStd);
+    }
+
+    public UpcycleRequest withExpertNoiseStd(double std) {
+        return new UpcycleRequest(spec, target, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, moa,
+                block, std);
     }
 
     public UpcycleRequest withMoa(MoaSpec m) {
-        return new UpcycleRequest(spec, target, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, m);
+        return new UpcycleRequest(spec, target, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, m, block, expertNoiseStd);
     }
 }

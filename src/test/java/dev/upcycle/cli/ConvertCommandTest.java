@@ -62,7 +62,9 @@ class ConvertCommandTest {
                 Arguments.of("attention experts from qwen3 (q/k norms)", "qwen3", List.of("--attention", "moa-shared-kv")),
                 Arguments.of("seeds of different architecture", "llama", List.of("QWEN3")),
                 Arguments.of("two seeds, three attention experts", "llama",
-                        List.of("LLAMA2", "--attention", "moa-separate", "--attention-experts", "3")));
+                        List.of("LLAMA2", "--attention", "moa-separate", "--attention-experts", "3")),
+                Arguments.of("parallel blocks on a sequential seed", "llama",
+                        List.of("--attention", "moa-separate", "--block-layout", "parallel")));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -97,6 +99,53 @@ class ConvertCommandTest {
         assertThat(v.code()).as(v.out() + v.err()).isZero();
         Cli d = Cli.run("convert", llama.toString(), "--dry-run", "--attention", mode);
         assertThat(d.out()).contains("bam-separate", "bam-shared_kv", "ffn-moe", "dense", "FLOPs/token");
+    }
+
+    static Stream<Arguments> invalidBamOptions() {
+        return Stream.of(
+                Arguments.of(List.of("--block-layout", "diagonal"), "--block-layout"),
+                Arguments.of(List.of("--parallel-norms", "3", "--block-layout", "parallel", "--force-parallel"),
+                        "--parallel-norms"),
+                Arguments.of(List.of("--parallel-norms", "1"), "--parallel-norms"),
+                Arguments.of(List.of("--shared-kv-init", "seed:0"), "--shared-kv-init"),
+                Arguments.of(List.of("--attention", "moa-separate", "--shared-kv-init", "seed:0"), "--shared-kv-init"),
+                Arguments.of(List.of("--attention", "moa-shared-kv", "--shared-kv-init", "first"), "--shared-kv-init"),
+                Arguments.of(List.of("--attention", "moa-shared-kv", "--shared-kv-init", "seed:1"), "--shared-kv-init"),
+                Arguments.of(List.of("--expert-noise-std", "-0.5"), "--expert-noise-std"));
+    }
+
+    @ParameterizedTest(name = "{1}: {0}")
+    @MethodSource("invalidBamOptions")
+    void invalidBamOptionsExit2NamingTheOption(List<String> options, String option, @TempDir Path tmp) {
+        Path out = tmp.resolve("out");
+        List<String> args = new ArrayList<>(List.of("convert", llama.toString(), "-o", out.toString()));
+        args.addAll(options);
+        Cli r = Cli.run(args.toArray(String[]::new));
+        assertThat(r.code()).as(r.err()).isEqualTo(2);
+        assertThat(r.errorLine()).startsWith("upcycle: InvalidOption : " + option);
+        assertThat(out).doesNotExist();
+    }
+
+    /** bam.md 4 end to end: a parallel-block seed from synth, upcycled with parallel blocks, verified against it. */
+    @Test
+    void parallelSeedUpcyclesAndVerifies(@TempDir Path tmp) throws IOException {
+        Path seed = tmp.resolve("seed");
+        Cli s = Cli.run("synth", "--family", "llama", "--parallel-blocks", "1", "-o", seed.toString());
+        assertThat(s.code()).as(s.err()).isZero();
+        assertThat(s.out()).contains("upcycle_moa with parallel blocks");
+        Path out = tmp.resolve("bam");
+        Cli r = Cli.run("convert", seed.toString(), "-o", out.toString(), "--attention", "moa-shared-kv",
+                "--experts", "4", "--top-k", "2", "--routing", "topk-softmax", "--scaling", "exact-down");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("native", "step 0 exact");
+        JsonNode config = new ObjectMapper().readTree(out.resolve("config.json").toFile());
+        assertThat(config.get("block_layout").asText()).isEqualTo("parallel");
+        assertThat(config.get("parallel_num_norms").asInt()).isEqualTo(1);
+        Cli v = Cli.run("verify", out.toString(), "--against", seed.toString());
+        assertThat(v.code()).as(v.out() + v.err()).isZero();
+        Cli q = Cli.run("synth", "--family", "qwen2", "--parallel-blocks", "1", "-o", tmp.resolve("q").toString());
+        assertThat(q.code()).isEqualTo(2);
+        assertThat(q.errorLine()).contains("--parallel-blocks");
     }
 
     @Test

@@ -40,6 +40,20 @@ final class ConvertFixtures {
         return dir;
     }
 
+    /** The llama fixture of {@link #dense} with parallel blocks and {@code norms} norms per block (native format). */
+    static Path parallel(Path dir, int norms, long seed) {
+        ModelConfig llama = ModelConfig.builder(FAMILIES.byName("llama")).numHiddenLayers(2).hiddenSize(32)
+                .numAttentionHeads(4).numKeyValueHeads(2).headDim(8).intermediateSize(64).vocabSize(64)
+                .maxPositionEmbeddings(256).build();
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Synthesizer.write(Synthesizer.parallelBlocks(llama, norms), DType.F32, seed, 1L << 40, dir);
+        return dir;
+    }
+
     static Path dense(Path dir, String family) {
         return dense(dir, family, DType.F32, b -> b);
     }

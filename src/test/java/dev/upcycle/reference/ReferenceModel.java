@@ -84,6 +84,19 @@ public final class ReferenceModel implements AutoCloseable {
         return config;
     }
 
+    /** The stored (or overridden) values of tensor {@code name}, in float64. */
+    public double[] tensor(String name) {
+        return weights.read(name);
+    }
+
+    /**
+     * Computes with {@code values} in place of tensor {@code name} (null restores the stored one),
+     * e.g. to take float64 finite differences with respect to a weight.
+     */
+    public void override(String name, double[] values) {
+        weights.override(name, values);
+    }
+
     /** {@code [T][V]} logits of {@code tokens}. */
     public double[][] logits(int[] tokens) {
         return trace(tokens).logits();

@@ -19,6 +19,8 @@ final class Weights {
     private final Checkpoint checkpoint;
     private final ModelConfig config;
     private final Map<String, ExpectedTensor> expected = new LinkedHashMap<>();
+    /** Values that replace a tensor's stored ones (finite-difference gradient checks). */
+    private final Map<String, double[]> overrides = new LinkedHashMap<>();
 
     Weights(Checkpoint checkpoint, ModelConfig config) {
         this.checkpoint = checkpoint;
@@ -97,7 +99,27 @@ final class Weights {
         return found;
     }
 
-    private double[] read(String name) {
+    /** Uses {@code values} instead of the stored tensor {@code name} from now on; null restores it. */
+    void override(String name, double[] values) {
+        long elements = 1;
+        for (long d : check(name)) {
+            elements *= d;
+        }
+        if (values != null && values.length != elements) {
+            throw new IllegalArgumentException(name + " has " + elements + " elements, not " + values.length);
+        }
+        if (values == null) {
+            overrides.remove(name);
+        } else {
+            overrides.put(name, values.clone());
+        }
+    }
+
+    double[] read(String name) {
+        double[] o = overrides.get(name);
+        if (o != null) {
+            return o.clone();
+        }
         TensorRef ref = checkpoint.tensor(name);
         return toDouble(ref.file().readFloats(ref.header().name()));
     }
