@@ -71,6 +71,58 @@ public final class Attention {
         return Ops.linear(out, w.o(), w.oBias());
     }
 
+    /**
+     * Incremental form of {@link #forward(AttentionWeights, NDArray, NDArray, NDArray)}: the new
+     * tokens' keys and values go into {@code slot}, and each new query attends to every cached
+     * position up to its own.
+     *
+     * @param x   {@code [B, T_new, d]}
+     * @param cos {@code [T_new, hd]} for the new positions ({@link Rotary#tables(NDManager, int, int)})
+     */
+    public NDArray forward(AttentionWeights w, NDArray x, NDArray cos, NDArray sin, KvCache.Slot slot) {
+        KvCache.Kv kv = slot.append(keys(w, x, cos, sin), values(w, x));
+        return attend(w, queries(w, x, cos, sin), kv);
+    }
+
+    /** Query heads after RoPE, {@code [B, h, T, hd]}. */
+    NDArray queries(AttentionWeights w, NDArray x, NDArray cos, NDArray sin) {
+        long b = x.getShape().get(0);
+        long t = x.getShape().get(1);
+        return Rotary.apply(heads(Ops.linear(x, w.q(), w.qBias()), b, t, heads, w.qNorm()), cos, sin);
+    }
+
+    /** Key heads after RoPE, {@code [B, h_kv, T, hd]}: what a KV cache stores. */
+    NDArray keys(AttentionWeights w, NDArray x, NDArray cos, NDArray sin) {
+        long b = x.getShape().get(0);
+        long t = x.getShape().get(1);
+        return Rotary.apply(heads(Ops.linear(x, w.k(), w.kBias()), b, t, kvHeads, w.kNorm()), cos, sin);
+    }
+
+    /** Value heads, {@code [B, h_kv, T, hd]}. */
+    NDArray values(AttentionWeights w, NDArray x) {
+        return heads(Ops.linear(x, w.v(), w.vBias()), x.getShape().get(0), x.getShape().get(1), kvHeads, null);
+    }
+
+    /**
+     * The last {@code T_new} positions' attention output {@code [B, T_new, d]}.
+     *
+     * @param q  {@code [B, h, T_new, hd]}
+     * @param kv keys and values of all {@code T} positions, the new ones last
+     */
+    NDArray attend(AttentionWeights w, NDArray q, KvCache.Kv kv) {
+        long b = q.getShape().get(0);
+        long fresh = q.getShape().get(2);
+        long total = kv.k().getShape().get(2);
+        NDArray k = repeatKv(kv.k(), b, total);
+        NDArray v = repeatKv(kv.v(), b, total);
+        // scores [B, h, T_new, T]
+        NDArray scores = q.matMul(k.swapAxes(2, 3)).mul(Ops.scalar(q, 1.0 / Math.sqrt(headDim)));
+        scores = scores.add(mask(q.getManager(), (int) fresh, (int) total));
+        NDArray out = scores.softmax(3).matMul(v);
+        out = out.swapAxes(1, 2).reshape(b, fresh, (long) heads * headDim);
+        return Ops.linear(out, w.o(), w.oBias());
+    }
+
     /** {@code [B, T, n·hd]} → {@code [B, n, T, hd]}, with the per-head norm applied first when given. */
     private NDArray heads(NDArray y, long b, long t, int n, NDArray norm) {
         NDArray h = y.reshape(b, t, n, headDim);
@@ -91,13 +143,20 @@ public final class Attention {
 
     /** Additive mask {@code [T, T]}: 0 where query i may see key j (j ≤ i, and i − j < window), −∞ elsewhere. */
     NDArray mask(NDManager manager, int t) {
-        float[] m = new float[t * t];
-        for (int i = 0; i < t; i++) {
-            for (int j = 0; j < t; j++) {
+        return mask(manager, t, t);
+    }
+
+    /** As {@link #mask(NDManager, int)} for the last {@code rows} of {@code cols} positions: {@code [rows, cols]}. */
+    NDArray mask(NDManager manager, int rows, int cols) {
+        int past = cols - rows;
+        float[] m = new float[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            int i = past + r;
+            for (int j = 0; j < cols; j++) {
                 boolean visible = j <= i && (window == null || i - j < window);
-                m[i * t + j] = visible ? 0f : Float.NEGATIVE_INFINITY;
+                m[r * cols + j] = visible ? 0f : Float.NEGATIVE_INFINITY;
             }
         }
-        return manager.create(m, new Shape(t, t));
+        return manager.create(m, new Shape(rows, cols));
     }
 }

@@ -126,6 +126,58 @@ public final class CausalLm implements AutoCloseable {
         return Ops.linear(RmsNorm.apply(x, finalNorm, config.rmsNormEps()), lmHead, null);
     }
 
+    /** An empty KV cache for this model, its arrays under the model's manager: close it before the model. */
+    public KvCache newCache() {
+        return new KvCache(config, manager);
+    }
+
+    /**
+     * Incremental forward: logits {@code [B, T_new, V]} of tokens {@code [B, T_new]} at positions
+     * {@code cache.length()} onward, whose keys and values are appended to {@code cache}. Equals
+     * the last {@code T_new} rows of {@link #forward(NDArray)} over the whole sequence (bam.md
+     * T14). Temporaries go to the tokens' manager: give each step a scope that closes before the
+     * cache does.
+     */
+    public NDArray forward(NDArray tokens, KvCache cache) {
+        if (cache.layers() != layers.size()) {
+            throw new IllegalArgumentException("a cache of " + cache.layers() + " layers for a model of " + layers.size());
+        }
+        NDManager scope = tokens.getManager();
+        long b = tokens.getShape().get(0);
+        int t = (int) tokens.getShape().get(1);
+        NDArray x = embed.get(scope, new NDIndex("{}", tokens.reshape(-1))).reshape(b, t, config.hiddenSize());
+        NDList cs = rotary.tables(scope, cache.length(), t);
+        for (int i = 0; i < layers.size(); i++) {
+            x = layers.get(i).forward(weights.get(i), x, cs.get(0), cs.get(1), cache, RoutingListener.NONE);
+        }
+        cache.advance(t);
+        return Ops.linear(RmsNorm.apply(x, finalNorm, config.rmsNormEps()), lmHead, null);
+    }
+
+    /**
+     * Greedy decoding with a KV cache: the prompt in one step, then each chosen token on its own.
+     *
+     * @return the {@code newTokens} ids that follow {@code prompt}
+     */
+    public int[] generate(int[] prompt, int newTokens) {
+        if (prompt.length == 0 || newTokens < 0) {
+            throw new IllegalArgumentException("greedy decoding needs a prompt token and newTokens >= 0, got "
+                    + prompt.length + " and " + newTokens);
+        }
+        int[] out = new int[newTokens];
+        try (KvCache cache = newCache()) {
+            int[] next = prompt;
+            for (int i = 0; i < newTokens; i++) {
+                try (NDManager step = manager.newSubManager()) {
+                    NDArray logits = forward(step.create(next, new Shape(1, next.length)), cache);
+                    out[i] = (int) logits.get(0, next.length - 1).argMax().getLong();
+                }
+                next = new int[] {out[i]};
+            }
+        }
+        return out;
+    }
+
     /** Logits {@code [T][V]} of one sequence, computed in a scope of their own. */
     public float[][] logits(int[] tokens) {
         try (NDManager scope = manager.newSubManager()) {

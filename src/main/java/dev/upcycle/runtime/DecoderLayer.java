@@ -32,6 +32,25 @@ public final class DecoderLayer {
         NDArray normed1 = RmsNorm.apply(x, w.attentionNorm(), eps);
         NDArray attn = moa != null ? moa.forward(w.moa(), normed1, cos, sin)
                 : attention.forward(w.attention(), normed1, cos, sin);
+        return around(w, x, normed1, attn, listener);
+    }
+
+    /**
+     * As {@link #forward(LayerWeights, NDArray, NDArray, NDArray, RoutingListener)} for new tokens
+     * after those in {@code cache}, whose slots of this layer receive their keys and values. The
+     * FFN routes each token on its own, so it needs no cache.
+     *
+     * @param x {@code [B, T_new, d]}; cos, sin {@code [T_new, hd]} for the new positions
+     */
+    public NDArray forward(LayerWeights w, NDArray x, NDArray cos, NDArray sin, KvCache cache, RoutingListener listener) {
+        NDArray normed1 = RmsNorm.apply(x, w.attentionNorm(), eps);
+        NDArray attn = moa != null ? moa.forward(w.moa(), normed1, cos, sin, cache, layer)
+                : attention.forward(w.attention(), normed1, cos, sin, cache.slot(layer, 0));
+        return around(w, x, normed1, attn, listener);
+    }
+
+    /** Residuals and the FFN around the attention output {@code attn} of {@code normed1 = LN_1 x}. */
+    private NDArray around(LayerWeights w, NDArray x, NDArray normed1, NDArray attn, RoutingListener listener) {
         NDArray h = parallel ? x : x.add(attn);
         NDArray normed = parallel && w.mlpNorm() == null ? normed1 : RmsNorm.apply(h, w.mlpNorm(), eps);
         if (parallel) {

@@ -40,4 +40,27 @@ public final class MoaAttention {
         }
         return out;
     }
+
+    /**
+     * Incremental form of {@link #forward(MoaWeights, NDArray, NDArray, NDArray)} for new tokens
+     * after those in {@code cache}: separate experts append to slot {@code e} of the layer, shared_kv
+     * experts share slot 0 (bam.md 3.5), whose keys and values are computed once.
+     */
+    public NDArray forward(MoaWeights w, NDArray h, NDArray cos, NDArray sin, KvCache cache, int layer) {
+        NDArray g = gates(w.router(), h);
+        KvCache.Kv shared = moa.variant() == MoaConfig.Variant.SHARED_KV ? append(cache.slot(layer, 0),
+                w.experts().get(0), h, cos, sin) : null;
+        NDArray out = null;
+        for (int e = 0; e < w.experts().size(); e++) {
+            AttentionWeights a = w.experts().get(e);
+            KvCache.Kv kv = shared != null ? shared : append(cache.slot(layer, e), a, h, cos, sin);
+            NDArray y = attention.attend(a, attention.queries(a, h, cos, sin), kv).mul(g.get("..., " + e).expandDims(-1));
+            out = out == null ? y : out.add(y);
+        }
+        return out;
+    }
+
+    private KvCache.Kv append(KvCache.Slot slot, AttentionWeights a, NDArray h, NDArray cos, NDArray sin) {
+        return slot.append(attention.keys(a, h, cos, sin), attention.values(a, h));
+    }
 }

@@ -77,13 +77,18 @@ public final class Rotary {
 
     /** Cosine and sine tables {@code [T, hd]} for positions {@code 0..T-1} (frequencies repeated twice). */
     public NDList tables(NDManager manager, int length) {
+        return tables(manager, 0, length);
+    }
+
+    /** As {@link #tables(NDManager, int)} for positions {@code from..from+T-1}: new tokens after a KV cache. */
+    public NDList tables(NDManager manager, int from, int length) {
         int half = inverseFrequencies.length;
         int dim = 2 * half;
         float[] cos = new float[length * dim];
         float[] sin = new float[length * dim];
         for (int p = 0; p < length; p++) {
             for (int i = 0; i < half; i++) {
-                double a = p * inverseFrequencies[i];
+                double a = (from + p) * inverseFrequencies[i];
                 float c = (float) Math.cos(a);
                 float s = (float) Math.sin(a);
                 cos[p * dim + i] = c;

@@ -1,0 +1,132 @@
+package dev.upcycle.runtime;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.upcycle.model.MoaConfig;
+import dev.upcycle.model.ModelConfig;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Keys (after RoPE) and values of the tokens decoded so far, for incremental decoding (bam.md 3.5).
+ * Indexed {@code [layer][slot]}: one slot per dense or shared_kv MoA layer, one per attention
+ * expert in a separate MoA layer. A slot holds {@code [B, h_kv, T, hd]}: the key/value heads, not
+ * their GQA repeats. Sliding windows are applied by the mask, so every position is kept.
+ *
+ * <p>The arrays live in a sub-manager the cache owns. A forward step borrows them into its own
+ * scope ({@code tempAttach}), so what the step derives from them is freed with the step; they
+ * come back when that scope closes. Close the cache after the steps' scopes and before the model.
+ */
+public final class KvCache implements AutoCloseable {
+    private final NDManager manager;
+    private final List<List<Slot>> slots;
+    private int length;
+
+    KvCache(ModelConfig config, NDManager parent) {
+        this.manager = parent.newSubManager();
+        List<List<Slot>> all = new ArrayList<>();
+        for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
+            List<Slot> row = new ArrayList<>();
+            for (int s = 0; s < slots(config, layer); s++) {
+                row.add(new Slot(manager));
+            }
+            all.add(List.copyOf(row));
+        }
+        this.slots = List.copyOf(all);
+    }
+
+    /** Slots of {@code layer}: E_a for a separate MoA layer (each expert has its own k/v), else 1. */
+    public static int slots(ModelConfig config, int layer) {
+        boolean separate = config.isMoaLayer(layer) && config.moa().variant() == MoaConfig.Variant.SEPARATE;
+        return separate ? config.moa().numAttentionExperts() : 1;
+    }
+
+    /** Cached floats (K and V) per token in {@code layer}: {@code slots · 2 · h_kv · hd} (bam.md 3.5 table). */
+    public static long floatsPerToken(ModelConfig config, int layer) {
+        return slots(config, layer) * 2L * config.numKeyValueHeads() * config.headDim();
+    }
+
+    /** Cached floats (K and V) per token of one sequence, over all layers. */
+    public static long floatsPerToken(ModelConfig config) {
+        long sum = 0;
+        for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
+            sum += floatsPerToken(config, layer);
+        }
+        return sum;
+    }
+
+    /** Tokens cached per sequence: the position the next token takes. */
+    public int length() {
+        return length;
+    }
+
+    /** Floats held now (K and V of every slot, every sequence of the batch). */
+    public long floats() {
+        long sum = 0;
+        for (List<Slot> row : slots) {
+            for (Slot s : row) {
+                sum += s.floats();
+            }
+        }
+        return sum;
+    }
+
+    /** Layers the cache was made for. */
+    public int layers() {
+        return slots.size();
+    }
+
+    Slot slot(int layer, int index) {
+        return slots.get(layer).get(index);
+    }
+
+    /** Called once every layer has appended {@code tokens} new positions. */
+    void advance(int tokens) {
+        length += tokens;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+
+    /** Keys and values of one attention, as a step sees them: every cached position, new ones last. */
+    record Kv(NDArray k, NDArray v) {
+    }
+
+    /** The keys and values of one attention (a layer, or one expert of a separate MoA layer). */
+    static final class Slot {
+        private final NDManager owner;
+        private NDArray k;
+        private NDArray v;
+
+        private Slot(NDManager owner) {
+            this.owner = owner;
+        }
+
+        /**
+         * Appends the new positions' keys and values {@code [B, h_kv, T_new, hd]} (keys after RoPE)
+         * and lends the whole cache to their scope until it closes.
+         */
+        Kv append(NDArray newK, NDArray newV) {
+            NDManager scope = newK.getManager();
+            k = grow(k, newK, scope);
+            v = grow(v, newV, scope);
+            return new Kv(k, v);
+        }
+
+        private NDArray grow(NDArray old, NDArray fresh, NDManager scope) {
+            NDArray all = old == null ? fresh : old.concat(fresh, 2);
+            if (old != null) {
+                old.close();
+            }
+            all.attach(owner);
+            all.tempAttach(scope);
+            return all;
+        }
+
+        long floats() {
+            return k == null ? 0 : k.size() + v.size();
+        }
+    }
+}
