@@ -16,7 +16,7 @@ import picocli.CommandLine.ScopeType;
         versionProvider = VersionInfo.class,
         description = "Turns dense decoder-only language models into Mixture-of-Experts models.",
         subcommands = {InspectCommand.class, ConvertCommand.class, VerifyCommand.class, EvalCommand.class,
-            TrainCommand.class, ReportCommand.class, SynthCommand.class, RunCommand.class,
+            TrainCommand.class, SampleCommand.class, ReportCommand.class, SynthCommand.class, RunCommand.class,
             CommandLine.HelpCommand.class, picocli.AutoComplete.GenerateCompletion.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {

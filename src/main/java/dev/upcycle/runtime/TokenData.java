@@ -88,15 +88,7 @@ public final class TokenData {
         } catch (IOException e) {
             throw new UpcycleException(ErrorKind.IoError, file.toString(), "cannot read as UTF-8 text: " + e.getMessage());
         }
-        HuggingFaceTokenizer tok;
-        try {
-            tok = HuggingFaceTokenizer.builder().optTokenizerPath(tokenizerJson).optAddSpecialTokens(false)
-                    .optTruncation(false).optPadding(false).build();
-        } catch (IOException | RuntimeException e) {
-            throw new UpcycleException(ErrorKind.InvalidOption, tokenizerJson.toString(),
-                    "cannot load the tokenizer: " + e.getMessage(), "pass a Hugging Face tokenizer.json");
-        }
-        try (tok) {
+        try (HuggingFaceTokenizer tok = loadTokenizer(tokenizerJson)) {
             int[] ids = new int[1024];
             int n = 0;
             int at = 0;
@@ -111,6 +103,18 @@ public final class TokenData {
                 at = end;
             }
             return Arrays.copyOf(ids, Math.min(n, limit));
+        }
+    }
+
+    /** {@code tokenizerJson} as eval, train and sample use it: no special tokens added, no truncation, no padding. */
+    static HuggingFaceTokenizer loadTokenizer(Path tokenizerJson) {
+        Djl.offline();
+        try {
+            return HuggingFaceTokenizer.builder().optTokenizerPath(tokenizerJson).optAddSpecialTokens(false)
+                    .optTruncation(false).optPadding(false).build();
+        } catch (IOException | RuntimeException e) {
+            throw new UpcycleException(ErrorKind.InvalidOption, tokenizerJson.toString(),
+                    "cannot load the tokenizer: " + e.getMessage(), "pass a Hugging Face tokenizer.json");
         }
     }
 

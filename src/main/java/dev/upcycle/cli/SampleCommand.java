@@ -1,0 +1,123 @@
+package dev.upcycle.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.ExitCode;
+import dev.upcycle.error.UpcycleException;
+import dev.upcycle.runtime.CausalLm;
+import dev.upcycle.runtime.KvCache;
+import dev.upcycle.runtime.TextCodec;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code upcycle sample}: the greedy continuation of a prompt, decoded with a KV cache. */
+@Command(name = "sample", sortOptions = false, mixinStandardHelpOptions = true,
+        description = {"Greedy continuation of a prompt, decoded token by token with a KV cache, in FP32 through "
+                + "the DJL PyTorch engine. Prints the continuation only.",
+            "Tokenization as in eval: --tokenizer, --bytes (one token per byte), or by default DIR/tokenizer.json "
+                + "when present and byte tokens for a model with a 256-token vocabulary."},
+        footerHeading = "%nExample:%n",
+        footer = "  upcycle sample test-fixtures/tiny-llama --prompt \"The \" --tokens 40")
+final class SampleCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "DIR", description = "The model checkpoint directory.")
+    Path dir;
+
+    @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "The text to continue.")
+    String prompt;
+
+    @Option(names = "--tokens", paramLabel = "N", defaultValue = "32",
+            description = "New tokens to generate (default: ${DEFAULT-VALUE}).")
+    int tokens;
+
+    @Option(names = "--tokenizer", paramLabel = "TOKENIZER_JSON", description = "A Hugging Face tokenizer.json.")
+    Path tokenizer;
+
+    @Option(names = "--bytes", description = "One token per byte (id = byte value).")
+    boolean bytes;
+
+    @Option(names = "--json", description = "Print one JSON document.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        if (tokens < 1) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--tokens", tokens + " must be >= 1");
+        }
+        if (tokenizer != null && bytes) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--tokenizer", "give --tokenizer or --bytes, not both");
+        }
+        if (tokenizer != null && !Files.isRegularFile(tokenizer)) {
+            throw new UpcycleException(ErrorKind.IoError, tokenizer.toString(), "no such file");
+        }
+        try (CausalLm lm = CausalLm.load(dir); TextCodec codec = codec(lm.config().vocabSize())) {
+            int[] ids = codec.encode(prompt);
+            checkIds(ids, lm.config().vocabSize());
+            long start = System.nanoTime();
+            int[] out = lm.generate(ids, tokens);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            print(ids.length, out, codec.decode(out), KvCache.floatsPerToken(lm.config()), out.length / seconds);
+        }
+        return ExitCode.OK.code();
+    }
+
+    /** eval's rule (TokenSource): --tokenizer, else DIR/tokenizer.json unless --bytes, else bytes for 256 ids. */
+    private TextCodec codec(int vocab) {
+        Path own = dir.resolve("tokenizer.json");
+        if (tokenizer != null) {
+            return TextCodec.tokenizer(tokenizer);
+        }
+        if (!bytes && Files.isRegularFile(own)) {
+            return TextCodec.tokenizer(own);
+        }
+        if (bytes || vocab == 256) {
+            return TextCodec.bytes();
+        }
+        throw new UpcycleException(ErrorKind.InvalidOption, dir.toString(), "no tokenizer: the model has no "
+                + "tokenizer.json and a vocabulary of " + vocab + ", not 256 bytes", "pass --tokenizer FILE or --bytes");
+    }
+
+    private static void checkIds(int[] ids, int vocab) {
+        if (ids.length == 0) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--prompt", "the prompt gives no tokens; at least one is needed");
+        }
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= vocab) {
+                throw new UpcycleException(ErrorKind.ImpossibleCombination, "--prompt", "token id " + ids[i]
+                        + " at position " + i + " is outside the model's vocabulary of " + vocab,
+                        "use the model's own tokenizer");
+            }
+        }
+    }
+
+    private void print(int promptTokens, int[] ids, String text, long kvFloats, double tokensPerSecond) {
+        PrintWriter out = spec.commandLine().getOut();
+        if (!json) {
+            out.println(text);
+            return;
+        }
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        o.put("prompt_tokens", promptTokens);
+        o.put("new_tokens", ids.length);
+        o.put("text", text);
+        ArrayNode a = o.putArray("ids");
+        for (int id : ids) {
+            a.add(id);
+        }
+        o.put("kv_cache_floats_per_token", kvFloats);
+        o.put("tokens_per_second", tokensPerSecond);
+        out.println(Json.pretty(o));
+    }
+}
