@@ -87,6 +87,20 @@ class KvCacheTest {
         assertThat(error(model, ones(LENGTH))).isLessThanOrEqualTo(TOLERANCE);
     }
 
+    /** bam.md 4: a one-norm parallel seed from synth, upcycled with both attention-expert variants. */
+    @ParameterizedTest
+    @ValueSource(strings = {"moa-separate", "moa-shared-kv"})
+    void oneNormParallelSeedDecodesLikeTheFullForward(String variant) {
+        Path seed = tmp.resolve("parallel-seed");
+        cli("synth", "--family", "llama", "--parallel-blocks", "1", "-o", seed.toString(), "--hidden", "32",
+                "--heads", "4", "--kv-heads", "2", "--intermediate", "48", "--vocab", "97", "-q");
+        Path model = tmp.resolve("parallel-" + variant);
+        cli("convert", seed.toString(), "-o", model.toString(), "--attention", variant, "--attention-experts", "3",
+                "--experts", "4", "--top-k", "2", "--routing", "topk-softmax", "-q");
+        assertThat(error(model, ones(LENGTH))).as("token by token").isLessThanOrEqualTo(TOLERANCE);
+        assertThat(error(model, new int[] {5, 1, 1, 1, 1, 3})).as("prompt then chunks").isLessThanOrEqualTo(TOLERANCE);
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"llama", "mistral", "qwen2", "qwen3", "mixtral", "qwen2_moe", "llama-rope-llama3",
         "llama-rope-linear"})
