@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
+import dev.upcycle.train.ComputeMatch;
 import dev.upcycle.train.TokenSource;
 import dev.upcycle.train.TrainConfig;
 import dev.upcycle.train.TrainLoop;
@@ -122,6 +123,11 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
     @Option(names = "--seed", defaultValue = "0", description = "Data order (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--compute-of", paramLabel = "DIR",
+            description = "Compute-matched training (bam.md 7): train as many steps as give the forward FLOPs of --steps "
+                    + "steps of the model in DIR, at the same batch and sequence length (FLOPs per token as in bam.md 6).")
+    Path computeOf;
+
     @Option(names = "--json", description = "Print one JSON document on stdout; progress goes to stderr.")
     boolean json;
 
@@ -130,6 +136,11 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
         int[] slice = dataSlice == null ? new int[] {0, 1} : TokenSource.parseSlice(dataSlice);
         TokenSource train = tokenization.source(data, slice[0], slice[1]);
         TokenSource eval = evalData == null ? null : tokenization.source(evalData);
+        int steps = computeOf == null ? this.steps : ComputeMatch.steps(this.steps, dir, computeOf, seqLen);
+        if (computeOf != null && !json && !output.quiet()) {
+            spec.commandLine().getOut().printf("compute-matched to %d steps of %s: %d steps%n", this.steps, computeOf,
+                    steps);
+        }
         TrainConfig config = new TrainConfig(dir, train, eval, output.dir(), steps, batch, seqLen, accumulate, lr, minLr,
                 warmup == null ? steps / 10 : warmup, choice(TrainConfig.Schedule.class, "--schedule", schedule),
                 weightDecay, auxLoss, zLoss, gradClip, evalEvery, evalTokens, saveEvery, logEvery, resume,

@@ -4,6 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
+import dev.upcycle.model.FamilyRegistry;
+import dev.upcycle.model.ModelConfig;
+import dev.upcycle.model.ModelDescription;
+import dev.upcycle.upcycle.MoaAccounting;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -24,9 +28,32 @@ public final class Report {
     private Report() {
     }
 
-    /** One run's figures. */
+    /**
+     * One run's figures.
+     *
+     * @param size the trained model's parameters and FLOPs, or null when the run wrote no final model
+     */
     public record Row(Path run, String model, int steps, long tokens, double trainLoss, Double evalLoss,
-                      double tokensPerSecond) {
+                      double tokensPerSecond, ModelSize size) {
+    }
+
+    /**
+     * @param parameters    every parameter of the trained model
+     * @param active        parameters used per token
+     * @param flopsPerToken forward FLOPs per token of the decoder layers at the run's sequence length (bam.md 6)
+     * @param trainFlops    3 x flopsPerToken x tokens: forward and backward, the usual estimate
+     */
+    public record ModelSize(long parameters, long active, long flopsPerToken, double trainFlops) {
+        static ModelSize of(Path run, long seqLen, long tokens) {
+            Path config = run.resolve("config.json");
+            if (!Files.isRegularFile(config)) {
+                return null;
+            }
+            ModelConfig c = ModelConfig.read(config, FamilyRegistry.builtIn());
+            ModelDescription d = ModelDescription.of(c.family(), c, java.util.Map.of());
+            long flops = MoaAccounting.forwardFlops(c, seqLen);
+            return new ModelSize(d.totalParameters(), d.activeParameters(), flops, 3.0 * flops * tokens);
+        }
     }
 
     public static Row read(Path run) {
@@ -50,8 +77,9 @@ public final class Report {
                     .orElse(null);
             double[] tps = steps.stream().mapToDouble(StepMetrics::tokensPerSecond).sorted().toArray();
             int n = steps.get(steps.size() - 1).step();
-            return new Row(run, c.path("dir").asText(), n, n * c.path("tokens-per-step").asLong(), last10, eval,
-                    tps[tps.length / 2]);
+            long tokens = n * c.path("tokens-per-step").asLong();
+            return new Row(run, c.path("dir").asText(), n, tokens, last10, eval, tps[tps.length / 2],
+                    ModelSize.of(run, c.path("seq-len").asLong(), tokens));
         } catch (IOException e) {
             throw new UpcycleException(ErrorKind.IoError, run.toString(), "not a readable train run: " + e.getMessage(),
                     "report takes output directories of upcycle train");
@@ -62,13 +90,19 @@ public final class Report {
     public static String markdown(List<Row> rows, Path reportFile) {
         Path base = reportFile.toAbsolutePath().getParent();
         StringBuilder b = new StringBuilder("# Training report\n\n");
-        b.append("| run | model | steps | tokens | train loss (last 10 steps) | eval loss | tokens/s (median) |\n");
-        b.append("|---|---|---:|---:|---:|---:|---:|\n");
+        b.append("| run | model | steps | tokens | train loss (last 10 steps) | eval loss | tokens/s (median) "
+                + "| parameters | active | FLOPs/token | train FLOPs |\n");
+        b.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (Row r : rows) {
-            b.append(String.format(Locale.ROOT, "| %s | %s | %d | %d | %.4f | %s | %.0f |%n", r.run(), r.model(),
+            ModelSize z = r.size();
+            b.append(String.format(Locale.ROOT, "| %s | %s | %d | %d | %.4f | %s | %.0f | %s |%n", r.run(), r.model(),
                     r.steps(), r.tokens(), r.trainLoss(), r.evalLoss() == null ? "-"
-                            : String.format(Locale.ROOT, "%.4f", r.evalLoss()), r.tokensPerSecond()));
+                            : String.format(Locale.ROOT, "%.4f", r.evalLoss()), r.tokensPerSecond(),
+                    z == null ? "- | - | - | -" : String.format(Locale.ROOT, "%,d | %,d | %,d | %.3g", z.parameters(),
+                            z.active(), z.flopsPerToken(), z.trainFlops())));
         }
+        b.append("\nFLOPs/token: forward FLOPs of the decoder layers per token at the run's sequence length "
+                + "(bam.md 6); train FLOPs: 3 x FLOPs/token x tokens (forward and backward).\n");
         b.append(acrossSeeds(rows));
         for (Row r : rows) {
             Path rel = base.relativize(r.run().toAbsolutePath());

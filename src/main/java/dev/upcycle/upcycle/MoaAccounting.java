@@ -86,4 +86,35 @@ public record MoaAccounting(long d, long h, long hKv, long hd, long f, long voca
         return new Counts("bam-" + variant.token(), layers * total + outside(), layers * active + outside(),
                 layers * flops);
     }
+
+    /**
+     * Forward FLOPs per token of the decoder layers of any config, layer by layer, by the same
+     * formulas: dense or MoA attention, dense or routed FFN (expert width and top-k from the
+     * config, a shared expert counted in full). Biases, norms and the lm_head are not counted,
+     * as in bam.md 6. Equals {@link #dense}, {@link #btx} or {@link #bam} for configs of those kinds.
+     */
+    public static long forwardFlops(ModelConfig c, long nCtx) {
+        MoaAccounting a = of(c);
+        long flops = 0;
+        for (int layer = 0; layer < c.numHiddenLayers(); layer++) {
+            if (c.isMoaLayer(layer)) {
+                MoaConfig moa = c.moa();
+                long ka = moa.activeExperts();
+                long kv = moa.variant() == MoaConfig.Variant.SEPARATE ? moa.numAttentionExperts() * a.pkv() : a.pkv();
+                flops += 2 * moa.numAttentionExperts() * a.d + 2 * (ka * 2 * a.pq() + kv) + ka * a.scores(nCtx);
+            } else {
+                flops += 2 * a.patt() + a.scores(nCtx);
+            }
+            if (c.isSparseLayer(layer)) {
+                var moe = c.moe();
+                long expert = 3 * a.d * moe.expertWidth();
+                // A shared expert and its sigmoid gate (a 1 x d projection) see every token.
+                long shared = moe.hasSharedExpert() ? 3 * a.d * moe.sharedExpertWidth() + a.d : 0;
+                flops += 2 * moe.numExperts() * a.d + 2 * moe.numExpertsPerTok() * expert + 2 * shared;
+            } else {
+                flops += 2 * a.pffn();
+            }
+        }
+        return flops;
+    }
 }

@@ -168,9 +168,38 @@ class TrainCommandTest {
         assertThat(r.code()).as(r.out() + r.err()).isZero();
         assertThat(r.out()).contains("tok/s");
         String md = Files.readString(tmp.resolve("report/report.md"));
+        assertThat(md).contains("| parameters | active | FLOPs/token | train FLOPs |");
         assertThat(md).contains("| train loss (last 10 steps) |").contains(tmp.resolve("a").toString())
                 .contains("](../a/loss.png)").contains("](../b/expert-load.png)");
         assertThat(md.lines().filter(l -> l.startsWith("| /")).count()).isEqualTo(2);
+    }
+
+    /**
+     * bam.md 7 "CM": --compute-of trains round(steps x F(reference) / F(model)) steps, F the forward
+     * FLOPs per token of bam.md 6 at the run's sequence length.
+     */
+    @Test
+    void computeOfMatchesTheTrainingComputeOfAnotherModel() throws IOException {
+        Path dense = randomLlama();
+        Path moa = tmp.resolve("moa");
+        Cli c = Cli.run("convert", dense.toString(), "-o", moa.toString(), "--attention", "moa-separate",
+                "--attention-experts", "4", "--experts", "4", "--top-k", "1", "--routing", "topk-softmax", "-q");
+        assertThat(c.code()).as(c.err()).isZero();
+        Cli r = Cli.run("train", moa.toString(), "--data", TRAIN, "-o", tmp.resolve("cm").toString(), "--steps", "30",
+                "--batch", "2", "--seq-len", "32", "--compute-of", dense.toString(), "--save-every", "0", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        var a = dev.upcycle.upcycle.MoaAccounting.of(
+                dev.upcycle.model.ModelConfig.read(dense.resolve("config.json"), dev.upcycle.model.FamilyRegistry.builtIn()));
+        double ratio = (double) a.dense(32).flopsPerToken()
+                / a.bam(dev.upcycle.model.MoaConfig.Variant.SEPARATE, 4, 4, 4, 1, 32).flopsPerToken();
+        int want = (int) Math.round(30 * ratio);
+        assertThat(want).isBetween(5, 25);
+        assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out()).path("steps").asInt())
+                .isEqualTo(want);
+        Cli missing = Cli.run("train", moa.toString(), "--data", TRAIN, "-o", tmp.resolve("x").toString(),
+                "--compute-of", tmp.resolve("nowhere").toString());
+        assertThat(missing.code()).isEqualTo(3);
+        assertThat(missing.errorLine()).contains("NoCheckpoint").contains("--compute-of has no config.json");
     }
 
     @Test
