@@ -30,7 +30,7 @@ public final class DecoderLayer {
     /** @param x {@code [B, T, d]}; cos, sin {@code [T, hd]} */
     public NDArray forward(LayerWeights w, NDArray x, NDArray cos, NDArray sin, RoutingListener listener) {
         NDArray normed1 = RmsNorm.apply(x, w.attentionNorm(), eps);
-        NDArray attn = moa != null ? moa.forward(w.moa(), normed1, cos, sin)
+        NDArray attn = moa != null ? moa.forward(w.moa(), normed1, cos, sin, listener, layer)
                 : attention.forward(w.attention(), normed1, cos, sin);
         return around(w, x, normed1, attn, listener);
     }

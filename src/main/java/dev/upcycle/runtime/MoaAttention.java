@@ -20,7 +20,12 @@ public final class MoaAttention {
 
     /** Gate weights {@code [B, T, E_a]}: softmax over all experts, or the renormalised top-k of it. */
     public NDArray gates(NDArray router, NDArray h) {
-        NDArray g = Ops.linear(h, router, null).softmax(-1);
+        return gates(Ops.linear(h, router, null));
+    }
+
+    /** Gate weights from the attention router's logits {@code [B, T, E_a]}. */
+    private NDArray gates(NDArray logits) {
+        NDArray g = logits.softmax(-1);
         if (moa.soft()) {
             return g;
         }
@@ -32,7 +37,14 @@ public final class MoaAttention {
 
     /** @param h normalised hidden states {@code [B, T, d]} */
     public NDArray forward(MoaWeights w, NDArray h, NDArray cos, NDArray sin) {
-        NDArray g = gates(w.router(), h);
+        return forward(w, h, cos, sin, RoutingListener.NONE, -1);
+    }
+
+    /** As {@link #forward(MoaWeights, NDArray, NDArray, NDArray)}, telling {@code listener} the router logits. */
+    public NDArray forward(MoaWeights w, NDArray h, NDArray cos, NDArray sin, RoutingListener listener, int layer) {
+        NDArray logits = Ops.linear(h, w.router(), null);
+        listener.onAttentionRouting(layer, logits);
+        NDArray g = gates(logits);
         NDArray out = null;
         for (int e = 0; e < w.experts().size(); e++) {
             NDArray y = attention.forward(w.experts().get(e), h, cos, sin).mul(g.get("..., " + e).expandDims(-1));

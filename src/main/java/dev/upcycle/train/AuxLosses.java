@@ -16,7 +16,9 @@ import java.util.TreeMap;
  *   <li>load balancing (Switch / ST-MoE): {@code L_aux = α·N·Σ_i f_i·P_i} with
  *       {@code f_i = (1/(T·K)) Σ_t 1[i ∈ sel_t]} (a count, no gradient) and
  *       {@code P_i = (1/T) Σ_t p_{t,i}} (differentiable);</li>
- *   <li>router z-loss (ST-MoE): {@code L_z = β·(1/T) Σ_t (log Σ_i e^{l_{t,i}})²}.</li>
+ *   <li>router z-loss (ST-MoE): {@code L_z = β·(1/T) Σ_t (log Σ_i e^{l_{t,i}})²};</li>
+ *   <li>the same z-loss on the attention routers of MoA layers, with its own weight γ
+ *       ({@code attention_router_z_loss_coef}, 0 by default: bam.md 2 puts no loss on them).</li>
  * </ul>
  * Both are averaged over the sparse layers, so {@code L_aux/α = 1} at uniform probabilities for
  * the model as a whole as for one layer (Megatron-LM sums over layers instead; the average keeps
@@ -27,12 +29,20 @@ public final class AuxLosses implements RoutingListener {
     private final double alpha;
     private final double beta;
     private final List<NDArray> aux = new ArrayList<>();
+    private final double gamma;
     private final List<NDArray> z = new ArrayList<>();
+    private final List<NDArray> attentionZ = new ArrayList<>();
     private final Map<Integer, long[]> load = new TreeMap<>();
 
     public AuxLosses(double alpha, double beta) {
+        this(alpha, beta, 0);
+    }
+
+    /** @param gamma weight of the attention routers' z-loss */
+    public AuxLosses(double alpha, double beta, double gamma) {
         this.alpha = alpha;
         this.beta = beta;
+        this.gamma = gamma;
     }
 
     @Override
@@ -51,10 +61,21 @@ public final class AuxLosses implements RoutingListener {
         NDArray p = probs.mean(new int[] {0}); // P_i [E]
         NDArray lAux = p.mul(scope.create(f)).sum().mul(scope.create((float) (alpha * experts)));
         aux.add(lAux);
-        NDArray logits = r.logits();
+        z.add(zLoss(r.logits(), beta));
+    }
+
+    @Override
+    public void onAttentionRouting(int layer, NDArray logits) {
+        if (gamma > 0) {
+            attentionZ.add(zLoss(logits.reshape(-1, logits.getShape().getLastDimension()), gamma));
+        }
+    }
+
+    /** {@code weight·(1/T) Σ_t (log Σ_i e^{l_{t,i}})²} of logits {@code [T, E]}. */
+    private static NDArray zLoss(NDArray logits, double weight) {
         NDArray max = logits.max(new int[] {1}, true).stopGradient();
         NDArray lse = logits.sub(max).exp().sum(new int[] {1}).log().add(max.squeeze(1)); // [T]
-        z.add(lse.square().mean().mul(scope.create((float) beta)));
+        return lse.square().mean().mul(logits.getManager().create((float) weight));
     }
 
     /** Whether any sparse layer reported. */
@@ -67,9 +88,14 @@ public final class AuxLosses implements RoutingListener {
         return mean(aux);
     }
 
-    /** Mean z-loss over the sparse layers, or null for a dense model. */
+    /**
+     * Mean z-loss over the sparse layers, plus the mean attention-router z-loss over the MoA
+     * layers when γ > 0; null for a dense model.
+     */
     public NDArray zLoss() {
-        return mean(z);
+        NDArray ffn = mean(z);
+        NDArray attn = mean(attentionZ);
+        return ffn == null ? attn : attn == null ? ffn : ffn.add(attn);
     }
 
     private static NDArray mean(List<NDArray> terms) {

@@ -133,6 +133,11 @@ public final class TrainLoop {
      * {@code accumulate} micro-batches, each in its own scope, their gradients summed in one
      * collector: the loss of each is {@code (ce + aux + z) / accumulate}.
      */
+    /** γ of the attention routers' z-loss: the model config's {@code attention_router_z_loss_coef} (bam.md 2). */
+    static double attentionZLoss(CausalLm lm) {
+        return lm.config().moa() == null ? 0 : lm.config().moa().attentionRouterZLossCoef();
+    }
+
     static StepLosses forwardBackward(CausalLm lm, Batcher data, TrainConfig c) {
         double ce = 0;
         double aux = 0;
@@ -141,7 +146,7 @@ public final class TrainLoop {
         try (GradientCollector collector = Engine.getEngine(Djl.ENGINE).newGradientCollector()) {
             for (int micro = 0; micro < c.accumulate(); micro++) {
                 Batcher.Batch b = data.next(c.batch());
-                AuxLosses routing = new AuxLosses(c.auxLoss(), c.zLoss());
+                AuxLosses routing = new AuxLosses(c.auxLoss(), c.zLoss(), attentionZLoss(lm));
                 try (NDManager scope = lm.manager().newSubManager()) {
                     NDArray crossEntropy = crossEntropy(lm, scope, b, routing);
                     NDArray total = crossEntropy;

@@ -62,6 +62,28 @@ class TrainPiecesTest {
         }
     }
 
+    /** bam.md 2: the attention router's z-loss has its own weight γ (0 by default) and adds to the FFN z-loss. */
+    @Test
+    void attentionRouterZLossHasItsOwnWeight() {
+        try (NDManager m = Djl.newManager()) {
+            // [B=1, T=2, E_a=2] logits: lse = ln 3 and 2 + ln 2
+            NDArray attn = m.create(new float[] {0, (float) Math.log(2), 2, 2}, new Shape(1, 2, 2));
+            NDArray ffn = m.zeros(new Shape(2, 4));
+            NDArray probs = ffn.softmax(1);
+            double a = Math.log(3);
+            double b = 2 + Math.log(2);
+            double ffnZ = 1e-3 * Math.log(4) * Math.log(4);
+            AuxLosses on = new AuxLosses(0.01, 1e-3, 0.5);
+            on.onAttentionRouting(0, attn);
+            on.onRouting(0, new Routing(ffn, probs, probs.get(":, 0:1"), new long[] {0, 1}, 1));
+            assertThat(on.zLoss().getFloat()).isCloseTo((float) (ffnZ + 0.5 * (a * a + b * b) / 2), offset(1e-6f));
+            AuxLosses off = new AuxLosses(0.01, 1e-3);
+            off.onAttentionRouting(0, attn);
+            off.onRouting(0, new Routing(ffn, probs, probs.get(":, 0:1"), new long[] {0, 1}, 1));
+            assertThat(off.zLoss().getFloat()).isCloseTo((float) ffnZ, offset(1e-7f));
+        }
+    }
+
     @Test
     void scheduleWarmsUpThenCosinesToTheMinimum() {
         LrSchedule s = new LrSchedule(1e-3, 1e-4, 10, 110, TrainConfig.Schedule.COSINE);
