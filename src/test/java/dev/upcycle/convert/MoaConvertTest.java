@@ -30,7 +30,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** bam.md section 8 invariants for single-seed attention experts (T1-T3, T5, T7-T10, T12, T21, T22). */
+/** bam.md section 8 invariants for single-seed attention experts (T1-T3, T5, T7-T10, T12, T17, T21, T22). */
 class MoaConvertTest {
 
     static UpcycleSpec ffn(int experts, int topK) {
@@ -143,6 +143,30 @@ class MoaConvertTest {
         Path b = ConvertFixtures.converter().convert(dense, tmp.resolve("b"), req, ConvertFixtures.settings()).output();
         assertThat(java.nio.file.Files.readAllBytes(a.resolve("model.safetensors")))
                 .isEqualTo(java.nio.file.Files.readAllBytes(b.resolve("model.safetensors")));
+    }
+
+    /**
+     * T17 (negative control): top-2-of-4 FFN routing without renormalisation and without a
+     * compensating scale multiplies the FFN by the kept probability mass (about 1/2), so the
+     * identical-expert model is no longer the dense one; renormalising is what makes T1 hold.
+     */
+    @Test
+    void topKWithoutRenormalisationIsNotTheDenseModel(@TempDir Path tmp) {
+        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        UpcycleSpec spec = UpcycleSpec.builder().experts(4).topK(2).routing(Routing.SOFTMAX_TOPK)
+                .scaling(ScalingMode.NONE).routerInit(RouterInit.RANDOM).routerStd(0.02).build();
+        Converter.Result r = ConvertFixtures.converter().convert(dense, tmp.resolve("moa"),
+                UpcycleRequest.of(spec).withTarget("native")
+                        .withMoa(new MoaSpec(MoaConfig.Variant.SEPARATE, 4, null, RouterInit.RANDOM, 0.02)),
+                ConvertFixtures.settings());
+        assertThat(r.plan().fidelity().isExact()).isFalse();
+        int[] tokens = ConvertFixtures.tokens(64, 12);
+        double err;
+        try (ReferenceModel d = ReferenceModel.open(dense); ReferenceModel m = ReferenceModel.open(r.output())) {
+            err = ReferenceModel.relError(m.logits(tokens), d.logits(tokens));
+        }
+        System.out.printf("T17 control, FFN top-2 of 4 without renormalisation: logits differ by %.2e%n", err);
+        assertThat(err).isGreaterThan(1e-3);
     }
 
     /** Attention experts only go to the native format. */
