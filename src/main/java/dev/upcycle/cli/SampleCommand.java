@@ -10,7 +10,6 @@ import dev.upcycle.runtime.CausalLm;
 import dev.upcycle.runtime.KvCache;
 import dev.upcycle.runtime.TextCodec;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -42,11 +41,8 @@ final class SampleCommand implements Callable<Integer> {
             description = "New tokens to generate (default: ${DEFAULT-VALUE}).")
     int tokens;
 
-    @Option(names = "--tokenizer", paramLabel = "TOKENIZER_JSON", description = "A Hugging Face tokenizer.json.")
-    Path tokenizer;
-
-    @Option(names = "--bytes", description = "One token per byte (id = byte value).")
-    boolean bytes;
+    @picocli.CommandLine.Mixin
+    TokenizerOptions text;
 
     @Option(names = "--json", description = "Print one JSON document.")
     boolean json;
@@ -56,13 +52,7 @@ final class SampleCommand implements Callable<Integer> {
         if (tokens < 1) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--tokens", tokens + " must be >= 1");
         }
-        if (tokenizer != null && bytes) {
-            throw new UpcycleException(ErrorKind.InvalidOption, "--tokenizer", "give --tokenizer or --bytes, not both");
-        }
-        if (tokenizer != null && !Files.isRegularFile(tokenizer)) {
-            throw new UpcycleException(ErrorKind.IoError, tokenizer.toString(), "no such file");
-        }
-        try (CausalLm lm = CausalLm.load(dir); TextCodec codec = codec(lm.config().vocabSize())) {
+        try (CausalLm lm = CausalLm.load(dir); TextCodec codec = text.codec(dir, lm.config().vocabSize())) {
             int[] ids = codec.encode(prompt);
             checkIds(ids, lm.config().vocabSize());
             long start = System.nanoTime();
@@ -71,22 +61,6 @@ final class SampleCommand implements Callable<Integer> {
             print(ids.length, out, codec.decode(out), KvCache.floatsPerToken(lm.config()), out.length / seconds);
         }
         return ExitCode.OK.code();
-    }
-
-    /** eval's rule (TokenSource): --tokenizer, else DIR/tokenizer.json unless --bytes, else bytes for 256 ids. */
-    private TextCodec codec(int vocab) {
-        Path own = dir.resolve("tokenizer.json");
-        if (tokenizer != null) {
-            return TextCodec.tokenizer(tokenizer);
-        }
-        if (!bytes && Files.isRegularFile(own)) {
-            return TextCodec.tokenizer(own);
-        }
-        if (bytes || vocab == 256) {
-            return TextCodec.bytes();
-        }
-        throw new UpcycleException(ErrorKind.InvalidOption, dir.toString(), "no tokenizer: the model has no "
-                + "tokenizer.json and a vocabulary of " + vocab + ", not 256 bytes", "pass --tokenizer FILE or --bytes");
     }
 
     private static void checkIds(int[] ids, int vocab) {

@@ -10,11 +10,8 @@ import picocli.CommandLine.Option;
 
 /** How eval and train turn a data file into token ids: one definition of these options for both. */
 final class TokenizationOptions {
-    @Option(names = "--tokenizer", paramLabel = "TOKENIZER_JSON", description = "A Hugging Face tokenizer.json.")
-    Path tokenizer;
-
-    @Option(names = "--bytes", description = "One token per byte (id = byte value).")
-    boolean bytes;
+    @picocli.CommandLine.Mixin
+    TokenizerOptions text;
 
     @Option(names = "--bin-dtype", paramLabel = "u16|u32",
             description = "Width of the ids of a .bin file (default: u32 for *.u32.bin, else u16).")
@@ -27,7 +24,7 @@ final class TokenizationOptions {
 
     /** Slice {@code slice} (0-based) of {@code slices} equal parts of {@code data}. */
     TokenSource source(Path data, int slice, int slices) {
-        return new TokenSource(data, tokenizer, bytes, width(), slice, slices);
+        return new TokenSource(data, text.tokenizer, text.bytes, width(), slice, slices);
     }
 
     private TokenData.BinDtype width() {
