@@ -2,6 +2,7 @@ package dev.upcycle.train;
 
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.JsonFiles;
 import dev.upcycle.io.OutputDirectory;
 import dev.upcycle.io.Provenance;
 import java.io.IOException;
@@ -42,7 +43,7 @@ final class RunDirectory {
                     }
                     // Move the old run aside in one rename and delete it afterwards: deleting it in place
                     // could leave a half-deleted checkpoint behind if this run is killed meanwhile.
-                    Path old = out.resolveSibling("." + out.getFileName() + ".upcycle-old-" + System.nanoTime());
+                    Path old = out.resolveSibling("." + out.getFileName() + OLD + System.nanoTime());
                     Files.move(out, old, StandardCopyOption.ATOMIC_MOVE);
                 } else {
                     Files.deleteIfExists(out.resolve(Provenance.FILE_NAME)); // the final model is rewritten
@@ -50,7 +51,9 @@ final class RunDirectory {
             } else if (Files.exists(out, LinkOption.NOFOLLOW_LINKS) && !Files.isDirectory(out, LinkOption.NOFOLLOW_LINKS)) {
                 throw new UpcycleException(ErrorKind.OutputExists, out.toString(), "exists and is not a directory");
             }
-            Files.createDirectories(out);
+            if (!Files.isDirectory(out, LinkOption.NOFOLLOW_LINKS) || empty(out)) {
+                create(out, c);
+            }
             deleteLeftovers(out);
             return out;
         } catch (IOException e) {
@@ -58,24 +61,46 @@ final class RunDirectory {
         }
     }
 
+    /**
+     * Creates {@code OUT} holding its {@code train-config.json} in one rename, so that no kill can
+     * leave an {@code OUT} without the file that marks it as a train run (--force would then refuse it).
+     */
+    private static void create(Path out, TrainConfig c) throws IOException {
+        Path staging = out.resolveSibling("." + out.getFileName() + NEW + System.nanoTime());
+        Files.createDirectories(staging);
+        JsonFiles.write(staging.resolve(TrainConfig.FILE_NAME), c.toJson());
+        if (Files.isDirectory(out, LinkOption.NOFOLLOW_LINKS)) {
+            Files.delete(out); // empty: replaced by the staged directory
+        }
+        Files.move(staging, out, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    private static final String OLD = ".upcycle-old-";
+    private static final String NEW = ".upcycle-new-";
+
     private static boolean empty(Path dir) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
             return s.findAny().isEmpty();
         }
     }
 
-    /** Deletes earlier runs moved aside by --force (also those a killed run left half-deleted). */
+    /**
+     * Deletes earlier runs moved aside by --force (also those a killed run left half-deleted) and
+     * run directories a killed run was still staging.
+     */
     private static void deleteLeftovers(Path out) throws IOException {
         Path parent = out.getParent();
         if (parent == null || !Files.isDirectory(parent)) {
             return;
         }
-        String prefix = "." + out.getFileName() + ".upcycle-old-";
-        List<Path> old;
+        String old = "." + out.getFileName() + OLD;
+        String staged = "." + out.getFileName() + NEW;
+        List<Path> leftovers;
         try (Stream<Path> s = Files.list(parent)) {
-            old = s.filter(p -> p.getFileName().toString().startsWith(prefix)).toList();
+            leftovers = s.filter(p -> p.getFileName().toString().startsWith(old)
+                    || p.getFileName().toString().startsWith(staged)).toList();
         }
-        for (Path dir : old) {
+        for (Path dir : leftovers) {
             OutputDirectory.deleteTree(dir);
         }
     }

@@ -52,6 +52,30 @@ class TrainOutputSafetyTest {
         assertThat(model.resolve("runs")).doesNotExist();
     }
 
+    /**
+     * OUT appears in one rename together with its train-config.json, so a kill cannot leave an OUT
+     * that --force refuses as "neither a train run nor an upcycle output" (TrainKillTrialsTest found
+     * that window); what a killed run was still staging is a hidden sibling, removed by the next run.
+     */
+    @Test
+    void theRunDirectoryAppearsWithItsConfigAndStagingLeftoversAreRemoved() throws IOException {
+        Path out = tmp.resolve("staged");
+        Path leftover = tmp.resolve(".staged.upcycle-new-123");
+        Files.createDirectories(leftover);
+        Files.writeString(leftover.resolve(".train-config.json.tmp"), "{");
+        Result r = train(out);
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(out.resolve("train-config.json")).isRegularFile();
+        assertThat(leftover).doesNotExist();
+        try (var s = Files.list(tmp)) {
+            assertThat(s.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith(".staged.upcycle-"));
+        }
+        // An empty OUT made by the user is taken over the same way.
+        Path empty = Files.createDirectories(tmp.resolve("empty"));
+        assertThat(train(empty).code()).isZero();
+        assertThat(empty.resolve("train-config.json")).isRegularFile();
+    }
+
     @Test
     void aSecondRunIntoTheSameOutputIsRefused() throws IOException {
         Path out = tmp.resolve("run");
