@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.io.DType;
 import dev.upcycle.model.Finding;
 import dev.upcycle.model.ModelConfig;
+import dev.upcycle.model.MoaConfig;
 import dev.upcycle.model.MoeConfig;
 import dev.upcycle.verify.Inspection;
 import java.util.Map;
@@ -75,6 +76,24 @@ final class InspectionJson {
                 mo.put("norm_topk_prob", m.normTopkProb());
                 ArrayNode sparse = mo.putArray("sparse_layers");
                 c.sparseLayers().forEach(sparse::add);
+            }
+            MoaConfig moa = c.moa();
+            if (moa == null) {
+                o.putNull("moa");
+            } else {
+                // bam.md 5: attention experts and the block layout of a native model.
+                ObjectNode ma = o.putObject("moa");
+                ma.put("variant", moa.variant().token());
+                ma.put("attention_experts", moa.numAttentionExperts());
+                if (moa.soft()) {
+                    ma.putNull("attention_experts_per_tok");
+                } else {
+                    ma.put("attention_experts_per_tok", moa.activeExperts());
+                }
+                ArrayNode layers = ma.putArray("moa_layers");
+                c.moaLayers().forEach(layers::add);
+                ma.put("block_layout", moa.blockLayout().token());
+                ma.put("parallel_num_norms", moa.parallelNumNorms());
             }
         }
         ArrayNode problems = o.putArray("problems");

@@ -3,6 +3,7 @@ package dev.upcycle.cli;
 import dev.upcycle.io.DType;
 import dev.upcycle.model.Finding;
 import dev.upcycle.model.ModelConfig;
+import dev.upcycle.model.MoaConfig;
 import dev.upcycle.model.MoeConfig;
 import dev.upcycle.verify.Inspection;
 import java.util.List;
@@ -38,6 +39,17 @@ final class InspectionTable {
                                 ? ", shared expert " + m.sharedExpertWidth() : "")
                         + ", norm_topk_prob " + m.normTopkProb());
                 row(b, "sparse layers", ranges(c.sparseLayers()) + " of " + c.numHiddenLayers());
+            }
+            MoaConfig a = c.moa();
+            if (a != null) {
+                List<Integer> moaLayers = c.moaLayers();
+                if (!moaLayers.isEmpty()) {
+                    row(b, "attn experts", a.numAttentionExperts() + " per layer (" + a.variant().token() + "), "
+                            + (a.soft() ? "soft routing" : "top-" + a.activeExperts() + " renormalised") + ", layers "
+                            + ranges(moaLayers) + " of " + c.numHiddenLayers());
+                }
+                row(b, "blocks", a.blockLayout().token() + (a.blockLayout() == MoaConfig.BlockLayout.PARALLEL
+                        ? ", " + a.parallelNumNorms() + (a.parallelNumNorms() == 1 ? " norm" : " norms") : ""));
             }
         }
         row(b, "dtypes", dtypes(r.dtypes()));

@@ -217,6 +217,17 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
         return out;
     }
 
+    /** Layers with attention experts, ascending (empty without a MoA config). */
+    public List<Integer> moaLayers() {
+        List<Integer> out = new ArrayList<>();
+        for (int layer = 0; layer < numHiddenLayers; layer++) {
+            if (isMoaLayer(layer)) {
+                out.add(layer);
+            }
+        }
+        return out;
+    }
+
     /** The dtype hint as a tensor dtype; empty for {@code auto} or none. */
     public Optional<DType> dtypeHint() {
         if (dtype == null) {

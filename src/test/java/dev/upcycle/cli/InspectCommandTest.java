@@ -57,6 +57,31 @@ class InspectCommandTest {
         assertThat(doc.path("moe").isNull()).isTrue();
     }
 
+    /** bam.md 5: attention experts, their routing and the block layout of native models. */
+    @Test
+    void nativeModelsShowAttentionExpertsAndBlocks(@TempDir Path dir) throws IOException {
+        Path seed = dir.resolve("seed");
+        assertThat(Cli.run("synth", "--family", "llama", "--parallel-blocks", "1", "-o", seed.toString(), "-q").code())
+                .isZero();
+        Cli s = Cli.run("inspect", seed.toString());
+        assertThat(s.out()).contains("blocks         parallel, 1 norm").doesNotContain("attn experts");
+        Path moa = dir.resolve("moa");
+        Cli c = Cli.run("convert", seed.toString(), "-o", moa.toString(), "--attention", "moa-shared-kv",
+                "--attention-experts", "3", "--attention-top-k", "2", "--experts", "4", "-q");
+        assertThat(c.code()).as(c.err()).isZero();
+        Cli t = Cli.run("inspect", moa.toString());
+        assertThat(t.out()).contains("attn experts   3 per layer (shared_kv), top-2 renormalised, layers 0-1 of 2")
+                .contains("blocks         parallel, 1 norm");
+        JsonNode j = new ObjectMapper().readTree(Cli.run("inspect", moa.toString(), "--json").out()).path("moa");
+        assertThat(j.path("variant").asText()).isEqualTo("shared_kv");
+        assertThat(j.path("attention_experts").asInt()).isEqualTo(3);
+        assertThat(j.path("attention_experts_per_tok").asInt()).isEqualTo(2);
+        assertThat(j.path("moa_layers").toString()).isEqualTo("[0,1]");
+        assertThat(j.path("block_layout").asText()).isEqualTo("parallel");
+        assertThat(new ObjectMapper().readTree(Cli.run("inspect", model.toString(), "--json").out()).path("moa").isNull())
+                .isTrue();
+    }
+
     @Test
     void singleFileAndIndexPathsAreAccepted() {
         Cli file = Cli.run("inspect", model.resolve("model.safetensors").toString());
