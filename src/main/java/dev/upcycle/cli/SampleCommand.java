@@ -44,6 +44,10 @@ final class SampleCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     TokenizerOptions text;
 
+    @Option(names = "--ignore-eos",
+            description = "Generate all --tokens even past the model's end-of-sequence token (eos_token_id).")
+    boolean ignoreEos;
+
     @Option(names = "--json", description = "Print one JSON document.")
     boolean json;
 
@@ -56,7 +60,9 @@ final class SampleCommand implements Callable<Integer> {
             int[] ids = codec.encode(prompt);
             checkIds(ids, lm.config().vocabSize());
             long start = System.nanoTime();
-            int[] out = lm.generate(ids, tokens);
+            java.util.Set<Integer> stop = ignoreEos ? java.util.Set.of()
+                    : java.util.Set.copyOf(lm.config().eosTokenIds());
+            int[] out = lm.generate(ids, tokens, stop);
             double seconds = (System.nanoTime() - start) / 1e9;
             print(ids.length, out, codec.decode(out), KvCache.floatsPerToken(lm.config()), out.length / seconds);
         }

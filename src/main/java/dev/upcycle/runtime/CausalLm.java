@@ -160,6 +160,14 @@ public final class CausalLm implements AutoCloseable {
      * @return the {@code newTokens} ids that follow {@code prompt}
      */
     public int[] generate(int[] prompt, int newTokens) {
+        return generate(prompt, newTokens, java.util.Set.of());
+    }
+
+    /**
+     * As {@link #generate(int[], int)}, stopping after the first generated token in {@code stop}
+     * (an end-of-sequence id), which is included in the result.
+     */
+    public int[] generate(int[] prompt, int newTokens, java.util.Set<Integer> stop) {
         if (prompt.length == 0 || newTokens < 0) {
             throw new IllegalArgumentException("greedy decoding needs a prompt token and newTokens >= 0, got "
                     + prompt.length + " and " + newTokens);
@@ -171,6 +179,9 @@ public final class CausalLm implements AutoCloseable {
                 try (NDManager step = manager.newSubManager()) {
                     NDArray logits = forward(step.create(next, new Shape(1, next.length)), cache);
                     out[i] = (int) logits.get(0, next.length - 1).argMax().getLong();
+                }
+                if (stop.contains(out[i])) {
+                    return java.util.Arrays.copyOf(out, i + 1);
                 }
                 next = new int[] {out[i]};
             }

@@ -53,6 +53,37 @@ class SampleCommandTest {
         assertThat(plain.out()).isEqualTo(o.get("text").asText() + System.lineSeparator());
     }
 
+    /** Decoding stops after the model's eos_token_id unless --ignore-eos. */
+    @Test
+    void generationStopsAtTheEndOfSequenceToken() throws IOException {
+        Path model = synth("eos", "256");
+        JsonNode all = JSON.readTree(Cli.run("sample", model.toString(), "--prompt", "Hello", "--tokens", "8",
+                "--ignore-eos", "--json").out());
+        int[] ids = IntStream.range(0, 8).map(i -> all.get("ids").get(i).asInt()).toArray();
+        int at = 1; // the first generated id that did not occur before it
+        while (at < ids.length - 1 && seenBefore(ids, at)) {
+            at++;
+        }
+        var config = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(model.resolve("config.json").toFile());
+        config.put("eos_token_id", ids[at]);
+        JSON.writeValue(model.resolve("config.json").toFile(), config);
+        JsonNode stopped = JSON.readTree(Cli.run("sample", model.toString(), "--prompt", "Hello", "--tokens", "8",
+                "--json").out());
+        assertThat(stopped.get("new_tokens").asInt()).isEqualTo(at + 1);
+        assertThat(stopped.get("ids").get(at).asInt()).isEqualTo(ids[at]);
+        assertThat(JSON.readTree(Cli.run("sample", model.toString(), "--prompt", "Hello", "--tokens", "8",
+                "--ignore-eos", "--json").out()).get("new_tokens").asInt()).isEqualTo(8);
+    }
+
+    private static boolean seenBefore(int[] ids, int at) {
+        for (int i = 0; i < at; i++) {
+            if (ids[i] == ids[at]) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     @Test
     void theModelsTokenizerJsonIsUsedByDefault() throws IOException {
         Path model = synth("words", "7");
