@@ -2,6 +2,7 @@ package dev.upcycle.runtime;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import dev.upcycle.model.MoaConfig;
 import dev.upcycle.model.ModelConfig;
 import java.util.ArrayList;
@@ -11,7 +12,9 @@ import java.util.List;
  * Keys (after RoPE) and values of the tokens decoded so far, for incremental decoding (bam.md 3.5).
  * Indexed {@code [layer][slot]}: one slot per dense or shared_kv MoA layer, one per attention
  * expert in a separate MoA layer. A slot holds {@code [B, h_kv, T, hd]}: the key/value heads, not
- * their GQA repeats. Sliding windows are applied by the mask, so every position is kept.
+ * their GQA repeats. A layer with a sliding window of {@code w} keeps only its last {@code w − 1}
+ * positions between steps (all a later query can see besides itself), so its memory is bounded
+ * by the window; the mask works on relative positions, so a suffix of the keys is enough.
  *
  * <p>The arrays live in a sub-manager the cache owns. A forward step borrows them into its own
  * scope ({@code tempAttach}), so what the step derives from them is freed with the step; they
@@ -27,8 +30,9 @@ public final class KvCache implements AutoCloseable {
         List<List<Slot>> all = new ArrayList<>();
         for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
             List<Slot> row = new ArrayList<>();
+            Integer window = Attention.window(config, layer);
             for (int s = 0; s < slots(config, layer); s++) {
-                row.add(new Slot(manager));
+                row.add(new Slot(manager, window == null ? null : Math.max(1, window - 1)));
             }
             all.add(List.copyOf(row));
         }
@@ -97,11 +101,14 @@ public final class KvCache implements AutoCloseable {
     /** The keys and values of one attention (a layer, or one expert of a separate MoA layer). */
     static final class Slot {
         private final NDManager owner;
+        /** Positions kept between steps, or null for all of them. */
+        private final Integer keep;
         private NDArray k;
         private NDArray v;
 
-        private Slot(NDManager owner) {
+        private Slot(NDManager owner, Integer keep) {
             this.owner = owner;
+            this.keep = keep;
         }
 
         /**
@@ -110,19 +117,42 @@ public final class KvCache implements AutoCloseable {
          */
         Kv append(NDArray newK, NDArray newV) {
             NDManager scope = newK.getManager();
-            k = grow(k, newK, scope);
-            v = grow(v, newV, scope);
-            return new Kv(k, v);
+            NDArray allK = concat(k, newK);
+            NDArray allV = concat(v, newV);
+            if (keep == null) {
+                k = lend(allK, scope);
+                v = lend(allV, scope);
+            } else {
+                // Windowed: this step sees every position it needs, and only the last `keep` survive it.
+                allK.attach(scope);
+                allV.attach(scope);
+                k = suffix(allK);
+                v = suffix(allV);
+            }
+            return new Kv(allK, allV);
         }
 
-        private NDArray grow(NDArray old, NDArray fresh, NDManager scope) {
+        private static NDArray concat(NDArray old, NDArray fresh) {
             NDArray all = old == null ? fresh : old.concat(fresh, 2);
             if (old != null) {
                 old.close();
             }
+            return all;
+        }
+
+        /** Owned by the cache, borrowed by the step's scope until it closes. */
+        private NDArray lend(NDArray all, NDManager scope) {
             all.attach(owner);
             all.tempAttach(scope);
             return all;
+        }
+
+        /** The last {@code keep} positions as a copy the cache owns (a slice would keep the whole buffer alive). */
+        private NDArray suffix(NDArray all) {
+            long t = all.getShape().get(2);
+            NDArray kept = all.get(new NDIndex(":, :, {}:, :", Math.max(0, t - keep))).duplicate();
+            kept.attach(owner);
+            return kept;
         }
 
         long floats() {

@@ -135,6 +135,23 @@ class KvCacheTest {
         }
     }
 
+    /** A sliding window of w keeps w - 1 positions per layer between steps, whatever the length. */
+    @Test
+    void slidingWindowBoundsTheCache() {
+        Path model = family("mistral"); // window 4
+        int[] tokens = Sequences.random(LENGTH, 97, 3);
+        try (CausalLm lm = CausalLm.load(model); KvCache cache = lm.newCache()) {
+            ModelConfig c = lm.config();
+            for (int p = 0; p < LENGTH; p++) {
+                try (NDManager step = lm.manager().newSubManager()) {
+                    lm.forward(step.create(new int[] {tokens[p]}, new Shape(1, 1)), cache);
+                }
+                long kept = Math.min(p + 1, 3);
+                assertThat(cache.floats()).isEqualTo(kept * KvCache.floatsPerToken(c));
+            }
+        }
+    }
+
     /** bam.md T15: K and V floats held after 11 tokens (the spec's toy counts 352 K floats dense and shared_kv, 1056 separate). */
     @Test
     void sharedKvCachesAsMuchAsDenseAndSeparateEaTimesMore() {
