@@ -54,21 +54,8 @@ public final class Attention {
      * @return {@code [B, T, d]}
      */
     public NDArray forward(AttentionWeights w, NDArray x, NDArray cos, NDArray sin) {
-        long b = x.getShape().get(0);
-        long t = x.getShape().get(1);
-        NDArray q = heads(Ops.linear(x, w.q(), w.qBias()), b, t, heads, w.qNorm());
-        NDArray k = heads(Ops.linear(x, w.k(), w.kBias()), b, t, kvHeads, w.kNorm());
-        NDArray v = heads(Ops.linear(x, w.v(), w.vBias()), b, t, kvHeads, null);
-        q = Rotary.apply(q, cos, sin);
-        k = Rotary.apply(k, cos, sin);
-        k = repeatKv(k, b, t);
-        v = repeatKv(v, b, t);
-        // scores [B, h, T, T]
-        NDArray scores = q.matMul(k.swapAxes(2, 3)).mul(Ops.scalar(x, 1.0 / Math.sqrt(headDim)));
-        scores = scores.add(mask(x.getManager(), (int) t));
-        NDArray out = scores.softmax(3).matMul(v); // [B, h, T, hd]
-        out = out.swapAxes(1, 2).reshape(b, t, (long) heads * headDim);
-        return Ops.linear(out, w.o(), w.oBias());
+        // The whole sequence is the cached case with nothing cached before it.
+        return attend(w, queries(w, x, cos, sin), new KvCache.Kv(keys(w, x, cos, sin), values(w, x)));
     }
 
     /**
@@ -141,12 +128,10 @@ public final class Attention {
         return kv.expandDims(2).repeat(2, rep).reshape(b, heads, t, headDim);
     }
 
-    /** Additive mask {@code [T, T]}: 0 where query i may see key j (j ≤ i, and i − j < window), −∞ elsewhere. */
-    NDArray mask(NDManager manager, int t) {
-        return mask(manager, t, t);
-    }
-
-    /** As {@link #mask(NDManager, int)} for the last {@code rows} of {@code cols} positions: {@code [rows, cols]}. */
+    /**
+     * Additive mask {@code [rows, cols]} for queries at the last {@code rows} of {@code cols} key
+     * positions: 0 where query i may see key j (j ≤ i, and i − j < window), −∞ elsewhere.
+     */
     NDArray mask(NDManager manager, int rows, int cols) {
         int past = cols - rows;
         float[] m = new float[rows * cols];

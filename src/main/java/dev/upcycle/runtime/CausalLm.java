@@ -115,14 +115,23 @@ public final class CausalLm implements AutoCloseable {
 
     /** As {@link #forward(NDArray)}, telling {@code listener} each sparse layer's routing. */
     public NDArray forward(NDArray tokens, RoutingListener listener) {
-        NDManager scope = tokens.getManager();
-        long b = tokens.getShape().get(0);
-        int t = (int) tokens.getShape().get(1);
-        NDArray x = embed.get(scope, new NDIndex("{}", tokens.reshape(-1))).reshape(b, t, config.hiddenSize());
-        NDList cs = rotary.tables(scope, t);
+        NDArray x = embedded(tokens);
+        NDList cs = rotary.tables(tokens.getManager(), (int) tokens.getShape().get(1));
         for (int i = 0; i < layers.size(); i++) {
             x = layers.get(i).forward(weights.get(i), x, cs.get(0), cs.get(1), listener);
         }
+        return head(x);
+    }
+
+    /** Embeddings {@code [B, T, d]} of token ids {@code [B, T]}, in the tokens' manager. */
+    private NDArray embedded(NDArray tokens) {
+        long b = tokens.getShape().get(0);
+        long t = tokens.getShape().get(1);
+        return embed.get(tokens.getManager(), new NDIndex("{}", tokens.reshape(-1))).reshape(b, t, config.hiddenSize());
+    }
+
+    /** Logits of the last hidden states: final norm, then the lm_head. */
+    private NDArray head(NDArray x) {
         return Ops.linear(RmsNorm.apply(x, finalNorm, config.rmsNormEps()), lmHead, null);
     }
 
@@ -142,16 +151,14 @@ public final class CausalLm implements AutoCloseable {
         if (cache.layers() != layers.size()) {
             throw new IllegalArgumentException("a cache of " + cache.layers() + " layers for a model of " + layers.size());
         }
-        NDManager scope = tokens.getManager();
-        long b = tokens.getShape().get(0);
         int t = (int) tokens.getShape().get(1);
-        NDArray x = embed.get(scope, new NDIndex("{}", tokens.reshape(-1))).reshape(b, t, config.hiddenSize());
-        NDList cs = rotary.tables(scope, cache.length(), t);
+        NDArray x = embedded(tokens);
+        NDList cs = rotary.tables(tokens.getManager(), cache.length(), t);
         for (int i = 0; i < layers.size(); i++) {
             x = layers.get(i).forward(weights.get(i), x, cs.get(0), cs.get(1), cache, RoutingListener.NONE);
         }
         cache.advance(t);
-        return Ops.linear(RmsNorm.apply(x, finalNorm, config.rmsNormEps()), lmHead, null);
+        return head(x);
     }
 
     /**

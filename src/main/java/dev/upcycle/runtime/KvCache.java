@@ -94,7 +94,7 @@ public final class KvCache implements AutoCloseable {
         manager.close();
     }
 
-    /** Keys and values of one attention, as a step sees them: every cached position, new ones last. */
+    /** Keys and values of one attention, as a step's queries see them: every visible position, new ones last. */
     record Kv(NDArray k, NDArray v) {
     }
 

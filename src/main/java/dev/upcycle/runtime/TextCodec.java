@@ -37,12 +37,7 @@ public final class TextCodec implements AutoCloseable {
 
     public int[] encode(String text) {
         if (tokenizer == null) {
-            byte[] raw = text.getBytes(StandardCharsets.UTF_8);
-            int[] ids = new int[raw.length];
-            for (int i = 0; i < raw.length; i++) {
-                ids[i] = raw[i] & 0xFF;
-            }
-            return ids;
+            return TokenData.byteIds(text.getBytes(StandardCharsets.UTF_8));
         }
         return Arrays.stream(tokenizer.encode(text).getIds()).mapToInt(Math::toIntExact).toArray();
     }

@@ -48,7 +48,11 @@ public final class TokenData {
 
     /** Each byte of the file is a token; at most {@code limit} ids are read. */
     public static int[] bytes(Path file, int limit) {
-        byte[] raw = readPrefix(file, limit);
+        return byteIds(readPrefix(file, limit));
+    }
+
+    /** One id per byte: its unsigned value. */
+    static int[] byteIds(byte[] raw) {
         int[] ids = new int[raw.length];
         for (int i = 0; i < raw.length; i++) {
             ids[i] = raw[i] & 0xFF;
