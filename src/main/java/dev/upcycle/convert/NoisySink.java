@@ -1,7 +1,7 @@
 package dev.upcycle.convert;
 
 import dev.upcycle.io.DType;
-import dev.upcycle.io.Floats;
+import dev.upcycle.io.FloatCodec;
 import dev.upcycle.io.SafetensorsFile;
 import dev.upcycle.io.TensorHeader;
 import dev.upcycle.io.TensorSink;
@@ -46,18 +46,11 @@ final class NoisySink implements TensorSink {
 
     @Override
     public void write(ByteBuffer src) {
-        ByteBuffer b = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = src.duplicate();
         int w = dtype.bytes();
         while (b.remaining() >= w) {
             int n = Math.min(values.length, b.remaining() / w);
-            for (int i = 0; i < n; i++) {
-                values[i] = switch (dtype) {
-                    case F32 -> b.getFloat();
-                    case BF16 -> Floats.bf16ToF32(b.getShort());
-                    case F16 -> Floats.f16ToF32(b.getShort());
-                    default -> throw new IllegalStateException("noise on " + dtype);
-                };
-            }
+            FloatCodec.decode(dtype, b, values, 0, n, spec().name());
             writeFloats(values, 0, n);
         }
         src.position(src.limit());

@@ -6,7 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /** Converts little-endian F64/F32/F16/BF16 element bytes to and from floats (formats.md 6). */
-final class FloatCodec {
+public final class FloatCodec {
     private FloatCodec() {
     }
 
@@ -21,7 +21,7 @@ final class FloatCodec {
      * Decodes {@code count} elements from {@code src} (position advanced) into {@code dst}.
      * F64 values outside the float range are a {@code DtypeOverflow}.
      */
-    static void decode(DType dtype, ByteBuffer src, float[] dst, int off, int count, String where) {
+    public static void decode(DType dtype, ByteBuffer src, float[] dst, int off, int count, String where) {
         ByteBuffer b = src.order(ByteOrder.LITTLE_ENDIAN);
         switch (dtype) {
             case F32 -> {

@@ -28,8 +28,8 @@ import java.util.TreeMap;
 public final class AuxLosses implements RoutingListener {
     private final double alpha;
     private final double beta;
-    private final List<NDArray> aux = new ArrayList<>();
     private final double gamma;
+    private final List<NDArray> aux = new ArrayList<>();
     private final List<NDArray> z = new ArrayList<>();
     private final List<NDArray> attentionZ = new ArrayList<>();
     private final Map<Integer, long[]> load = new TreeMap<>();

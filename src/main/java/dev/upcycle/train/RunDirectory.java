@@ -25,6 +25,7 @@ final class RunDirectory {
     private RunDirectory() {
     }
 
+    /** Makes OUT ready for the run {@code c}, holding its current {@code train-config.json}. */
     static Path prepare(TrainConfig c) {
         Path out = c.output().toAbsolutePath().normalize();
         try {
@@ -53,6 +54,8 @@ final class RunDirectory {
             }
             if (!Files.isDirectory(out, LinkOption.NOFOLLOW_LINKS) || empty(out)) {
                 create(out, c);
+            } else {
+                JsonFiles.write(out.resolve(TrainConfig.FILE_NAME), c.toJson()); // a resumed run's options
             }
             deleteLeftovers(out);
             return out;

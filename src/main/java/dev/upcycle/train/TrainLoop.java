@@ -9,7 +9,6 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
-import dev.upcycle.io.JsonFiles;
 import dev.upcycle.io.OutputLock;
 import dev.upcycle.runtime.CausalLm;
 import dev.upcycle.runtime.Djl;
@@ -63,7 +62,6 @@ public final class TrainLoop {
     private static Result runLocked(TrainConfig c, PrintWriter log, boolean terminal) {
         Device device = device(c.device());
         Path out = RunDirectory.prepare(c);
-        JsonFiles.write(out.resolve(TrainConfig.FILE_NAME), c.toJson());
         try (NDManager root = Djl.newManager(device);
              CausalLm lm = CausalLm.load(c.resume() != null ? c.resume() : c.model(), root)) {
             Map<String, NDArray> params = lm.parameters();

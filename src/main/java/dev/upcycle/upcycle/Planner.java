@@ -113,12 +113,7 @@ public final class Planner {
 
     /** A dense input has no routed-expert and no attention-expert layer (a native config may have neither). */
     private static boolean hasExpertLayers(ModelConfig c) {
-        for (int l = 0; l < c.numHiddenLayers(); l++) {
-            if (c.isSparseLayer(l) || c.isMoaLayer(l)) {
-                return true;
-            }
-        }
-        return c.family().moe() && c.numHiddenLayers() == 0;
+        return !c.sparseLayers().isEmpty() || !c.moaLayers().isEmpty();
     }
 
     /**
@@ -256,10 +251,9 @@ public final class Planner {
             MoaSpec moa = request.moa();
             int n = seeds();
             TensorSource s = switch (e.role()) {
-                case ATTN_K, ATTN_V, ATTN_K_BIAS, ATTN_V_BIAS -> n > 1 && moa != null && moa.sharedKvSeed() != null
-                        && config.isMoaLayer(layer)
-                        // bam.md 3.3: shared_kv_init seed:X takes the shared k/v from seed X instead of the mean.
-                        ? seed(moa.sharedKvSeed(), single(e, src)) : n == 1 ? single(e, src) : mean(single(e, src));
+                // bam.md 3.3: shared_kv_init seed:X takes the shared k/v from seed X instead of the mean.
+                case ATTN_K, ATTN_V, ATTN_K_BIAS, ATTN_V_BIAS -> moa != null && moa.sharedKvSeed() != null
+                        && config.isMoaLayer(layer) ? seed(moa.sharedKvSeed(), single(e, src)) : averaged(e, src);
                 case ATTN_ROUTER -> new TensorSource.Router(moa.routerInit(), moa.routerStd(), spec.seed(),
                         moa.experts(), 1, layer);
                 case ATTN_EXPERT_Q, ATTN_EXPERT_K, ATTN_EXPERT_V, ATTN_EXPERT_O, ATTN_EXPERT_Q_BIAS,
@@ -272,12 +266,11 @@ public final class Planner {
                                 e.role() == TensorRole.EXPERT_GATE ? TensorRole.MLP_GATE
                                         : e.role() == TensorRole.EXPERT_UP ? TensorRole.MLP_UP : TensorRole.MLP_DOWN,
                                 layer, -1)));
-                default -> n == 1 ? single(e, src) : mean(single(e, src));
+                default -> averaged(e, src);
             };
             double noise = request.expertNoiseStd();
-            if (noise > 0 && e.expert() >= 0 && !e.role().isBias() && s.sourceName() != null
-                    && (e.role().isAttentionExpert() || e.role() == TensorRole.EXPERT_GATE
-                    || e.role() == TensorRole.EXPERT_UP || e.role() == TensorRole.EXPERT_DOWN)) {
+            if (noise > 0 && (e.role().isAttentionExpert() || e.role().isRoutedExpert()) && !e.role().isBias()
+                    && s.sourceName() != null) {
                 s = new TensorSource.Noisy(s, noise, spec.seed());
             }
             if (s.sourceName() != null) {
@@ -296,6 +289,11 @@ public final class Planner {
         /** {@code inner} read from seed {@code index} (no wrapper for a single seed). */
         private TensorSource seed(int index, TensorSource inner) {
             return seeds() == 1 || inner.sourceName() == null ? inner : new TensorSource.Seed(index, inner);
+        }
+
+        /** The tensor of the one seed, or the mean over several (bam.md 2: what is not an expert is averaged). */
+        private TensorSource averaged(ExpectedTensor e, Family src) {
+            return seeds() == 1 ? single(e, src) : mean(single(e, src));
         }
 
         /** The mean over the seeds of a whole tensor; synthesised tensors stay as they are. */
