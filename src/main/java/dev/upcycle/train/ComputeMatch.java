@@ -2,6 +2,7 @@ package dev.upcycle.train;
 
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.ModelFiles;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.upcycle.MoaAccounting;
@@ -37,11 +38,12 @@ public final class ComputeMatch {
     }
 
     private static ModelConfig config(Path dir, String what) {
-        Path file = dir.resolve("config.json");
-        if (!Files.isRegularFile(file)) {
+        if (!Files.isDirectory(dir)) {
             throw new UpcycleException(ErrorKind.NoCheckpoint, dir.toString(),
-                    what + " has no config.json", "give a checkpoint directory");
+                    what + " is not a directory", "give a checkpoint directory");
         }
+        Path file = ModelFiles.of(dir).optional("config.json").orElseThrow(() -> new UpcycleException(
+                ErrorKind.NoCheckpoint, dir.toString(), what + " has no config.json", "give a checkpoint directory"));
         return ModelConfig.read(file, FamilyRegistry.builtIn());
     }
 }
