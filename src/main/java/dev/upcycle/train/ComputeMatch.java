@@ -8,6 +8,7 @@ import dev.upcycle.model.ModelConfig;
 import dev.upcycle.upcycle.MoaAccounting;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * Compute-matched training (bam.md 7, "CM"): the number of steps that gives a model the training
@@ -38,12 +39,9 @@ public final class ComputeMatch {
     }
 
     private static ModelConfig config(Path dir, String what) {
-        if (!Files.isDirectory(dir)) {
-            throw new UpcycleException(ErrorKind.NoCheckpoint, dir.toString(),
-                    what + " is not a directory", "give a checkpoint directory");
-        }
-        Path file = ModelFiles.of(dir).optional("config.json").orElseThrow(() -> new UpcycleException(
-                ErrorKind.NoCheckpoint, dir.toString(), what + " has no config.json", "give a checkpoint directory"));
+        Optional<Path> config = Files.isDirectory(dir) ? ModelFiles.of(dir).optional("config.json") : Optional.empty();
+        Path file = config.orElseThrow(() -> new UpcycleException(ErrorKind.NoCheckpoint, dir.toString(),
+                what + " has no config.json", "give a checkpoint directory"));
         return ModelConfig.read(file, FamilyRegistry.builtIn());
     }
 }
