@@ -21,7 +21,6 @@ import dev.upcycle.model.ExpectedTensor;
 import dev.upcycle.model.ModelConfig;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -105,6 +105,22 @@ class HubCacheCliTest {
                 "--steps", "3", "--batch", "2", "--seq-len", "32", "--save-every", "0",
                 "--resume", run.resolve("checkpoints/step-2").toString());
         assertThat(resume.code()).as(resume.err()).isZero();
+
+        // The outputs' own files obey the same rule when read back: verify's manifest, report's run files.
+        Path secret = Files.writeString(tmp.resolve("passwd"), SECRET);
+        Files.delete(moe.resolve("tokenizer.json"));
+        Files.createSymbolicLink(moe.resolve("tokenizer.json"), secret);
+        Cli tampered = Cli.run("verify", moe.toString());
+        assertThat(tampered.code()).as(tampered.out() + tampered.err()).isEqualTo(3);
+        assertThat(tampered.err()).startsWith("upcycle: UnsafePath : " + moe.resolve("tokenizer.json"));
+        Files.delete(run.resolve("metrics.jsonl"));
+        Files.createSymbolicLink(run.resolve("metrics.jsonl"), secret);
+        Cli report = Cli.run("report", run.toString(), "-o", tmp.resolve("report.md").toString());
+        assertThat(report.code()).as(report.err()).isEqualTo(3);
+        assertThat(report.errorLine()).startsWith("upcycle: UnsafePath : " + run.resolve("metrics.jsonl"));
+        for (Cli c : List.of(tampered, report)) {
+            assertThat(c.out() + c.err()).doesNotContain(SECRET);
+        }
     }
 
     @Test
