@@ -141,6 +141,9 @@ class HubCacheCliTest {
                 assertThat(c.out() + c.err()).doesNotContain(SECRET);
             }
             assertThat(out).doesNotExist();
+            Cli inspect = Cli.run("inspect", snap.toString());
+            assertThat(inspect.code()).as(side + ": " + inspect.out()).isEqualTo(3);
+            assertThat(inspect.out()).contains("error UnsafePath").contains(side);
             try (Stream<Path> left = Files.list(tmp)) {
                 assertThat(left.map(p -> p.getFileName().toString())).noneMatch(n -> n.contains("out-"));
             }
