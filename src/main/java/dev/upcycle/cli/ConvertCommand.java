@@ -46,7 +46,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
     CommandSpec spec;
 
     @Parameters(arity = "1..*", paramLabel = "DENSE_DIR", descriptionKey = "inputs",
-            description = "The dense checkpoint directory; several seeds of identical architecture are merged (BTX, or BAM with --attention moa-*).")
+            description = "The dense checkpoint directory, or a model id ORG/NAME[@REVISION] in the Hugging Face cache; several seeds of identical architecture are merged (BTX, or BAM with --attention moa-*).")
     List<Path> inputs;
 
     @Option(names = {"-o", "--output"}, paramLabel = "DIR",
@@ -173,6 +173,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         if (output == null && !dryRun) {
             throw new UpcycleException(ErrorKind.InvalidOption, "-o", "an output directory is required (or --dry-run)");
         }
+        inputs = ModelArgs.dirs(inputs);
         UpcycleRequest request = request();
         Converter converter = new Converter(FamilyRegistry.builtIn());
         PrintWriter out = spec.commandLine().getOut();

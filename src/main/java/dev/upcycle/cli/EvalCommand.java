@@ -37,7 +37,7 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "DIR", description = "The model checkpoint directory.")
+    @Parameters(index = "0", paramLabel = "DIR", description = "The model checkpoint directory, or a model id ORG/NAME[@REVISION] in the Hugging Face cache.")
     Path dir;
 
     @Option(names = "--data", required = true, paramLabel = "FILE", description = "Text file, or pre-tokenized .bin ids.")
@@ -70,6 +70,7 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
         if (!Files.isRegularFile(data)) {
             throw new UpcycleException(ErrorKind.IoError, data.toString(), "no such file");
         }
+        dir = ModelArgs.dir(dir);
         long start;
         Evaluator.Result r;
         String how;

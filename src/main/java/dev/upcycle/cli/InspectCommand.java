@@ -29,7 +29,8 @@ final class InspectCommand implements Callable<Integer>, KeyFigures {
     CommandSpec spec;
 
     @Parameters(index = "0", paramLabel = "PATH",
-            description = "A checkpoint directory, a single .safetensors file, or a model.safetensors.index.json.")
+            description = "A checkpoint directory, a single .safetensors file, a model.safetensors.index.json, or a model id "
+                + "ORG/NAME[@REVISION] in the Hugging Face cache.")
     Path path;
 
     @Option(names = "--json", description = "Print one JSON document instead of a table.")
@@ -39,7 +40,7 @@ final class InspectCommand implements Callable<Integer>, KeyFigures {
 
     @Override
     public Integer call() {
-        report = new Inspector(FamilyRegistry.builtIn()).inspect(path);
+        report = new Inspector(FamilyRegistry.builtIn()).inspect(ModelArgs.dir(path));
         if (json) {
             ObjectNode doc = InspectionJson.of(report);
             spec.commandLine().getOut().println(Json.pretty(doc));

@@ -31,7 +31,7 @@ final class SampleCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "DIR", description = "The model checkpoint directory.")
+    @Parameters(index = "0", paramLabel = "DIR", description = "The model checkpoint directory, or a model id ORG/NAME[@REVISION] in the Hugging Face cache.")
     Path dir;
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "The text to continue.")
@@ -56,6 +56,7 @@ final class SampleCommand implements Callable<Integer> {
         if (tokens < 1) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--tokens", tokens + " must be >= 1");
         }
+        dir = ModelArgs.dir(dir);
         try (CausalLm lm = CausalLm.load(dir); TextCodec codec = text.codec(dir, lm.config().vocabSize())) {
             int[] ids = codec.encode(prompt);
             checkIds(ids, lm.config().vocabSize());

@@ -2,9 +2,11 @@ package dev.upcycle.cli;
 
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.ModelFiles;
 import dev.upcycle.runtime.TextCodec;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 import picocli.CommandLine.Option;
 
 /** {@code --tokenizer} / {@code --bytes}: one definition for eval, train and sample. */
@@ -26,12 +28,13 @@ final class TokenizerOptions {
         if (tokenizer != null && !Files.isRegularFile(tokenizer)) {
             throw new UpcycleException(ErrorKind.IoError, tokenizer.toString(), "no such file");
         }
-        Path own = dir.resolve("tokenizer.json");
         if (tokenizer != null) {
             return TextCodec.tokenizer(tokenizer);
         }
-        if (!bytes && Files.isRegularFile(own)) {
-            return TextCodec.tokenizer(own);
+        // The model's own tokenizer.json is a model file: the link rule applies (--tokenizer is the user's choice).
+        Optional<Path> own = bytes ? Optional.empty() : ModelFiles.of(dir).optional("tokenizer.json");
+        if (own.isPresent()) {
+            return TextCodec.tokenizer(own.get());
         }
         if (bytes || vocab == 256) {
             return TextCodec.bytes();

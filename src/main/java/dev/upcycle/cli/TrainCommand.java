@@ -41,7 +41,7 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "DIR", description = "The model checkpoint directory.")
+    @Parameters(index = "0", paramLabel = "DIR", description = "The model checkpoint directory, or a model id ORG/NAME[@REVISION] in the Hugging Face cache.")
     Path dir;
 
     @Option(names = "--data", required = true, paramLabel = "FILE", description = "Training text, or pre-tokenized .bin ids.")
@@ -125,7 +125,7 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
 
     @Option(names = "--compute-of", paramLabel = "DIR",
             description = "Compute-matched training (bam.md 7): train as many steps as give the forward FLOPs of --steps "
-                    + "steps of the model in DIR, at the same batch and sequence length (FLOPs per token as in bam.md 6).")
+                    + "steps of the model in DIR (a directory or a model id), at the same batch and sequence length (FLOPs per token as in bam.md 6).")
     Path computeOf;
 
     @Option(names = "--json", description = "Print one JSON document on stdout; progress goes to stderr.")
@@ -133,6 +133,8 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
 
     @Override
     public Integer call() {
+        dir = ModelArgs.dir(dir);
+        computeOf = ModelArgs.dir(computeOf);
         int[] slice = dataSlice == null ? new int[] {0, 1} : TokenSource.parseSlice(dataSlice);
         TokenSource train = tokenization.source(data, slice[0], slice[1]);
         TokenSource eval = evalData == null ? null : tokenization.source(evalData);

@@ -44,11 +44,11 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "DIR", description = "The checkpoint directory to verify.")
+    @Parameters(index = "0", paramLabel = "DIR", description = "The checkpoint directory to verify, or a model id ORG/NAME[@REVISION] in the Hugging Face cache.")
     Path dir;
 
     @Option(names = "--against", paramLabel = "DENSE_DIR",
-            description = "The dense checkpoint this model was converted from; enables the functional check.")
+            description = "The dense checkpoint this model was converted from (a directory or a model id); enables the functional check.")
     Path against;
 
     @Option(names = "--tolerance", paramLabel = "X",
@@ -64,6 +64,8 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
 
     @Override
     public Integer call() {
+        dir = ModelArgs.dir(dir);
+        against = ModelArgs.dir(against);
         if (tolerance != null && !(tolerance >= 0 && Double.isFinite(tolerance))) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--tolerance", tolerance + " must be >= 0");
         }

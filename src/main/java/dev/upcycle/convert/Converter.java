@@ -5,6 +5,7 @@ import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.FileDigest;
 import dev.upcycle.io.JsonFiles;
+import dev.upcycle.io.ModelFiles;
 import dev.upcycle.io.OutputDirectory;
 import dev.upcycle.io.Provenance;
 import dev.upcycle.model.ConfigWriter;
@@ -29,11 +30,6 @@ import java.util.function.Consumer;
  * and {@code upcycle.json}, commit.
  */
 public final class Converter {
-    /** Tokenizer and generation files copied verbatim when present (specs/cli.md, convert). */
-    public static final List<String> SIDE_FILES = List.of("tokenizer.json", "tokenizer_config.json",
-            "special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt", "generation_config.json",
-            "added_tokens.json", "chat_template.jinja");
-
     /**
      * @param force          replace an existing upcycle output
      * @param allowNonfinite convert weights holding NaN or Inf instead of refusing
@@ -168,12 +164,12 @@ public final class Converter {
                 inputs.add(FileDigest.of(root, root.resolve(src.checkpoint().configFile().orElseThrow().getFileName())));
                 src.checkpoint().index().ifPresent(i -> inputs.add(FileDigest.of(root, root.resolve(
                         dev.upcycle.io.CheckpointWriter.INDEX_FILE))));
-                for (String name : SIDE_FILES) {
-                    Path from = root.resolve(name);
-                    if (Files.isRegularFile(from)) {
-                        copy(from, dir.resolve(name));
-                        inputs.add(FileDigest.of(root, from));
-                    }
+                // Checked by the link rule when the seed was opened; copied by content, never as links.
+                ModelFiles files = src.checkpoint().modelFiles();
+                for (Path from : files.sideFiles()) {
+                    String name = from.getFileName().toString();
+                    files.copy(name, dir.resolve(name));
+                    inputs.add(FileDigest.of(root, root.resolve(name)));
                 }
                 Files.writeString(dir.resolve("README.md"), ModelCard.of(plan, baseModel(src, input)),
                         StandardCharsets.UTF_8);
@@ -199,12 +195,12 @@ public final class Converter {
         if (name != null && name.isTextual() && !name.asText().isBlank()) {
             return name.asText();
         }
+        var repo = src.checkpoint().modelFiles().repoId();
+        if (repo.isPresent()) {
+            return repo.get(); // a cache snapshot's directory name is a commit hash
+        }
         Path abs = input.toAbsolutePath().normalize();
         return abs.getFileName() == null ? abs.toString() : abs.getFileName().toString();
-    }
-
-    private static void copy(Path from, Path to) throws IOException {
-        Files.copy(from, to);
     }
 
     /** The output must not be, contain, or lie inside the input (a --force there would delete it). */

@@ -34,9 +34,10 @@ public final class SourceModel implements AutoCloseable {
     }
 
     /**
-     * Opens {@code dir}, reads its config and checks every tensor against it.
+     * Opens {@code dir}, reads its config and checks every tensor against it, and every side file
+     * present against the link rule (they are copied into the output).
      *
-     * @throws UpcycleException any checkpoint or config error (exit 3)
+     * @throws UpcycleException any checkpoint or config error, UnsafePath for a side file (exit 3)
      */
     public static SourceModel open(Path dir, FamilyRegistry registry) {
         Checkpoint ckpt = Checkpoint.open(dir);
@@ -44,6 +45,7 @@ public final class SourceModel implements AutoCloseable {
             Path configFile = ckpt.configFile().orElseThrow(() -> new UpcycleException(ErrorKind.InvalidConfig,
                     dir.toString(), "no config.json next to the weights"));
             ModelConfig config = ModelConfig.read(configFile, registry);
+            ckpt.modelFiles().sideFiles();
             Map<String, TensorHeader> headers = new LinkedHashMap<>();
             for (TensorRef ref : ckpt.tensors().values()) {
                 headers.put(ref.name(), ref.header());

@@ -4,7 +4,6 @@ import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -22,23 +21,25 @@ import java.util.stream.Stream;
 /**
  * A dense checkpoint on disk, single-file or sharded, with every shard open and
  * cross-checked against the index (formats.md section 2 and section 7 items 20-27). Every
- * path is confined to the checkpoint directory, links followed; pickle files are recognised
- * by name and never opened.
+ * file is read under {@link ModelFiles}' rule (inside the directory, or a Hugging Face cache
+ * snapshot's blobs); pickle files are recognised by name and never opened.
  */
 public final class Checkpoint implements AutoCloseable {
     static final String PICKLE_HINT =
             "convert it to safetensors first (e.g. with transformers: model.save_pretrained(dir, safe_serialization=True))";
 
     private final Path directory;
+    private final ModelFiles modelFiles;
     private final Optional<Path> configFile;
     private final Optional<ShardIndex> index;
     private final List<SafetensorsFile> files;
     private final Map<String, TensorRef> tensors;
     private final List<String> warnings;
 
-    private Checkpoint(Path directory, Optional<Path> configFile, Optional<ShardIndex> index,
+    private Checkpoint(ModelFiles modelFiles, Optional<Path> configFile, Optional<ShardIndex> index,
                        List<SafetensorsFile> files, Map<String, TensorRef> tensors, List<String> warnings) {
-        this.directory = directory;
+        this.directory = modelFiles.directory();
+        this.modelFiles = modelFiles;
         this.configFile = configFile;
         this.index = index;
         this.files = List.copyOf(files);
@@ -119,6 +120,11 @@ public final class Checkpoint implements AutoCloseable {
         return directory;
     }
 
+    /** The directory's files under the one link rule (side files, upcycle.json). */
+    public ModelFiles modelFiles() {
+        return modelFiles;
+    }
+
     /** {@code config.json}, when present and confined to the directory. */
     public Optional<Path> configFile() {
         return configFile;
@@ -189,50 +195,22 @@ public final class Checkpoint implements AutoCloseable {
     /** Opening state for one directory: the files opened so far are closed on any failure. */
     private static final class Opener {
         private final Path dir;
-        private final Path realDir;
+        private final ModelFiles modelFiles;
         private final List<SafetensorsFile> opened = new ArrayList<>();
         private final List<String> warnings = new ArrayList<>();
 
         Opener(Path dir) {
             this.dir = dir;
-            try {
-                this.realDir = dir.toRealPath();
-            } catch (IOException e) {
-                throw new UpcycleException(ErrorKind.IoError, dir.toString(), "cannot resolve directory: " + e, null, e);
-            }
+            this.modelFiles = ModelFiles.of(dir);
         }
 
-        /**
-         * Formats.md 7 item 22: the name, links followed, must stay inside the directory and be
-         * a regular file.
-         */
+        /** The name, links followed, must obey the one rule of {@link ModelFiles}. */
         Path confine(String name, ErrorKind ifMissing) {
-            Path p = dir.resolve(name);
-            if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
-                throw new UpcycleException(ifMissing, p.toString(), "file does not exist");
-            }
-            Path real;
-            try {
-                real = p.toRealPath();
-            } catch (IOException e) {
-                throw new UpcycleException(ErrorKind.UnsafePath, p.toString(),
-                        "is a link that does not resolve (" + e.getMessage() + ")");
-            }
-            if (!real.startsWith(realDir) || real.equals(realDir)) {
-                throw new UpcycleException(ErrorKind.UnsafePath, p.toString(),
-                        "resolves to " + real + ", outside the checkpoint directory " + realDir);
-            }
-            if (!Files.isRegularFile(real)) {
-                throw new UpcycleException(ErrorKind.UnsafePath, p.toString(), "is not a regular file");
-            }
-            return p;
+            return modelFiles.file(name, ifMissing);
         }
 
         Optional<Path> config() {
-            if (!Files.exists(dir.resolve("config.json"), LinkOption.NOFOLLOW_LINKS)) {
-                return Optional.empty();
-            }
-            return Optional.of(confine("config.json", ErrorKind.InvalidConfig));
+            return modelFiles.optional("config.json");
         }
 
         SafetensorsFile openShard(String name) {
@@ -250,7 +228,7 @@ public final class Checkpoint implements AutoCloseable {
                     tensors.put(t.name(), new TensorRef(f, t));
                 }
                 oddities(tensors);
-                return new Checkpoint(dir, config, Optional.empty(), opened, tensors, warnings);
+                return new Checkpoint(modelFiles, config, Optional.empty(), opened, tensors, warnings);
             } catch (RuntimeException e) {
                 closeAll(opened, e);
                 throw e;
@@ -307,7 +285,7 @@ public final class Checkpoint implements AutoCloseable {
                 }
                 strays(index, tensors.keySet());
                 oddities(tensors);
-                return new Checkpoint(dir, config, Optional.of(index), opened, tensors, warnings);
+                return new Checkpoint(modelFiles, config, Optional.of(index), opened, tensors, warnings);
             } catch (RuntimeException e) {
                 closeAll(opened, e);
                 throw e;

@@ -86,9 +86,9 @@ public record Provenance(String version, String command, JsonNode options, List<
         JsonFiles.write(dir.resolve(FILE_NAME), toJson());
     }
 
-    /** Reads {@code dir/upcycle.json}; a malformed one is bad input. */
+    /** Reads {@code dir/upcycle.json}, under the link rule of {@link ModelFiles}; a malformed one is bad input. */
     public static Provenance read(Path dir) {
-        Path file = dir.resolve(FILE_NAME);
+        Path file = ModelFiles.of(dir).file(FILE_NAME, ErrorKind.InvalidConfig);
         JsonNode root;
         try {
             if (Files.size(file) > 64L << 20) {

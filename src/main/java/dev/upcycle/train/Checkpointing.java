@@ -9,6 +9,7 @@ import dev.upcycle.io.CheckpointWriter;
 import dev.upcycle.io.DType;
 import dev.upcycle.io.FileDigest;
 import dev.upcycle.io.JsonFiles;
+import dev.upcycle.io.ModelFiles;
 import dev.upcycle.io.OutputDirectory;
 import dev.upcycle.io.Provenance;
 import dev.upcycle.io.SafetensorsFile;
@@ -20,10 +21,7 @@ import dev.upcycle.model.ExpectedTensor;
 import dev.upcycle.model.ModelConfig;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -44,11 +42,10 @@ import java.util.Properties;
 public final class Checkpointing {
     public static final String OPTIMIZER_FILE = "optimizer.safetensors";
     static final long MAX_SHARD = 5L << 30;
-    /** Files copied from the input model beside the weights. */
-    static final List<String> SIDE_FILES = List.of("tokenizer.json", "tokenizer_config.json", "tokenizer.model",
-            "special_tokens_map.json", "generation_config.json", "vocab.json", "merges.txt");
-
     private final Path input;
+    /** The input's config.json and side files, checked by the link rule once, copied by content. */
+    private final ModelFiles inputFiles;
+    private final List<String> copied = new ArrayList<>();
     private final ModelConfig config;
     private final Map<String, DType> dtypes;
     private final ObjectNode options;
@@ -61,7 +58,10 @@ public final class Checkpointing {
         this.dtypes = new HashMap<>();
         try (Checkpoint c = Checkpoint.open(input)) {
             c.tensors().forEach((name, ref) -> dtypes.put(name, ref.header().dtype()));
+            inputFiles = c.modelFiles();
         }
+        copied.add(inputFiles.file("config.json", ErrorKind.InvalidConfig).getFileName().toString());
+        inputFiles.sideFiles().forEach(p -> copied.add(p.getFileName().toString()));
     }
 
     /** Writes {@code checkpoints/step-N} complete or absent, replacing an older one of that name. */
@@ -89,7 +89,7 @@ public final class Checkpointing {
     }
 
     private void provenance(Path dir, List<FileDigest> outputs) {
-        List<FileDigest> inputs = List.of(FileDigest.of(input, input.resolve("config.json")));
+        List<FileDigest> inputs = List.of(FileDigest.of(input, inputFiles.file("config.json", ErrorKind.InvalidConfig)));
         new Provenance(version(), "train", options, inputs, outputs, null).write(dir);
     }
 
@@ -97,14 +97,9 @@ public final class Checkpointing {
     private List<Path> writeModel(Path dir, Map<String, NDArray> parameters) {
         List<Path> files = new ArrayList<>();
         try {
-            List<String> copied = new ArrayList<>(SIDE_FILES);
-            copied.add(0, "config.json");
-            for (String side : copied) {
-                Path src = input.resolve(side);
-                if (Files.isRegularFile(src, LinkOption.NOFOLLOW_LINKS)) {
-                    Files.copy(src, dir.resolve(side), StandardCopyOption.REPLACE_EXISTING);
-                    files.add(dir.resolve(side));
-                }
+            for (String name : copied) {
+                inputFiles.copy(name, dir.resolve(name));
+                files.add(dir.resolve(name));
             }
         } catch (IOException e) {
             throw new UpcycleException(ErrorKind.IoError, dir.toString(), "cannot copy the model's files: " + e);
@@ -142,11 +137,9 @@ public final class Checkpointing {
 
     /** Restores the moments (and master weights) of {@code dir}'s optimizer file. */
     public static void restore(Path dir, Map<String, NDArray> parameters, AdamW optimizer) {
-        Path file = dir.resolve(OPTIMIZER_FILE);
-        if (!Files.isRegularFile(file)) {
-            throw new UpcycleException(ErrorKind.InvalidConfig, file.toString(), "no optimizer state",
-                    "--resume takes a checkpoints/step-N directory of a train run");
-        }
+        Path file = ModelFiles.of(dir).optional(OPTIMIZER_FILE).orElseThrow(() -> new UpcycleException(
+                ErrorKind.InvalidConfig, dir.resolve(OPTIMIZER_FILE).toString(), "no optimizer state",
+                "--resume takes a checkpoints/step-N directory of a train run"));
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             Map<String, float[]> m = new HashMap<>();
             Map<String, float[]> v = new HashMap<>();

@@ -2,11 +2,13 @@ package dev.upcycle.train;
 
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.ModelFiles;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.upcycle.MoaAccounting;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * Compute-matched training (bam.md 7, "CM"): the number of steps that gives a model the training
@@ -37,11 +39,9 @@ public final class ComputeMatch {
     }
 
     private static ModelConfig config(Path dir, String what) {
-        Path file = dir.resolve("config.json");
-        if (!Files.isRegularFile(file)) {
-            throw new UpcycleException(ErrorKind.NoCheckpoint, dir.toString(),
-                    what + " has no config.json", "give a checkpoint directory");
-        }
+        Optional<Path> config = Files.isDirectory(dir) ? ModelFiles.of(dir).optional("config.json") : Optional.empty();
+        Path file = config.orElseThrow(() -> new UpcycleException(ErrorKind.NoCheckpoint, dir.toString(),
+                what + " has no config.json", "give a checkpoint directory"));
         return ModelConfig.read(file, FamilyRegistry.builtIn());
     }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.ModelFiles;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.ModelDescription;
@@ -45,7 +46,7 @@ public final class Report {
      */
     public record ModelSize(long parameters, long active, long flopsPerToken, double trainFlops) {
         static ModelSize of(Path run, long seqLen, long tokens) {
-            Path config = run.resolve("config.json");
+            Path config = confined(run, "config.json");
             if (!Files.isRegularFile(config)) {
                 return null;
             }
@@ -56,9 +57,14 @@ public final class Report {
         }
     }
 
+    /** {@code name} in a run directory, checked by the link rule of model files when it exists. */
+    private static Path confined(Path run, String name) {
+        return Files.isDirectory(run) ? ModelFiles.of(run).optional(name).orElse(run.resolve(name)) : run.resolve(name);
+    }
+
     public static Row read(Path run) {
-        Path config = run.resolve(TrainConfig.FILE_NAME);
-        Path metrics = run.resolve(MetricsFile.FILE_NAME);
+        Path config = confined(run, TrainConfig.FILE_NAME);
+        Path metrics = confined(run, MetricsFile.FILE_NAME);
         try {
             JsonNode c = JSON.readTree(Files.readString(config, StandardCharsets.UTF_8));
             List<StepMetrics> lines = new ArrayList<>();

@@ -4,10 +4,12 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.ModelFiles;
 import dev.upcycle.runtime.TokenData;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Optional;
 
 /**
  * A data file and how to turn it into token ids, with {@code eval}'s rules: a {@code .bin} file is
@@ -50,6 +52,7 @@ public record TokenSource(Path file, Path tokenizer, boolean bytes, TokenData.Bi
         }
         int[] ids;
         String how;
+        Optional<Path> own = tokenizer != null || TokenData.isBin(file) ? Optional.empty() : ownTokenizer(modelDir);
         if (TokenData.isBin(file)) {
             if (tokenizer != null || bytes) {
                 throw new UpcycleException(ErrorKind.InvalidOption, file.toString(),
@@ -58,8 +61,8 @@ public record TokenSource(Path file, Path tokenizer, boolean bytes, TokenData.Bi
             TokenData.BinDtype width = binDtype == null ? TokenData.BinDtype.byName(file) : binDtype;
             ids = TokenData.bin(file, width, limit);
             how = "bin-" + width.name().toLowerCase(Locale.ROOT);
-        } else if (tokenizer != null || (!bytes && Files.isRegularFile(modelDir.resolve("tokenizer.json")))) {
-            Path t = tokenizer != null ? tokenizer : modelDir.resolve("tokenizer.json");
+        } else if (tokenizer != null || own.isPresent()) {
+            Path t = tokenizer != null ? tokenizer : own.get();
             ids = TokenData.tokenizer(file, t, limit);
             how = "tokenizer " + t;
         } else if (bytes || vocab == 256) {
@@ -84,6 +87,11 @@ public record TokenSource(Path file, Path tokenizer, boolean bytes, TokenData.Bi
             how = how + ", slice " + (slice + 1) + "/" + slices + " (tokens " + from + " to " + to + ")";
         }
         return new Tokens(ids, how);
+    }
+
+    /** The model's own tokenizer.json unless --bytes, under the link rule of every model file. */
+    private Optional<Path> ownTokenizer(Path modelDir) {
+        return bytes ? Optional.empty() : ModelFiles.of(modelDir).optional("tokenizer.json");
     }
 
     /** Parses {@code I/N} (1-based: "2/3" is the second of three slices). */

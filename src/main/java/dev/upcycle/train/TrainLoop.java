@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.ModelFiles;
 import dev.upcycle.io.OutputLock;
 import dev.upcycle.runtime.CausalLm;
 import dev.upcycle.runtime.Djl;
@@ -42,6 +43,8 @@ public final class TrainLoop {
 
     public static Result run(TrainConfig c, PrintWriter log, boolean terminal) {
         refuseOutputOverInput(c);
+        // The side files copied into OUT obey the link rule: an unsafe one stops the run before OUT is touched.
+        ModelFiles.of(c.model()).sideFiles();
         // One run per output directory at a time: OUT is written in place, so two would interleave.
         try (OutputLock lock = OutputLock.acquire(c.output())) {
             return runLocked(c, log, terminal);

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.ModelFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -43,7 +44,9 @@ public record TrainerState(int step, long seed, long dataPosition, long tokensSe
     }
 
     public static TrainerState read(Path dir) {
-        Path file = dir.resolve(FILE_NAME);
+        Path file = ModelFiles.of(dir).optional(FILE_NAME).orElseThrow(() -> new UpcycleException(
+                ErrorKind.InvalidConfig, dir.resolve(FILE_NAME).toString(), "no trainer state",
+                "--resume takes a checkpoints/step-N directory of a train run"));
         JsonNode o;
         try {
             o = JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));

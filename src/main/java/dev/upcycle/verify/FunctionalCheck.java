@@ -3,6 +3,7 @@ package dev.upcycle.verify;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.DType;
+import dev.upcycle.io.ModelFiles;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.runtime.Attention;
@@ -146,7 +147,7 @@ public final class FunctionalCheck {
     }
 
     private ModelConfig config(Path dir) {
-        return ModelConfig.read(dir.resolve("config.json"), registry);
+        return ModelConfig.read(ModelFiles.of(dir).file("config.json", ErrorKind.InvalidConfig), registry);
     }
 
     private static void requireComparable(ModelConfig moe, ModelConfig dense, Path converted, Path source) {

@@ -1,6 +1,7 @@
 package dev.upcycle.verify;
 
 import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.Checkpoint;
 import dev.upcycle.io.DType;
 import dev.upcycle.io.SafetensorsFile;
@@ -54,6 +55,11 @@ public final class Inspector {
             List<Finding> problems = new ArrayList<>();
             for (String w : ckpt.warnings()) {
                 problems.add(new Finding(Severity.WARNING, ErrorKind.AmbiguousCheckpoint, null, w));
+            }
+            try {
+                ckpt.modelFiles().sideFiles(); // convert and train would refuse the model for it
+            } catch (UpcycleException e) {
+                problems.add(new Finding(Severity.ERROR, e.kind(), null, e.where() + ": " + e.why()));
             }
             ModelConfig config = null;
             long parameters = elements;

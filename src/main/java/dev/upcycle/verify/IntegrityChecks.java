@@ -4,6 +4,7 @@ import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.Checkpoint;
 import dev.upcycle.io.FileDigest;
+import dev.upcycle.io.ModelFiles;
 import dev.upcycle.io.Provenance;
 import dev.upcycle.io.TensorBytes;
 import dev.upcycle.io.TensorHeader;
@@ -15,6 +16,7 @@ import dev.upcycle.model.ModelDescription;
 import dev.upcycle.model.TensorRole;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -86,17 +88,21 @@ public final class IntegrityChecks {
 
     /** Every file listed under {@code outputs} in upcycle.json exists with its size and SHA-256. */
     static CheckResult manifest(Path dir, java.util.function.LongConsumer progress) {
-        if (!Files.exists(dir.resolve(Provenance.FILE_NAME))) {
+        if (!Files.exists(dir.resolve(Provenance.FILE_NAME), LinkOption.NOFOLLOW_LINKS)) {
             return CheckResult.skip("manifest", "no " + Provenance.FILE_NAME + ": sizes and SHA-256 not checked");
         }
         Provenance p;
         try {
             p = Provenance.read(dir);
         } catch (UpcycleException e) {
+            if (e.kind() == ErrorKind.UnsafePath) {
+                return unsafe(e);
+            }
             return new CheckResult("manifest", CheckResult.Status.FAIL, Provenance.FILE_NAME + " is unreadable",
                     List.of(e.line()));
         }
         Path root = dir.toAbsolutePath().normalize();
+        ModelFiles files = ModelFiles.of(dir);
         List<String> problems = new ArrayList<>();
         for (FileDigest want : p.outputs()) {
             Path file = root.resolve(want.path()).normalize();
@@ -104,9 +110,13 @@ public final class IntegrityChecks {
                 problems.add(want.path() + ": path leaves the checkpoint directory");
                 continue;
             }
-            if (!Files.isRegularFile(file)) {
-                problems.add(want.path() + ": missing");
-                continue;
+            try {
+                if (files.optional(root.relativize(file).toString()).isEmpty()) {
+                    problems.add(want.path() + ": missing");
+                    continue;
+                }
+            } catch (UpcycleException e) {
+                return unsafe(e); // a listed file that breaks the link rule is never read
             }
             long size = size(file);
             if (size != want.size()) {
@@ -121,6 +131,11 @@ public final class IntegrityChecks {
         }
         return CheckResult.of("manifest", p.outputs().size() + " file(s) match upcycle.json (size and SHA-256)",
                 problems.size() + " file(s) differ from upcycle.json", problems);
+    }
+
+    private static CheckResult unsafe(UpcycleException e) {
+        return CheckResult.badInput("manifest", "a listed file breaks the link rule", List.of(e.line()),
+                CheckResult.InputError.of(e));
     }
 
     private CheckResult config(Checkpoint ckpt) {
