@@ -28,10 +28,10 @@ final class TokenizerOptions {
         }
         Path own = dir.resolve("tokenizer.json");
         if (tokenizer != null) {
-            return TextCodec.tokenizer(tokenizer);
+            return TextCodec.tokenizer(tokenizer, vocab);
         }
         if (!bytes && Files.isRegularFile(own)) {
-            return TextCodec.tokenizer(own);
+            return TextCodec.tokenizer(own, vocab);
         }
         if (bytes || vocab == 256) {
             return TextCodec.bytes();

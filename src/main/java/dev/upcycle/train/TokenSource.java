@@ -60,7 +60,7 @@ public record TokenSource(Path file, Path tokenizer, boolean bytes, TokenData.Bi
             how = "bin-" + width.name().toLowerCase(Locale.ROOT);
         } else if (tokenizer != null || (!bytes && Files.isRegularFile(modelDir.resolve("tokenizer.json")))) {
             Path t = tokenizer != null ? tokenizer : modelDir.resolve("tokenizer.json");
-            ids = TokenData.tokenizer(file, t, limit);
+            ids = TokenData.tokenizer(file, t, vocab, limit);
             how = "tokenizer " + t;
         } else if (bytes || vocab == 256) {
             ids = TokenData.bytes(file, limit);
