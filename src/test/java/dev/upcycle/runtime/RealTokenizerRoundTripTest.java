@@ -8,16 +8,20 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.stream.IntStream;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The real Llama 3 and Qwen3 tokenizers (scripts/fetch-tokenizers) as eval, train and sample use
- * them: the shipped corpus survives encode then decode unchanged, valid.txt through the codec of
- * sample and train.txt through the piecewise encoding of eval and train; no special token is added; the
+ * them: the shipped corpus (valid.txt, and train.txt's one non-ASCII line) survives encode then
+ * decode unchanged, through the codec of sample and through the piecewise encoding of eval and train; no special token is added; the
  * id range the vocabulary check reads is the tokenizer's own.
  */
 class RealTokenizerRoundTripTest {
+    @TempDir
+    Path tmp;
+
     private static final Path CORPUS = Path.of("test-fixtures/corpus");
 
     @ParameterizedTest
@@ -43,10 +47,15 @@ class RealTokenizerRoundTripTest {
     @ParameterizedTest
     @EnumSource(RealTokenizers.class)
     void evalAndTrainEncodingInPiecesDecodesToTheFile(RealTokenizers real) throws IOException {
-        Path file = CORPUS.resolve("train.txt");
+        // valid.txt (three pieces of encoding) and train.txt's one non-ASCII line (a pound sign).
+        String pound = Files.readAllLines(CORPUS.resolve("train.txt"), StandardCharsets.UTF_8).stream()
+                .filter(l -> l.contains("\u00a3")).findFirst().orElseThrow();
+        String text = Files.readString(CORPUS.resolve("valid.txt"), StandardCharsets.UTF_8) + "\n" + pound + "\n";
+        Path file = Files.writeString(tmp.resolve("corpus.txt"), text);
+        assertThat(text.length()).isGreaterThan(2 * TokenData.PIECE_CHARS);
         int[] ids = TokenData.tokenizer(file, real.tokenizerJson(), real.ids(), Integer.MAX_VALUE);
         try (TextCodec codec = TextCodec.tokenizer(real.tokenizerJson(), real.ids())) {
-            assertThat(codec.decode(ids)).isEqualTo(Files.readString(file, StandardCharsets.UTF_8));
+            assertThat(codec.decode(ids)).isEqualTo(text);
         }
     }
 
