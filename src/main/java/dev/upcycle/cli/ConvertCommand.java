@@ -215,6 +215,10 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         }
         plan.fidelity().warnings().forEach(w -> err.println("upcycle: warning: " + w));
         plan.warnings().forEach(w -> err.println("upcycle: warning: " + w));
+        // Said when a feature of this output needs a newer transformers than the family itself.
+        if (!quiet && plan.transformersFloor().map(f -> !f.reasons().isEmpty()).orElse(false)) {
+            err.println("upcycle: note: " + PlanReport.transformers(plan));
+        }
         if (json) {
             ObjectNode doc = PlanReport.summary(plan);
             doc.put("output", r.output().toString());

@@ -74,12 +74,14 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
         long start;
         Evaluator.Result r;
         String how;
+        // Tokens first, against the config's vocabulary: a tokenizer or data that does not fit the
+        // model is refused before any weight is read.
+        int limit = maxTokens == null ? Integer.MAX_VALUE - 16 : maxTokens + 1;
+        TokenSource.Tokens t = tokenization.source(data).load(dir, CausalLm.configOf(dir).vocabSize(), limit);
+        int[] ids = t.ids();
+        how = t.tokenization();
+        checkIds(ids);
         try (CausalLm lm = CausalLm.load(dir)) {
-            int limit = maxTokens == null ? Integer.MAX_VALUE - 16 : maxTokens + 1;
-            TokenSource.Tokens t = tokenization.source(data).load(dir, lm.config().vocabSize(), limit);
-            int[] ids = t.ids();
-            how = t.tokenization();
-            checkIds(ids, lm.config().vocabSize());
             start = System.nanoTime();
             r = Evaluator.evaluate(lm, ids, seqLen);
         }
@@ -90,7 +92,7 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
         return missed ? ExitCode.CHECK_FAILED.code() : ExitCode.OK.code();
     }
 
-    private void checkIds(int[] ids, int vocab) {
+    private void checkIds(int[] ids) {
         if (ids.length < 2) {
             throw new UpcycleException(ErrorKind.InvalidOption, data.toString(),
                     ids.length + " token(s); at least 2 are needed to predict one");

@@ -57,9 +57,18 @@ final class SampleCommand implements Callable<Integer> {
             throw new UpcycleException(ErrorKind.InvalidOption, "--tokens", tokens + " must be >= 1");
         }
         dir = ModelArgs.dir(dir);
-        try (CausalLm lm = CausalLm.load(dir); TextCodec codec = text.codec(dir, lm.config().vocabSize())) {
+        // The tokenizer and the prompt are checked against the config before any weight is read.
+        int vocab = CausalLm.configOf(dir).vocabSize();
+        try (TextCodec codec = text.codec(dir, vocab)) {
             int[] ids = codec.encode(prompt);
-            checkIds(ids, lm.config().vocabSize());
+            checkIds(ids, vocab);
+            generate(codec, ids);
+        }
+        return ExitCode.OK.code();
+    }
+
+    private void generate(TextCodec codec, int[] ids) {
+        try (CausalLm lm = CausalLm.load(dir)) {
             long start = System.nanoTime();
             java.util.Set<Integer> stop = ignoreEos ? java.util.Set.of()
                     : java.util.Set.copyOf(lm.config().eosTokenIds());
@@ -67,7 +76,6 @@ final class SampleCommand implements Callable<Integer> {
             double seconds = (System.nanoTime() - start) / 1e9;
             print(ids.length, out, codec.decode(out), KvCache.floatsPerToken(lm.config()), out.length / seconds);
         }
-        return ExitCode.OK.code();
     }
 
     private static void checkIds(int[] ids, int vocab) {

@@ -29,12 +29,12 @@ final class TokenizerOptions {
             throw new UpcycleException(ErrorKind.IoError, tokenizer.toString(), "no such file");
         }
         if (tokenizer != null) {
-            return TextCodec.tokenizer(tokenizer);
+            return TextCodec.tokenizer(tokenizer, vocab);
         }
         // The model's own tokenizer.json is a model file: the link rule applies (--tokenizer is the user's choice).
         Optional<Path> own = bytes ? Optional.empty() : ModelFiles.of(dir).optional("tokenizer.json");
         if (own.isPresent()) {
-            return TextCodec.tokenizer(own.get());
+            return TextCodec.tokenizer(own.get(), vocab);
         }
         if (bytes || vocab == 256) {
             return TextCodec.bytes();

@@ -36,6 +36,7 @@ final class ModelCard {
         row(b, "seed", Long.toString(s.seed()));
         row(b, "parameters", String.format(Locale.ROOT, "%,d total, %,d active per token", p.totalParameters(),
                 p.activeParameters()));
+        row(b, "loads exactly in transformers", p.transformersFloor().map(f -> f.describe()).orElse("not loadable (native format)"));
         b.append("\nStep 0 (before training): ").append(PlanReport.verdict(p.fidelity())).append("\n\n");
         b.append("`upcycle.json` records the full option set and the SHA-256 of every input and output file.\n");
         return b.toString();

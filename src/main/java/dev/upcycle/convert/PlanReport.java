@@ -52,6 +52,7 @@ public final class PlanReport {
         b.append(String.format(Locale.ROOT, "output: %,d bytes of tensors in %d file%s%n", p.outputBytes(),
                 p.shards().size(), p.shards().size() == 1 ? "" : "s"));
         b.append("step 0: ").append(verdict(p.fidelity())).append('\n');
+        b.append("transformers: ").append(transformers(p)).append('\n');
         b.append("choices:\n");
         p.choices().forEach(c -> b.append("  - ").append(c).append('\n'));
         if (!p.warnings().isEmpty() || !p.fidelity().warnings().isEmpty()) {
@@ -173,6 +174,25 @@ public final class PlanReport {
         ArrayNode warnings = o.putArray("warnings");
         p.fidelity().warnings().forEach(warnings::add);
         p.warnings().forEach(warnings::add);
+        ObjectNode tf = o.putObject("transformers");
+        p.transformersFloor().ifPresentOrElse(f -> {
+            tf.put("min_version", f.version());
+            ArrayNode because = tf.putArray("reasons");
+            f.reasons().forEach(because::add);
+        }, () -> {
+            tf.putNull("min_version");
+            tf.putArray("reasons").add(NOT_LOADABLE);
+        });
         return o;
+    }
+
+    private static final String NOT_LOADABLE = "the native format is not loadable by transformers";
+
+    /**
+     * Which transformers releases load the output exactly, in words: {@code loads exactly in
+     * transformers >= 4.53 (Qwen2-MoE reads head_dim only from 4.53)}.
+     */
+    public static String transformers(UpcyclePlan p) {
+        return p.transformersFloor().map(f -> "loads exactly in transformers " + f.describe()).orElse(NOT_LOADABLE);
     }
 }

@@ -85,6 +85,18 @@ public final class CausalLm implements AutoCloseable {
         }
     }
 
+    /**
+     * The config of {@code dir}, checked as {@link #load} checks it (tensor headers against the
+     * config, a forward the runtime implements) without reading a weight: what eval, train and
+     * sample check their tokenizer and data against before loading the model.
+     */
+    public static ModelConfig configOf(Path dir) {
+        try (WeightSource src = WeightSource.open(dir, FamilyRegistry.builtIn())) {
+            requireSupported(src.config(), dir.toString());
+            return src.config();
+        }
+    }
+
     /** Refuses configs whose forward the runtime does not implement, before any weight is read. */
     static void requireSupported(ModelConfig c, String where) {
         if (!"silu".equals(c.hiddenAct())) {

@@ -25,9 +25,12 @@ public final class TextCodec implements AutoCloseable {
         return new TextCodec(null, "bytes");
     }
 
-    /** @throws dev.upcycle.error.UpcycleException InvalidOption when the file is not a loadable tokenizer */
-    public static TextCodec tokenizer(Path tokenizerJson) {
-        return new TextCodec(TokenData.loadTokenizer(tokenizerJson), "tokenizer " + tokenizerJson);
+    /**
+     * @throws dev.upcycle.error.UpcycleException InvalidOption when the file is not a loadable
+     *         tokenizer, ImpossibleCombination when its ids exceed the model's {@code vocab}
+     */
+    public static TextCodec tokenizer(Path tokenizerJson, int vocab) {
+        return new TextCodec(TokenData.loadTokenizer(tokenizerJson, vocab), "tokenizer " + tokenizerJson);
     }
 
     /** What the codec is, as eval names its tokenization ({@code bytes}, {@code tokenizer PATH}). */
@@ -42,10 +45,14 @@ public final class TextCodec implements AutoCloseable {
         return Arrays.stream(tokenizer.encode(text).getIds()).mapToInt(Math::toIntExact).toArray();
     }
 
-    /** The text of {@code ids}; byte sequences that are not UTF-8 decode as U+FFFD. */
+    /**
+     * The text of {@code ids}; byte sequences that are not UTF-8 decode as U+FFFD. Special tokens
+     * are kept (as transformers' decode does by default), so a continuation that ends at the
+     * end-of-sequence token shows it, and text holding a special token's string round-trips.
+     */
     public String decode(int[] ids) {
         if (tokenizer != null) {
-            return tokenizer.decode(Arrays.stream(ids).asLongStream().toArray());
+            return tokenizer.decode(Arrays.stream(ids).asLongStream().toArray(), false);
         }
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (int id : ids) {

@@ -83,16 +83,13 @@ public final class TokenData {
         return ids;
     }
 
-    /** The text of {@code file} through {@code tokenizerJson}; at most {@code limit} ids are kept. */
-    public static int[] tokenizer(Path file, Path tokenizerJson, int limit) {
-        Djl.offline();
-        String text;
-        try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new UpcycleException(ErrorKind.IoError, file.toString(), "cannot read as UTF-8 text: " + e.getMessage());
-        }
-        try (HuggingFaceTokenizer tok = loadTokenizer(tokenizerJson)) {
+    /**
+     * The text of {@code file} through {@code tokenizerJson}, which must fit a model of
+     * {@code vocab} tokens (checked before the text is read); at most {@code limit} ids are kept.
+     */
+    public static int[] tokenizer(Path file, Path tokenizerJson, int vocab, int limit) {
+        try (HuggingFaceTokenizer tok = loadTokenizer(tokenizerJson, vocab)) {
+            String text = readText(file);
             int[] ids = new int[1024];
             int n = 0;
             int at = 0;
@@ -110,9 +107,21 @@ public final class TokenData {
         }
     }
 
-    /** {@code tokenizerJson} as eval, train and sample use it: no special tokens added, no truncation, no padding. */
-    static HuggingFaceTokenizer loadTokenizer(Path tokenizerJson) {
+    private static String readText(Path file) {
+        try {
+            return Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UpcycleException(ErrorKind.IoError, file.toString(), "cannot read as UTF-8 text: " + e.getMessage());
+        }
+    }
+
+    /**
+     * {@code tokenizerJson} as eval, train and sample use it: no special tokens added, no
+     * truncation, no padding; refused first when its ids do not fit a model of {@code vocab} tokens.
+     */
+    static HuggingFaceTokenizer loadTokenizer(Path tokenizerJson, int vocab) {
         Djl.offline();
+        TokenizerVocabulary.requireFits(tokenizerJson, vocab);
         try {
             return HuggingFaceTokenizer.builder().optTokenizerPath(tokenizerJson).optAddSpecialTokens(false)
                     .optTruncation(false).optPadding(false).build();

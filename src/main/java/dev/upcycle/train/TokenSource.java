@@ -63,7 +63,7 @@ public record TokenSource(Path file, Path tokenizer, boolean bytes, TokenData.Bi
             how = "bin-" + width.name().toLowerCase(Locale.ROOT);
         } else if (tokenizer != null || own.isPresent()) {
             Path t = tokenizer != null ? tokenizer : own.get();
-            ids = TokenData.tokenizer(file, t, limit);
+            ids = TokenData.tokenizer(file, t, vocab, limit);
             how = "tokenizer " + t;
         } else if (bytes || vocab == 256) {
             ids = TokenData.bytes(file, limit);

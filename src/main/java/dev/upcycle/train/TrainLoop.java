@@ -64,6 +64,11 @@ public final class TrainLoop {
 
     private static Result runLocked(TrainConfig c, PrintWriter log, boolean terminal) {
         Device device = device(c.device());
+        // Data first, against the config's vocabulary: a tokenizer or data that does not fit the
+        // model is refused before the output exists or any weight is read.
+        int vocab = CausalLm.configOf(c.model()).vocabSize();
+        TokenSource.Tokens train = c.data().load(c.model(), vocab, MAX_TOKENS);
+        int[] evalIds = c.evalData() == null ? null : c.evalData().load(c.model(), vocab, c.evalTokens()).ids();
         Path out = RunDirectory.prepare(c);
         try (NDManager root = Djl.newManager(device);
              CausalLm lm = CausalLm.load(c.resume() != null ? c.resume() : c.model(), root)) {
@@ -72,9 +77,6 @@ public final class TrainLoop {
             AdamW optimizer = new AdamW(root, params, c.weightDecay());
             TrainerState state = c.resume() == null ? new TrainerState(0, c.seed(), 0, 0, List.of())
                     : resume(c, params, optimizer);
-            TokenSource.Tokens train = c.data().load(c.model(), lm.config().vocabSize(), MAX_TOKENS);
-            int[] evalIds = c.evalData() == null ? null
-                    : c.evalData().load(c.model(), lm.config().vocabSize(), c.evalTokens()).ids();
             Batcher data = new Batcher(train.ids(), c.seqLen(), c.seed(), state.dataPosition());
             LrSchedule schedule = LrSchedule.of(c);
             Checkpointing checkpoints = new Checkpointing(c.model(), lm.config(), c.toJson());

@@ -10,6 +10,21 @@ import java.util.List;
  * always renormalised over the top-K (topk-softmax only), no biases, no q/k norm, no shared expert.
  */
 final class MixtralTarget implements MoeTarget {
+    /**
+     * Mixtral arrived in 4.36; its attention took head_dim from the config only after PR #34281
+     * (October 2024), in 4.47 at the latest (it may be in 4.46; that could not be confirmed).
+     */
+    private static final TransformersFloor TRANSFORMERS = new TransformersFloor("4.36", "Mixtral", List.of(
+            new TransformersFloor.Rule(TransformersFloor.Feature.HEAD_DIM, "4.47",
+                    "Mixtral reads head_dim only from 4.47"),
+            new TransformersFloor.Rule(TransformersFloor.Feature.LLAMA3_ROPE, "4.43",
+                    "the llama3 RoPE type exists only from 4.43")));
+
+    @Override
+    public java.util.Optional<TransformersFloor> transformers() {
+        return java.util.Optional.of(TRANSFORMERS);
+    }
+
     @Override
     public String cliName() {
         return "mixtral";

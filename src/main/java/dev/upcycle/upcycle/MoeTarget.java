@@ -42,6 +42,12 @@ public interface MoeTarget {
         return config(source, family, request.spec(), layout, layers, request.routerAuxLossCoef());
     }
 
+    /**
+     * The transformers releases that load this family's outputs exactly, or empty when
+     * transformers does not load the family at all (the native format).
+     */
+    java.util.Optional<TransformersFloor> transformers();
+
     /** Whether the target can hold attention experts (--attention moa-*). */
     default boolean attentionExperts() {
         return false;

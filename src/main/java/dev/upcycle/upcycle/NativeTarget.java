@@ -14,6 +14,12 @@ import java.util.List;
  * no sliding window.
  */
 final class NativeTarget implements MoeTarget {
+    /** Attention experts and parallel blocks are this tool's own format: transformers has no class for it. */
+    @Override
+    public java.util.Optional<TransformersFloor> transformers() {
+        return java.util.Optional.empty();
+    }
+
     @Override
     public String cliName() {
         return "native";

@@ -13,6 +13,18 @@ import java.util.List;
  * gate (always present in sparse layers); Qwen3-MoE has per-head q/k RMSNorm and optional biases.
  */
 final class QwenMoeTarget implements MoeTarget {
+    /** Qwen2-MoE arrived in 4.40 and computed head_dim as hidden / heads until 4.53 (PR #37188). */
+    private static final TransformersFloor QWEN2_MOE = new TransformersFloor("4.40", "Qwen2-MoE", List.of(
+            new TransformersFloor.Rule(TransformersFloor.Feature.HEAD_DIM, "4.53",
+                    "Qwen2-MoE reads head_dim only from 4.53"),
+            new TransformersFloor.Rule(TransformersFloor.Feature.LLAMA3_ROPE, "4.43",
+                    "the llama3 RoPE type exists only from 4.43")));
+    /** Qwen3-MoE arrived in 4.51 reading head_dim (Qwen3 models set it) and the RoPE types of its time. */
+    private static final TransformersFloor QWEN3_MOE = new TransformersFloor("4.51", "Qwen3-MoE", List.of(
+            new TransformersFloor.Rule(TransformersFloor.Feature.HEAD_DIM, "4.51", "Qwen3-MoE reads head_dim"),
+            new TransformersFloor.Rule(TransformersFloor.Feature.LLAMA3_ROPE, "4.43",
+                    "the llama3 RoPE type exists only from 4.43")));
+
     private final boolean qwen3;
 
     QwenMoeTarget(boolean qwen3) {
@@ -22,6 +34,11 @@ final class QwenMoeTarget implements MoeTarget {
     @Override
     public String cliName() {
         return qwen3 ? "qwen3-moe" : "qwen2-moe";
+    }
+
+    @Override
+    public java.util.Optional<TransformersFloor> transformers() {
+        return java.util.Optional.of(qwen3 ? QWEN3_MOE : QWEN2_MOE);
     }
 
     @Override

@@ -48,4 +48,9 @@ public record UpcyclePlan(UpcycleRequest request, ModelConfig source, MoeTarget 
     public List<String> sourceTensorsRead() {
         return tensors.stream().map(t -> t.source().sourceName()).filter(n -> n != null).distinct().toList();
     }
+
+    /** The oldest transformers release that loads the output exactly; empty for the native format. */
+    public java.util.Optional<TransformersFloor.Floor> transformersFloor() {
+        return target.transformers().map(t -> t.of(targetConfig));
+    }
 }

@@ -38,9 +38,9 @@ class TokenDataTest {
     @Test
     void huggingFaceTokenizerJson() throws IOException {
         Path text = Files.writeString(tmp.resolve("t.txt"), "the cat sat on the mat.\n\nthe dog sat.\n");
-        int[] ids = TokenData.tokenizer(text, tokenizer(tmp), Integer.MAX_VALUE);
+        int[] ids = TokenData.tokenizer(text, tokenizer(tmp), 7, Integer.MAX_VALUE);
         assertThat(ids).containsExactly(1, 2, 3, 4, 1, 5, 6, 1, 0, 3, 6);
-        assertThat(TokenData.tokenizer(text, tokenizer(tmp), 4)).containsExactly(1, 2, 3, 4);
+        assertThat(TokenData.tokenizer(text, tokenizer(tmp), 7, 4)).containsExactly(1, 2, 3, 4);
     }
 
     @Test
@@ -48,7 +48,7 @@ class TokenDataTest {
         String paragraph = "the cat sat on the mat.\n\n";
         String body = paragraph.repeat(3 * TokenData.PIECE_CHARS / paragraph.length());
         Path text = Files.writeString(tmp.resolve("t.txt"), body);
-        int[] ids = TokenData.tokenizer(text, tokenizer(tmp), Integer.MAX_VALUE);
+        int[] ids = TokenData.tokenizer(text, tokenizer(tmp), 7, Integer.MAX_VALUE);
         assertThat(ids).hasSize(7 * (body.length() / paragraph.length()));
         for (int i = 0; i < ids.length; i++) {
             assertThat(ids[i]).isEqualTo(new int[] {1, 2, 3, 4, 1, 5, 6}[i % 7]);
