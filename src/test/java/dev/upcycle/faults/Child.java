@@ -4,6 +4,7 @@ import dev.upcycle.cli.Main;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
@@ -55,6 +56,20 @@ final class Child {
 
     double secondsSinceStart() {
         return (System.nanoTime() - startedNanos) / 1e9;
+    }
+
+    /**
+     * CPU seconds the process has used (user + system, from /proc): a JVM spends well under one
+     * second of CPU before it reaches main, so past that the command has started.
+     */
+    double cpuSeconds() {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + process.pid() + "/stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0; // utime, stime in USER_HZ ticks
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
     }
 
     /** Sends a signal by name (INT, TERM) with kill(1). */
