@@ -93,6 +93,8 @@ final class RunDirectory {
         }
         if (c.resume() != null) {
             Cancellation.note("no newer checkpoint; resume again with --resume " + c.resume());
+        } else if (!Files.exists(out, LinkOption.NOFOLLOW_LINKS)) {
+            Cancellation.note("nothing written");
         } else if (!existedBefore && !Files.exists(out.resolve(Provenance.FILE_NAME))) {
             try {
                 OutputDirectory.deleteTree(out);

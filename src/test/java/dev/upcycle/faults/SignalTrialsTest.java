@@ -139,6 +139,11 @@ class SignalTrialsTest {
         Child.Result replacing = trial("TERM", c -> exists(parent, staging), parent, args.toArray(String[]::new));
         assertThat(replacing.errorLines().get(0)).contains("removed the staging of " + out + ", which is left as it was");
         assertThat(run("verify", out.toString())).isZero();
+        // verify reads only: stopped while it hashes and runs both models.
+        Child.Result verify = trial("INT", c -> Trigger.cpu(1.5, c), parent,
+                "verify", out.toString(), "--against", big.toString(), "--tokens", "4000");
+        assertThat(verify.errorLines().get(0)).contains(": verify : stopped by SIGINT; nothing written");
+        assertThat(run("verify", out.toString())).isZero();
     }
 
     private static String[] trainArgs(Path out, String... extra) {
@@ -157,7 +162,8 @@ class SignalTrialsTest {
         // During start-up: the JVM, then libtorch loading (the lock is taken just before the engine starts).
         trial("INT", c -> Trigger.after(0.8, c), parent, trainArgs(out));
         assertThat(out).doesNotExist();
-        trial("TERM", c -> exists(parent, ".run.upcycle-lock"), parent, trainArgs(out));
+        Child.Result loading = trial("TERM", c -> exists(parent, ".run.upcycle-lock"), parent, trainArgs(out));
+        assertThat(loading.errorLines().get(0)).contains(": train : stopped by SIGTERM; ");
         assertThat(out).doesNotExist();
         // Mid-run, after some checkpoints.
         Child.Result mid = trial("INT", c -> exists(checkpoints, "step-6"), parent, trainArgs(out));
