@@ -186,7 +186,7 @@ class SignalTrialsTest {
     @Test
     void evalSampleSynthAndRunStopCleanly() throws Exception {
         Path parent = Files.createDirectories(tmp.resolve("other"));
-        Path bigData = Files.writeString(tmp.resolve("eval.txt"), Files.readString(data).repeat(8));
+        Path bigData = Files.writeString(tmp.resolve("eval.txt"), Files.readString(data).repeat(32));
         // eval and sample write nothing: a signal after the engine started stops them mid-work.
         Child.Result eval = trial("INT", c -> Trigger.cpu(2.5, c), parent,
                 "eval", dense.toString(), "--data", bigData.toString(), "--bytes", "--seq-len", "32");
