@@ -6,10 +6,11 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * SIGINT and SIGTERM become a {@link Cancellation} request instead of the JVM's exit. The JVM's
- * own handling runs the shutdown hooks at once, and DJL's hook frees the engine's native memory
- * while the main thread may still be inside libtorch: that crashed the JVM (SIGSEGV, exit 134)
- * and left the lock and staging behind. Here the main thread stops at its next safe point and
- * cleans up; a second signal exits after a short grace even if the cleanup has not finished.
+ * own handling starts exiting at once, on another thread: the process tears down (shutdown hooks,
+ * then the native libraries' exit-time destructors) while the main thread may still be inside
+ * libtorch, which crashed the JVM (SIGSEGV, exit 134) and left the lock and staging behind. Here
+ * the main thread stops at its next safe point and cleans up before anything exits; a second
+ * signal exits after a short grace even if the cleanup has not finished.
  */
 final class SignalTrap {
     /** How long a second signal waits for the cleanup before the process exits anyway. */
@@ -62,7 +63,7 @@ final class SignalTrap {
             System.err.println("upcycle: Interrupted : " + which + " again : the cleanup did not finish in "
                     + GRACE_MILLIS / 1000 + " s; exiting now, the next run into the same output removes what is left");
             System.err.flush();
-            // halt, not exit: shutdown hooks must not free the engine under the main thread.
+            // halt, not exit: no shutdown hook may run while the main thread is inside libtorch.
             Runtime.getRuntime().halt(first.exitCode());
         }, "upcycle-force-exit");
         force.setDaemon(true);
