@@ -1,6 +1,8 @@
 package dev.upcycle.cli;
 
+import dev.upcycle.error.Cancellation;
 import dev.upcycle.error.ExitCode;
+import dev.upcycle.error.Interrupted;
 import dev.upcycle.error.UpcycleException;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -8,6 +10,7 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import picocli.CommandLine;
 
 /**
@@ -31,6 +34,12 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, Comm
                 err.println("  " + u.hint());
             }
             return u.exitCode().code();
+        }
+        if (ex instanceof Interrupted i) {
+            List<String> notes = Cancellation.notes();
+            err.println("upcycle: Interrupted : " + cl.getCommandSpec().name() + " : stopped by " + i.signal() + "; "
+                    + (notes.isEmpty() ? "nothing written" : String.join("; ", notes)));
+            return i.exitCode();
         }
         if (ex instanceof CommandLine.ParameterException pe) {
             return handleParseException(pe, new String[0]);

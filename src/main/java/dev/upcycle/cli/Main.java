@@ -1,5 +1,6 @@
 package dev.upcycle.cli;
 
+import dev.upcycle.error.Cancellation;
 import dev.upcycle.runtime.Djl;
 import java.io.PrintWriter;
 import picocli.CommandLine;
@@ -25,7 +26,9 @@ import picocli.CommandLine.ScopeType;
             " 2:usage error (unknown option, bad value)",
             " 3:bad or unsupported input (malformed checkpoint, unsupported family, impossible options)",
             " 4:environment or I/O failure (disk full, permission denied, output exists)",
-            "70:internal error (a bug; the stack trace is written to a file)"})
+            "70:internal error (a bug; the stack trace is written to a file)",
+            "130:interrupted by SIGINT (Ctrl-C): stopped cleanly, staging removed, lock released",
+            "143:interrupted by SIGTERM, as for 130"})
 public final class Main implements Runnable {
 
     @Option(names = "--debug", scope = ScopeType.INHERIT,
@@ -41,9 +44,13 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
-        // Before any DJL class loads: never reach the network (djl-notes.md).
+        // First of all: a signal from here on stops the run cleanly instead of exiting the JVM.
+        SignalTrap.install();
+        // Before any DJL class loads: never reach the network.
         Djl.offline();
-        System.exit(run(args));
+        int code = run(args);
+        SignalTrap.finished();
+        System.exit(code);
     }
 
     /** Runs with the process's stdout and stderr. */
@@ -59,6 +66,16 @@ public final class Main implements Runnable {
         cl.setOut(out);
         cl.setErr(err);
         int code = cl.execute(args);
+        Cancellation.Signal signal = Cancellation.signal();
+        if (signal != null && code == 0) {
+            // The signal came after the last safe point: the work is complete, but the run was
+            // still asked to stop, and scripts must see that.
+            CommandLine.ParseResult pr = cl.getParseResult();
+            String command = pr != null && pr.subcommand() != null ? pr.subcommand().commandSpec().name() : "upcycle";
+            err.println("upcycle: Interrupted : " + command + " : " + signal
+                    + " came after the work was done; its output is complete and kept");
+            code = signal.exitCode();
+        }
         out.flush();
         err.flush();
         return code;

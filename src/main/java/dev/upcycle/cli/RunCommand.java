@@ -3,6 +3,7 @@ package dev.upcycle.cli;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.upcycle.error.Cancellation;
 import dev.upcycle.recipe.Recipe;
 import dev.upcycle.recipe.RecipeParser;
 import dev.upcycle.recipe.Step;
@@ -62,10 +63,18 @@ final class RunCommand implements Callable<Integer> {
         PrintWriter stepOut = json ? err : out;
         List<StepResult> results = new ArrayList<>();
         boolean stop = false;
+        Integer interrupted = null;
         for (Planned p : planned) {
             if (stop) {
                 results.add(new StepResult(p, "skipped", -1, 0, Map.of()));
                 continue;
+            }
+            if (Cancellation.requested()) {
+                // Between steps: no step is running, so nothing needs cleaning; say which ran.
+                long done = results.stream().filter(r -> r.code == 0).count();
+                Cancellation.note(done + " step(s) completed; stopped before " + p.recipe.name() + " "
+                        + p.step.label());
+                Cancellation.check();
             }
             if (!json) {
                 out.println("== " + p.recipe.name() + " " + p.step.label());
@@ -80,7 +89,11 @@ final class RunCommand implements Callable<Integer> {
             Map<String, String> figures = command instanceof KeyFigures k ? k.keyFigures() : Map.of();
             results.add(new StepResult(p, code == 0 ? "ok" : "failed", code, seconds, figures));
             stepOut.flush();
-            if (code != 0 && !continueOnError) {
+            if (Cancellation.requested() && code != 0) {
+                // The step was stopped by the signal and has printed what it removed and kept.
+                interrupted = Cancellation.signal().exitCode();
+                stop = true;
+            } else if (code != 0 && !continueOnError) {
                 stop = true;
             }
         }
@@ -90,7 +103,7 @@ final class RunCommand implements Callable<Integer> {
         } else {
             out.print(table(results));
         }
-        return worst;
+        return interrupted != null ? interrupted : worst;
     }
 
     /** Exit codes ordered by gravity: 70 (bug) > 4 > 3 > 2 > 1 > 0. */

@@ -1,5 +1,6 @@
 package dev.upcycle.convert;
 
+import dev.upcycle.error.Cancellation;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.DType;
@@ -49,6 +50,7 @@ final class InputScan {
             int ti = 0;
             try (FileChannel ch = FileChannel.open(f.path(), StandardOpenOption.READ)) {
                 while (true) {
+                    Cancellation.check();
                     // The first read ends at the data start, so later chunks begin at data offsets
                     // that are multiples of CHUNK and never split an aligned element.
                     buf.clear().limit(pos < f.dataStart() ? (int) Math.min(CHUNK, f.dataStart() - pos) : CHUNK);

@@ -1,5 +1,6 @@
 package dev.upcycle.io;
 
+import dev.upcycle.error.Cancellation;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import java.io.IOException;
@@ -36,6 +37,7 @@ public record FileDigest(String path, long size, String sha256) {
             ByteBuffer buf = ByteBuffer.allocate(CHUNK);
             int n;
             while ((n = ch.read(buf)) >= 0) {
+                Cancellation.check();
                 if (n > 0) {
                     buf.flip();
                     md.update(buf);

@@ -1,12 +1,10 @@
 package dev.upcycle.io;
 
+import dev.upcycle.error.Cancellation;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -21,8 +19,9 @@ import java.util.stream.Stream;
 /**
  * An output directory that is complete or absent. Files are written into a sibling staging
  * directory {@code .<name>.upcycle-tmp-<random>}; {@link #commit()} syncs it and renames it onto
- * the target; {@link #close()} without a commit removes it. A lock file
- * {@code .<name>.upcycle-lock} holding the PID keeps two runs off the same target.
+ * the target; {@link #close()} without a commit removes it. The {@link OutputLock} is taken before
+ * anything beside the target is touched and released only after the rename or the removal, so
+ * one run at a time owns the target, its staging and its leftovers.
  */
 public final class OutputDirectory implements AutoCloseable {
     /** The file that marks a directory as ours, so --force may replace it. */
@@ -31,12 +30,12 @@ public final class OutputDirectory implements AutoCloseable {
 
     private final Path target;
     private final Path staging;
-    private final Path lock;
+    private final OutputLock lock;
     private final String where;
     private boolean committed;
     private boolean closed;
 
-    private OutputDirectory(Path target, Path staging, Path lock) {
+    private OutputDirectory(Path target, Path staging, OutputLock lock) {
         this.target = target;
         this.staging = staging;
         this.lock = lock;
@@ -62,21 +61,20 @@ public final class OutputDirectory implements AutoCloseable {
         } catch (IOException e) {
             throw new UpcycleException(ErrorKind.IoError, parent.toString(), "cannot create directory: " + e, null, e);
         }
-        Path lock = OutputLock.fileFor(abs);
-        takeLock(lock, where);
+        OutputLock lock = OutputLock.take(OutputLock.fileFor(abs), where);
         Path staging = parent.resolve("." + name + ".upcycle-tmp-" + random());
         try {
             recoverFromKilledRun(abs);
             checkTarget(abs, force);
             Files.createDirectory(staging);
-        } catch (UpcycleException u) {
-            SafetensorsWriter.deleteAfterFailure(lock, u);
-            throw u;
         } catch (IOException e) {
             UpcycleException u = new UpcycleException(ErrorKind.IoError, staging.toString(),
                     "cannot create staging directory: " + e, null, e);
-            SafetensorsWriter.deleteAfterFailure(lock, u);
+            release(lock, u);
             throw u;
+        } catch (RuntimeException e) {
+            release(lock, e);
+            throw e;
         }
         return new OutputDirectory(abs, staging, lock);
     }
@@ -135,37 +133,11 @@ public final class OutputDirectory implements AutoCloseable {
         }
     }
 
-    static void takeLock(Path lock, String where) {
-        for (int attempt = 0; attempt < 2; attempt++) {
-            try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)));
-                ch.force(true);
-                return;
-            } catch (FileAlreadyExistsException e) {
-                long pid = lockOwner(lock);
-                if (pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
-                    throw new UpcycleException(ErrorKind.OutputLocked, where, "another upcycle run (PID " + pid
-                            + ") is writing this output; lock file " + lock,
-                            "wait for it, or remove the lock file if that process is not upcycle");
-                }
-                // Stale lock from a dead process (or unreadable): take it over.
-                try {
-                    Files.deleteIfExists(lock);
-                } catch (IOException d) {
-                    throw new UpcycleException(ErrorKind.IoError, lock.toString(), "cannot remove stale lock: " + d, null, d);
-                }
-            } catch (IOException e) {
-                throw new UpcycleException(ErrorKind.IoError, lock.toString(), "cannot create lock file: " + e, null, e);
-            }
-        }
-        throw new UpcycleException(ErrorKind.OutputLocked, where, "lock file " + lock + " keeps reappearing");
-    }
-
-    private static long lockOwner(Path lock) {
+    private static void release(OutputLock lock, Throwable cause) {
         try {
-            return Long.parseLong(Files.readString(lock, StandardCharsets.US_ASCII).trim());
-        } catch (IOException | NumberFormatException e) {
-            return -1;
+            lock.close();
+        } catch (RuntimeException e) {
+            cause.addSuppressed(e);
         }
     }
 
@@ -275,15 +247,18 @@ public final class OutputDirectory implements AutoCloseable {
         if (!committed) {
             try {
                 deleteTree(staging);
+                if (Cancellation.requested()) {
+                    Cancellation.note("removed the staging of " + target + ", "
+                            + (Files.exists(target, LinkOption.NOFOLLOW_LINKS) ? "which is left as it was" : "nothing written"));
+                }
             } catch (IOException e) {
                 failure = new UpcycleException(ErrorKind.IoError, staging.toString(),
                         "cannot remove staging directory: " + e, null, e);
             }
         }
         try {
-            Files.deleteIfExists(lock);
-        } catch (IOException e) {
-            UpcycleException u = new UpcycleException(ErrorKind.IoError, lock.toString(), "cannot remove lock: " + e, null, e);
+            lock.close();
+        } catch (UpcycleException u) {
             if (failure == null) {
                 failure = u;
             } else {

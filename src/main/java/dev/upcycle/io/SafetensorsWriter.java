@@ -1,5 +1,6 @@
 package dev.upcycle.io;
 
+import dev.upcycle.error.Cancellation;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import java.io.IOException;
@@ -204,6 +205,7 @@ public final class SafetensorsWriter {
                 sink.raw(prefix);
                 sink.raw(ByteBuffer.wrap(layout.header));
                 for (TensorSpec spec : layout.tensors()) {
+                    Cancellation.check();
                     sink.begin(spec);
                     filler.fill(spec, sink);
                     sink.end();
@@ -348,6 +350,7 @@ public final class SafetensorsWriter {
 
         /** Hands the filled buffer to the writer thread and takes a free one. */
         private void submit() throws IOException {
+            Cancellation.check(); // every few MiB: a signal stops even a long tensor soon
             checkFailure();
             if (buf.position() == 0) {
                 return;

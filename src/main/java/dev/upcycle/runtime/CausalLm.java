@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import dev.upcycle.error.Cancellation;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.model.FamilyRegistry;
@@ -73,6 +74,7 @@ public final class CausalLm implements AutoCloseable {
                 NDArray embed = r.at(TensorRole.EMBED, -1, -1);
                 List<LayerWeights> layers = new ArrayList<>();
                 for (int i = 0; i < c.numHiddenLayers(); i++) {
+                    Cancellation.check();
                     layers.add(LayerWeights.load(src, m, i, false, named));
                 }
                 NDArray norm = r.at(TensorRole.FINAL_NORM, -1, -1);
@@ -195,6 +197,7 @@ public final class CausalLm implements AutoCloseable {
         try (KvCache cache = newCache()) {
             int[] next = prompt;
             for (int i = 0; i < newTokens; i++) {
+                Cancellation.check();
                 try (NDManager step = manager.newSubManager()) {
                     NDArray logits = forward(step.create(next, new Shape(1, next.length)), cache);
                     out[i] = (int) logits.get(0, next.length - 1).argMax().getLong();

@@ -3,6 +3,7 @@ package dev.upcycle.runtime;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.upcycle.error.Cancellation;
 
 /**
  * Mean next-token loss over a token sequence: it is cut into windows of {@code seqLen} inputs,
@@ -47,6 +48,7 @@ public final class Evaluator {
         int perBatch = Math.max(1, BATCH_TOKENS / seqLen);
         double nll = 0;
         for (int w = 0; w < full; w += perBatch) {
+            Cancellation.check();
             int batch = Math.min(perBatch, full - w);
             nll += batchNll(lm, tokens, w * seqLen, batch, seqLen);
         }

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.upcycle.error.Cancellation;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.TensorRole;
@@ -87,6 +88,7 @@ public final class LayerStream implements AutoCloseable {
         if (!hasNext()) {
             throw new IllegalStateException("all " + config.numHiddenLayers() + " layers have run");
         }
+        Cancellation.check();
         int layer = next;
         DecoderLayer module = new DecoderLayer(config, layer);
         int d = config.hiddenSize();

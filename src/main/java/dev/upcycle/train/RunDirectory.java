@@ -1,5 +1,6 @@
 package dev.upcycle.train;
 
+import dev.upcycle.error.Cancellation;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.JsonFiles;
@@ -76,6 +77,49 @@ final class RunDirectory {
             Files.delete(out); // empty: replaced by the staged directory
         }
         Files.move(staging, out, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /**
+     * After SIGINT or SIGTERM: names the newest complete checkpoint to resume from; without one,
+     * removes an {@code OUT} this run created (it holds nothing worth keeping).
+     */
+    static void afterInterrupt(TrainConfig c, boolean existedBefore) {
+        Path out = c.output().toAbsolutePath().normalize();
+        Path newest = newestCheckpoint(out.resolve("checkpoints"));
+        if (newest != null) {
+            Cancellation.note("last complete checkpoint " + newest.getFileName() + " in " + newest.getParent()
+                    + ", resume with --resume " + newest);
+            return;
+        }
+        if (c.resume() != null) {
+            Cancellation.note("no newer checkpoint; resume again with --resume " + c.resume());
+        } else if (!Files.exists(out, LinkOption.NOFOLLOW_LINKS)) {
+            Cancellation.note("nothing written");
+        } else if (!existedBefore && !Files.exists(out.resolve(Provenance.FILE_NAME))) {
+            try {
+                OutputDirectory.deleteTree(out);
+                Cancellation.note("no checkpoint had been written; removed " + out);
+            } catch (IOException e) {
+                Cancellation.note("no checkpoint had been written; could not remove " + out + ": " + e);
+            }
+        } else {
+            Cancellation.note("no checkpoint had been written; " + out + " is incomplete, rerun with --force");
+        }
+    }
+
+    /** The {@code step-N} directory with the largest N (each is complete or absent), or null. */
+    static Path newestCheckpoint(Path checkpoints) {
+        if (!Files.isDirectory(checkpoints, LinkOption.NOFOLLOW_LINKS)) {
+            return null;
+        }
+        try (Stream<Path> s = Files.list(checkpoints)) {
+            return s.filter(p -> p.getFileName().toString().matches("step-\\d{1,9}")
+                            && Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS))
+                    .max(java.util.Comparator.comparingInt(p -> Integer.parseInt(p.getFileName().toString().substring(5))))
+                    .orElse(null);
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     private static final String OLD = ".upcycle-old-";

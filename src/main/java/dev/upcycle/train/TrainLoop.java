@@ -7,7 +7,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
+import dev.upcycle.error.Cancellation;
 import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.Interrupted;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.ModelFiles;
 import dev.upcycle.io.OutputLock;
@@ -15,6 +17,8 @@ import dev.upcycle.runtime.CausalLm;
 import dev.upcycle.runtime.Djl;
 import dev.upcycle.runtime.Evaluator;
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -47,7 +51,13 @@ public final class TrainLoop {
         ModelFiles.of(c.model()).sideFiles();
         // One run per output directory at a time: OUT is written in place, so two would interleave.
         try (OutputLock lock = OutputLock.acquire(c.output())) {
-            return runLocked(c, log, terminal);
+            boolean existed = Files.exists(c.output(), LinkOption.NOFOLLOW_LINKS);
+            try {
+                return runLocked(c, log, terminal);
+            } catch (Interrupted i) {
+                RunDirectory.afterInterrupt(c, existed);
+                throw i;
+            }
         }
     }
 
@@ -69,6 +79,7 @@ public final class TrainLoop {
         int vocab = CausalLm.configOf(c.model()).vocabSize();
         TokenSource.Tokens train = c.data().load(c.model(), vocab, MAX_TOKENS);
         int[] evalIds = c.evalData() == null ? null : c.evalData().load(c.model(), vocab, c.evalTokens()).ids();
+        Cancellation.check(); // a signal while the engine started: OUT is not touched yet
         Path out = RunDirectory.prepare(c);
         try (NDManager root = Djl.newManager(device);
              CausalLm lm = CausalLm.load(c.resume() != null ? c.resume() : c.model(), root)) {
@@ -148,6 +159,7 @@ public final class TrainLoop {
         Map<Integer, long[]> load = new TreeMap<>();
         try (GradientCollector collector = Engine.getEngine(Djl.ENGINE).newGradientCollector()) {
             for (int micro = 0; micro < c.accumulate(); micro++) {
+                Cancellation.check();
                 Batcher.Batch b = data.next(c.batch());
                 AuxLosses routing = new AuxLosses(c.auxLoss(), c.zLoss(), attentionZLoss(lm));
                 try (NDManager scope = lm.manager().newSubManager()) {

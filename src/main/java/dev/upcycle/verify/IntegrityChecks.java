@@ -1,5 +1,6 @@
 package dev.upcycle.verify;
 
+import dev.upcycle.error.Cancellation;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.Checkpoint;
@@ -189,6 +190,7 @@ public final class IntegrityChecks {
         CheckResult.InputError first = null;
         int scanned = 0;
         for (TensorRef ref : ckpt.tensors().values()) {
+            Cancellation.check();
             if (!ref.header().dtype().isFloat()) {
                 continue;
             }

@@ -3,6 +3,7 @@ package dev.upcycle.faults;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.upcycle.cli.Main;
+import dev.upcycle.io.OutputLock;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -194,14 +195,14 @@ class KillTrialsTest {
     void aSecondWriterOfTheSameOutputIsRefused() throws Exception {
         Path parent = Files.createDirectories(tmp.resolve("locked"));
         Path out = parent.resolve("moe");
-        // A live process holds the lock: this JVM's own PID, written as the lock owner.
-        Path lock = parent.resolve(".moe.upcycle-lock");
-        Files.writeString(lock, ProcessHandle.current().pid() + "\n");
-        StringWriter err = new StringWriter();
-        int code = Main.run(new PrintWriter(new StringWriter(), true), new PrintWriter(err, true), convertArgs(out));
-        assertThat(code).isEqualTo(4);
-        assertThat(err.toString()).startsWith("upcycle: OutputLocked : ").contains("PID " + ProcessHandle.current().pid());
-        assertThat(out).doesNotExist();
-        Files.delete(lock);
+        // Another run holds the lock: this JVM, through the lock's own API.
+        try (OutputLock held = OutputLock.acquire(out)) {
+            StringWriter err = new StringWriter();
+            int code = Main.run(new PrintWriter(new StringWriter(), true), new PrintWriter(err, true), convertArgs(out));
+            assertThat(code).isEqualTo(4);
+            assertThat(err.toString()).startsWith("upcycle: OutputLocked : ").contains("PID " + ProcessHandle.current().pid());
+            assertThat(out).doesNotExist();
+        }
+        assertThat(siblings(parent)).isEmpty();
     }
 }

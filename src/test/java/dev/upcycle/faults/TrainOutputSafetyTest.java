@@ -3,6 +3,7 @@ package dev.upcycle.faults;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.upcycle.cli.Main;
+import dev.upcycle.io.OutputLock;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -80,12 +81,12 @@ class TrainOutputSafetyTest {
     void aSecondRunIntoTheSameOutputIsRefused() throws IOException {
         Path out = tmp.resolve("run");
         Path lock = tmp.resolve(".run.upcycle-lock");
-        Files.writeString(lock, ProcessHandle.current().pid() + "\n"); // a live process holds it
-        Result r = train(out);
-        assertThat(r.code()).isEqualTo(4);
-        assertThat(r.err()).startsWith("upcycle: OutputLocked : ");
-        assertThat(out).doesNotExist();
-        Files.delete(lock);
+        try (OutputLock held = OutputLock.acquire(out)) { // another run holds it
+            Result r = train(out);
+            assertThat(r.code()).isEqualTo(4);
+            assertThat(r.err()).startsWith("upcycle: OutputLocked : ");
+            assertThat(out).doesNotExist();
+        }
         assertThat(train(out).code()).isZero();
         assertThat(lock).doesNotExist();
     }
