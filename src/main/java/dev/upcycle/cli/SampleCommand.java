@@ -56,7 +56,7 @@ final class SampleCommand implements Callable<Integer> {
         if (tokens < 1) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--tokens", tokens + " must be >= 1");
         }
-        try (CausalLm lm = CausalLm.load(dir); TextCodec codec = text.codec(dir, lm.config().vocabSize())) {
+        try (CausalLm lm = CausalLm.load(dir, null, true); TextCodec codec = text.codec(dir, lm.config().vocabSize())) {
             int[] ids = codec.encode(prompt);
             checkIds(ids, lm.config().vocabSize());
             long start = System.nanoTime();
