@@ -58,7 +58,13 @@ public final class Main implements Runnable {
         CommandLine cl = commandLine();
         cl.setOut(out);
         cl.setErr(err);
-        int code = cl.execute(args);
+        int code;
+        try {
+            code = cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            // picocli hands only Exceptions to the handler; an Error leaves execute() as it is.
+            code = ErrorHandler.outOfMemory(e, cl, err);
+        }
         out.flush();
         err.flush();
         return code;

@@ -6,7 +6,14 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.ExitCode;
 import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.DType;
+import dev.upcycle.model.FamilyRegistry;
+import dev.upcycle.model.ModelConfig;
 import dev.upcycle.runtime.CausalLm;
+import dev.upcycle.runtime.MemoryAvailable;
+import dev.upcycle.runtime.MemoryCheck;
+import dev.upcycle.runtime.MemoryEstimate;
+import dev.upcycle.runtime.WeightSource;
 import dev.upcycle.runtime.KvCache;
 import dev.upcycle.runtime.TextCodec;
 import java.io.PrintWriter;
@@ -22,6 +29,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "sample", sortOptions = false, mixinStandardHelpOptions = true,
         description = {"Greedy continuation of a prompt, decoded token by token with a KV cache, in FP32 through "
                 + "the DJL PyTorch engine. Prints the continuation only.",
+            "Weights stored in 16 bits are held in 16 bits and widened to FP32 one matrix at a time. The memory "
+                + "needed is estimated before loading; a run that does not fit is refused (exit 4).",
             "Tokenization as in eval: --tokenizer, --bytes (one token per byte), or by default DIR/tokenizer.json "
                 + "when present and byte tokens for a model with a 256-token vocabulary."},
         footerHeading = "%nExample:%n",
@@ -56,17 +65,48 @@ final class SampleCommand implements Callable<Integer> {
         if (tokens < 1) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--tokens", tokens + " must be >= 1");
         }
-        try (CausalLm lm = CausalLm.load(dir, null, true); TextCodec codec = text.codec(dir, lm.config().vocabSize())) {
+        ModelConfig config;
+        boolean sixteenBit;
+        try (WeightSource src = WeightSource.open(dir, FamilyRegistry.builtIn())) {
+            config = src.config();
+            sixteenBit = src.dtypes().keySet().stream().allMatch(d -> d == DType.BF16 || d == DType.F16);
+        }
+        int context = config.maxPositionEmbeddings();
+        if (tokens > context - 1) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--tokens", tokens + " is more than the model's "
+                    + "context of max_position_embeddings " + context + " positions leaves after a prompt token (at most "
+                    + (context - 1) + ")");
+        }
+        try (TextCodec codec = text.codec(dir, config.vocabSize())) {
             int[] ids = codec.encode(prompt);
-            checkIds(ids, lm.config().vocabSize());
-            long start = System.nanoTime();
-            java.util.Set<Integer> stop = ignoreEos ? java.util.Set.of()
-                    : java.util.Set.copyOf(lm.config().eosTokenIds());
-            int[] out = lm.generate(ids, tokens, stop);
-            double seconds = (System.nanoTime() - start) / 1e9;
-            print(ids.length, out, codec.decode(out), KvCache.floatsPerToken(lm.config()), out.length / seconds);
+            checkIds(ids, config.vocabSize());
+            checkLength(ids.length, context);
+            MemoryCheck.require(dir.toString(), MemoryEstimate.sample(config, sixteenBit, ids.length,
+                    (long) ids.length + tokens), MemoryAvailable.probe(), "--tokens or the prompt's length");
+            try (CausalLm lm = CausalLm.load(dir, null, true)) {
+                long start = System.nanoTime();
+                java.util.Set<Integer> stop = ignoreEos ? java.util.Set.of()
+                        : java.util.Set.copyOf(lm.config().eosTokenIds());
+                int[] out = lm.generate(ids, tokens, stop);
+                double seconds = (System.nanoTime() - start) / 1e9;
+                print(ids.length, out, codec.decode(out), KvCache.floatsPerToken(lm.config()), out.length / seconds);
+            }
         }
         return ExitCode.OK.code();
+    }
+
+    /** The prompt must fit the model's context, and so must the tokens generated after it. */
+    private void checkLength(int promptTokens, int context) {
+        if (promptTokens > context - 1) {
+            throw new UpcycleException(ErrorKind.ImpossibleCombination, "--prompt", "the prompt is " + promptTokens
+                    + " tokens, more than the model's context of max_position_embeddings " + context
+                    + " leaves for a new token", "shorten the prompt to at most " + (context - 1) + " tokens");
+        }
+        if (tokens > context - promptTokens) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--tokens", tokens + " new tokens after the prompt's "
+                    + promptTokens + " exceed the model's context of max_position_embeddings " + context
+                    + " (at most " + (context - promptTokens) + ")");
+        }
     }
 
     private static void checkIds(int[] ids, int vocab) {

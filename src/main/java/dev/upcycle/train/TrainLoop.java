@@ -13,6 +13,12 @@ import dev.upcycle.io.OutputLock;
 import dev.upcycle.runtime.CausalLm;
 import dev.upcycle.runtime.Djl;
 import dev.upcycle.runtime.Evaluator;
+import dev.upcycle.runtime.MemoryAvailable;
+import dev.upcycle.runtime.MemoryCheck;
+import dev.upcycle.runtime.MemoryEstimate;
+import dev.upcycle.runtime.WeightSource;
+import dev.upcycle.model.FamilyRegistry;
+import dev.upcycle.model.ModelConfig;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -42,10 +48,31 @@ public final class TrainLoop {
 
     public static Result run(TrainConfig c, PrintWriter log, boolean terminal) {
         refuseOutputOverInput(c);
+        requireFits(c);
         // One run per output directory at a time: OUT is written in place, so two would interleave.
         try (OutputLock lock = OutputLock.acquire(c.output())) {
             return runLocked(c, log, terminal);
         }
+    }
+
+    /**
+     * Before anything is created or loaded: the sequence length must fit the model's positions,
+     * and the memory estimate (parameters, gradients, AdamW moments, activations of one
+     * micro-batch) what the machine and the JVM have.
+     */
+    static void requireFits(TrainConfig c) {
+        Path model = c.resume() != null ? c.resume() : c.model();
+        ModelConfig config;
+        try (WeightSource src = WeightSource.open(model, FamilyRegistry.builtIn())) {
+            config = src.config();
+        }
+        if (c.seqLen() > config.maxPositionEmbeddings()) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--seq-len", c.seqLen() + " is more than the model's "
+                    + "max_position_embeddings " + config.maxPositionEmbeddings() + " (at most "
+                    + config.maxPositionEmbeddings() + ")");
+        }
+        MemoryCheck.require(model.toString(), MemoryEstimate.train(config, c.batch(), c.seqLen()),
+                MemoryAvailable.probe(), "--batch or --seq-len (--accumulate keeps the tokens per step)");
     }
 
     /** The output must not be, contain or lie inside the model it reads: --force would delete it. */
