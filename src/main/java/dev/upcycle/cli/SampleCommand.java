@@ -57,6 +57,10 @@ final class SampleCommand implements Callable<Integer> {
             description = "Generate all --tokens even past the model's end-of-sequence token (eos_token_id).")
     boolean ignoreEos;
 
+    @Option(names = "--fp32-weights",
+            description = "Hold weights stored in 16 bits in FP32 too: twice their memory, faster decoding.")
+    boolean fp32Weights;
+
     @Option(names = "--json", description = "Print one JSON document.")
     boolean json;
 
@@ -69,7 +73,8 @@ final class SampleCommand implements Callable<Integer> {
         boolean sixteenBit;
         try (WeightSource src = WeightSource.open(dir, FamilyRegistry.builtIn())) {
             config = src.config();
-            sixteenBit = src.dtypes().keySet().stream().allMatch(d -> d == DType.BF16 || d == DType.F16);
+            sixteenBit = !fp32Weights
+                    && src.dtypes().keySet().stream().allMatch(d -> d == DType.BF16 || d == DType.F16);
         }
         int context = config.maxPositionEmbeddings();
         if (tokens > context - 1) {
@@ -82,8 +87,9 @@ final class SampleCommand implements Callable<Integer> {
             checkIds(ids, config.vocabSize());
             checkLength(ids.length, context);
             MemoryCheck.require(dir.toString(), MemoryEstimate.sample(config, sixteenBit, ids.length,
-                    (long) ids.length + tokens), MemoryAvailable.probe(), "--tokens or the prompt's length");
-            try (CausalLm lm = CausalLm.load(dir, null, true)) {
+                    (long) ids.length + tokens), MemoryAvailable.probe(), "--tokens or the prompt's length"
+                            + (fp32Weights ? ", drop --fp32-weights" : ""));
+            try (CausalLm lm = CausalLm.load(dir, null, !fp32Weights)) {
                 long start = System.nanoTime();
                 java.util.Set<Integer> stop = ignoreEos ? java.util.Set.of()
                         : java.util.Set.copyOf(lm.config().eosTokenIds());
