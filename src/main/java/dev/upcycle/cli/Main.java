@@ -24,7 +24,7 @@ import picocli.CommandLine.ScopeType;
             " 1:a check failed (verify found a problem, eval missed --max-loss)",
             " 2:usage error (unknown option, bad value)",
             " 3:bad or unsupported input (malformed checkpoint, unsupported family, impossible options)",
-            " 4:environment or I/O failure (disk full, permission denied, output exists)",
+            " 4:environment or I/O failure (disk full, permission denied, output exists, not enough memory)",
             "70:internal error (a bug; the stack trace is written to a file)"})
 public final class Main implements Runnable {
 

@@ -15,9 +15,13 @@ public final class MemoryCheck {
      */
     public static void require(String where, MemoryEstimate need, MemoryAvailable have, String smaller) {
         if (need.nativeBytes() > have.nativeBytes()) {
+            long fixed = need.nativeBytes() - need.kvCache() - need.activations();
             throw new UpcycleException(ErrorKind.OutOfMemory, where, "needs about " + need.describe()
                     + ", but " + MemoryEstimate.gb(have.nativeBytes()) + " is available (" + have.source() + ")",
-                    "lower " + smaller + ", free memory, or use a machine with more");
+                    fixed > have.nativeBytes()
+                            ? "the model alone needs " + MemoryEstimate.gb(fixed) + " whatever the settings: free memory "
+                                    + "or use a machine with more"
+                            : "lower " + smaller + ", free memory, or use a machine with more");
         }
         if (need.heap() > have.heapBytes()) {
             long gib = (need.heap() + Runtime.getRuntime().totalMemory() + (1L << 30) - 1) >> 30;

@@ -1,6 +1,7 @@
 package dev.upcycle.runtime;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.ModelConfig;
@@ -59,6 +60,29 @@ class MemoryEstimateTest {
         long params = 80 + 192 + 32 + 4 * 288 + 80 + 24;
         assertThat(e.weights()).isEqualTo(4 * params);
         assertThat(e.activations()).isEqualTo(4 * 2 * ((80 + 32 + 24 + 2 * 2 * 2) + 2 * (8 + 60) + 12 + 30));
+    }
+
+    @Test
+    void theRefusalSaysWhatToChange() {
+        MemoryEstimate need = MemoryEstimate.train(dense(), 2, 3);
+        long fixed = need.weights() + need.optimizer() + MemoryEstimate.RUNTIME;
+        assertThat(MemoryEstimate.gb(81_049_000_000L)).isEqualTo("81.0 GB");
+        assertThat(MemoryEstimate.gb(540_000_000L)).isEqualTo("0.54 GB");
+        // the activations are what does not fit: lower the batch
+        assertThatThrownBy(() -> MemoryCheck.require("m", need, new MemoryAvailable(fixed, 1L << 40, "test"), "--batch"))
+                .isInstanceOfSatisfying(dev.upcycle.error.UpcycleException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(dev.upcycle.error.ErrorKind.OutOfMemory);
+                    assertThat(e.hint()).startsWith("lower --batch");
+                });
+        // the model alone does not fit: no setting helps
+        assertThatThrownBy(() -> MemoryCheck.require("m", need, new MemoryAvailable(fixed - 1, 1L << 40, "test"),
+                "--batch")).hasMessageContaining("needs about").isInstanceOfSatisfying(
+                        dev.upcycle.error.UpcycleException.class, e -> assertThat(e.hint()).startsWith("the model alone"));
+        // the heap is short: name the JVM option
+        assertThatThrownBy(() -> MemoryCheck.require("m", need, new MemoryAvailable(1L << 40, 10, "test"), "--batch"))
+                .isInstanceOfSatisfying(dev.upcycle.error.UpcycleException.class,
+                        e -> assertThat(e.hint()).contains("UPCYCLE_JAVA_OPTS=-Xmx"));
+        MemoryCheck.require("m", need, new MemoryAvailable(need.nativeBytes(), need.heap(), "test"), "--batch");
     }
 
     @Test
