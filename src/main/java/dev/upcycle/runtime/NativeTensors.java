@@ -32,8 +32,20 @@ final class NativeTensors {
     /** The largest finite FP16 value: a weight beyond it cannot be held in 16 bits. */
     static final float F16_MAX = 65504f;
 
+    private final long blockBytes;
+    private final int chunkBytes;
     private ByteBuffer staging;
     private float[] floats;
+
+    NativeTensors() {
+        this(BLOCK_BYTES, CHUNK_BYTES);
+    }
+
+    /** With smaller blocks and chunks, so that tests cover several of each. */
+    NativeTensors(long blockBytes, int chunkBytes) {
+        this.blockBytes = blockBytes;
+        this.chunkBytes = chunkBytes;
+    }
 
     /** The whole tensor as a {@code FLOAT32} array of {@code m}. */
     NDArray f32(NDManager m, TensorRef ref) {
@@ -74,17 +86,17 @@ final class NativeTensors {
     /** Fills {@code out} (of dtype {@code target}) block by block; false when a value does not fit FP16. */
     private boolean fill(TensorRef ref, NDArray out, DType target) {
         TensorHeader t = ref.header();
-        long rows = Math.max(1, t.shape().rows());
-        long rowElements = t.elements() / rows;
+        long rows = t.shape().rows();
+        long rowElements = t.shape().rowElements();
         long rowTargetBytes = rowElements * target.bytes();
         if (t.elements() == 0) {
             return true;
         }
-        if (rowTargetBytes > BLOCK_BYTES) {
+        if (rowTargetBytes > Math.max(blockBytes, BLOCK_BYTES)) {
             throw new IllegalStateException("tensor " + t.name() + " has a row of " + rowTargetBytes
                     + " bytes; rows up to " + BLOCK_BYTES + " bytes are supported");
         }
-        long blockRows = Math.max(1, BLOCK_BYTES / rowTargetBytes);
+        long blockRows = Math.max(1, blockBytes / rowTargetBytes);
         NDArray flat = t.shape().dims().length == 0 ? out.reshape(1) : out;
         for (long first = 0; first < rows; first += blockRows) {
             long n = Math.min(blockRows, rows - first);
@@ -117,10 +129,10 @@ final class NativeTensors {
             return true;
         }
         String where = ref.file().path() + " : " + t.name();
-        int chunk = CHUNK_BYTES / Math.max(4, t.dtype().bytes());
+        int chunk = chunkBytes / Math.max(4, t.dtype().bytes());
         if (staging == null) {
-            staging = ByteBuffer.allocateDirect(CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-            floats = new float[CHUNK_BYTES / 4];
+            staging = ByteBuffer.allocateDirect(chunkBytes).order(ByteOrder.LITTLE_ENDIAN);
+            floats = new float[chunkBytes / 4];
         }
         for (long done = 0; done < count; done += chunk) {
             int n = (int) Math.min(chunk, count - done);

@@ -51,6 +51,28 @@ class NativeLoadTest {
         }
     }
 
+    /** Tensors split into many blocks (views of row ranges) and staging chunks arrive whole and in order. */
+    @Test
+    void blocksAndChunksCoverTheTensorExactly() {
+        for (String dtype : new String[] {"f32", "bf16", "f16"}) {
+            Path model = synth("b-" + dtype, dtype);
+            try (WeightSource src = WeightSource.open(model, FamilyRegistry.builtIn());
+                 NDManager m = Djl.newManager()) {
+                NativeTensors small = new NativeTensors(200, 48);
+                for (TensorRef ref : src.checkpoint().tensors().values()) {
+                    float[] expected = ref.file().readFloats(ref.name());
+                    assertThat(small.f32(m, ref).toFloatArray()).as(dtype + " " + ref.name()).containsExactly(expected);
+                    NDArray half = small.f16OrNull(m, ref);
+                    if (half != null) {
+                        NDArray whole = new NativeTensors().f16OrNull(m, ref);
+                        assertThat(half.toType(DataType.FLOAT32, true).toFloatArray())
+                                .containsExactly(whole.toType(DataType.FLOAT32, true).toFloatArray());
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void halfHoldingKeepsF16ExactlyAndRefusesValuesBeyondItsRange() {
         Path model = synth("h", "f16");
