@@ -78,9 +78,9 @@ final class SampleCommand implements Callable<Integer> {
         }
         int context = config.maxPositionEmbeddings();
         if (tokens > context - 1) {
-            throw new UpcycleException(ErrorKind.InvalidOption, "--tokens", tokens + " is more than the model's "
-                    + "context of max_position_embeddings " + context + " positions leaves after a prompt token (at most "
-                    + (context - 1) + ")");
+            throw new UpcycleException(ErrorKind.InvalidOption, "--tokens", tokens + " new tokens do not fit the "
+                    + "model's context of max_position_embeddings " + context + " (at most " + (context - 1)
+                    + " after a one-token prompt)");
         }
         try (TextCodec codec = text.codec(dir, config.vocabSize())) {
             int[] ids = codec.encode(prompt);
