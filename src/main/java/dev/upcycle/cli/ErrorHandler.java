@@ -1,6 +1,7 @@
 package dev.upcycle.cli;
 
 import dev.upcycle.error.Cancellation;
+import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.ExitCode;
 import dev.upcycle.error.Interrupted;
 import dev.upcycle.error.UpcycleException;
@@ -26,14 +27,7 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, Comm
         PrintWriter err = cl.getErr();
         boolean debug = isDebug(parseResult);
         if (ex instanceof UpcycleException u) {
-            if (debug) {
-                u.printStackTrace(err);
-            }
-            err.println("upcycle: " + u.line());
-            if (u.hint() != null) {
-                err.println("  " + u.hint());
-            }
-            return u.exitCode().code();
+            return report(err, u, debug, u);
         }
         if (ex instanceof Interrupted i) {
             List<String> notes = Cancellation.notes();
@@ -43,6 +37,11 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, Comm
         }
         if (ex instanceof CommandLine.ParameterException pe) {
             return handleParseException(pe, new String[0]);
+        }
+        if (ex instanceof ai.djl.engine.EngineException && isAllocationFailure(ex.getMessage())) {
+            return report(err, new UpcycleException(ErrorKind.OutOfMemory, commandName(cl),
+                    "libtorch could not allocate memory: " + oneLine(ex.getMessage()),
+                    "lower the sizes of the run (batch, sequence length, tokens) or free memory"), debug, ex);
         }
         String trace = stackTrace(ex);
         if (debug) {
@@ -54,6 +53,44 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, Comm
                 + (saved != null ? " (stack trace in " + saved + ")" : ""));
         err.println("  This is a bug in upcycle; please report it with the stack trace.");
         return ExitCode.INTERNAL.code();
+    }
+
+    private static int report(PrintWriter err, UpcycleException u, boolean debug, Throwable cause) {
+        if (debug) {
+            cause.printStackTrace(err);
+        }
+        err.println("upcycle: " + u.line());
+        if (u.hint() != null) {
+            err.println("  " + u.hint());
+        }
+        return u.exitCode().code();
+    }
+
+    /**
+     * An OutOfMemoryError from a command: one line, exit 4, and the JVM option to raise. The
+     * command's arrays are unreachable once the error has unwound to here, so printing is safe.
+     */
+    static int outOfMemory(OutOfMemoryError e, CommandLine cl, PrintWriter err) {
+        CommandLine.ParseResult pr = cl.getParseResult();
+        String where = "upcycle";
+        for (CommandLine.ParseResult r = pr; r != null; r = r.subcommand()) {
+            where = r.commandSpec().qualifiedName();
+        }
+        String m = e.getMessage() == null ? "" : e.getMessage();
+        boolean direct = m.contains("direct buffer");
+        long maxGiB = Math.max(1, (Runtime.getRuntime().maxMemory() + (1L << 30) - 1) >> 30);
+        String option = direct ? "-XX:MaxDirectMemorySize=" + 2 * maxGiB + "g" : "-Xmx" + 2 * maxGiB + "g";
+        UpcycleException u = new UpcycleException(ErrorKind.OutOfMemory, where, (direct
+                ? "the JVM's direct buffer memory ran out" : "the Java heap ran out") + " (" + oneLine(m) + ")",
+                "raise the limit, e.g. UPCYCLE_JAVA_OPTS=" + option + " for scripts/upcycle (java " + option
+                        + " -jar ...), or use smaller settings");
+        return report(err, u, pr != null && isDebug(pr), e);
+    }
+
+    /** libtorch's CPU allocator's words for a failed allocation. */
+    static boolean isAllocationFailure(String message) {
+        return message != null && (message.contains("can't allocate memory") || message.contains("not enough memory")
+                || message.contains("std::bad_alloc"));
     }
 
     @Override

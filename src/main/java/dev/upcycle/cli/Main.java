@@ -25,7 +25,7 @@ import picocli.CommandLine.ScopeType;
             " 1:a check failed (verify found a problem, eval missed --max-loss)",
             " 2:usage error (unknown option, bad value)",
             " 3:bad or unsupported input (malformed checkpoint, unsupported family, impossible options)",
-            " 4:environment or I/O failure (disk full, permission denied, output exists)",
+            " 4:environment or I/O failure (disk full, permission denied, output exists, not enough memory)",
             "70:internal error (a bug; the stack trace is written to a file)",
             "130:interrupted by SIGINT (Ctrl-C): stopped cleanly, staging removed, lock released",
             "143:interrupted by SIGTERM, as for 130"})
@@ -65,7 +65,13 @@ public final class Main implements Runnable {
         CommandLine cl = commandLine();
         cl.setOut(out);
         cl.setErr(err);
-        int code = cl.execute(args);
+        int code;
+        try {
+            code = cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            // picocli hands only Exceptions to the handler; an Error leaves execute() as it is.
+            code = ErrorHandler.outOfMemory(e, cl, err);
+        }
         Cancellation.Signal signal = Cancellation.signal();
         if (signal != null && code == 0) {
             // The signal came after the last safe point: the work is complete, but the run was

@@ -6,7 +6,14 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.ExitCode;
 import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.DType;
+import dev.upcycle.model.FamilyRegistry;
+import dev.upcycle.model.ModelConfig;
 import dev.upcycle.runtime.CausalLm;
+import dev.upcycle.runtime.MemoryAvailable;
+import dev.upcycle.runtime.MemoryCheck;
+import dev.upcycle.runtime.MemoryEstimate;
+import dev.upcycle.runtime.WeightSource;
 import dev.upcycle.runtime.KvCache;
 import dev.upcycle.runtime.TextCodec;
 import java.io.PrintWriter;
@@ -22,6 +29,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "sample", sortOptions = false, mixinStandardHelpOptions = true,
         description = {"Greedy continuation of a prompt, decoded token by token with a KV cache, in FP32 through "
                 + "the DJL PyTorch engine. Prints the continuation only.",
+            "Weights stored in 16 bits are held in 16 bits and widened to FP32 one matrix at a time. The memory "
+                + "needed is estimated before loading; a run that does not fit is refused (exit 4).",
             "Tokenization as in eval: --tokenizer, --bytes (one token per byte), or by default DIR/tokenizer.json "
                 + "when present and byte tokens for a model with a 256-token vocabulary."},
         footerHeading = "%nExample:%n",
@@ -48,6 +57,10 @@ final class SampleCommand implements Callable<Integer> {
             description = "Generate all --tokens even past the model's end-of-sequence token (eos_token_id).")
     boolean ignoreEos;
 
+    @Option(names = "--fp32-weights",
+            description = "Hold weights stored in 16 bits in FP32 too: twice their memory, faster decoding.")
+    boolean fp32Weights;
+
     @Option(names = "--json", description = "Print one JSON document.")
     boolean json;
 
@@ -57,24 +70,49 @@ final class SampleCommand implements Callable<Integer> {
             throw new UpcycleException(ErrorKind.InvalidOption, "--tokens", tokens + " must be >= 1");
         }
         dir = ModelArgs.dir(dir);
-        // The tokenizer and the prompt are checked against the config before any weight is read.
-        int vocab = CausalLm.configOf(dir).vocabSize();
-        try (TextCodec codec = text.codec(dir, vocab)) {
+        ModelConfig config;
+        boolean sixteenBit;
+        try (WeightSource src = WeightSource.open(dir, FamilyRegistry.builtIn())) {
+            config = src.config();
+            sixteenBit = !fp32Weights
+                    && src.dtypes().keySet().stream().allMatch(d -> d == DType.BF16 || d == DType.F16);
+        }
+        int context = config.maxPositionEmbeddings();
+        if (tokens > context - 1) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--tokens", tokens + " new tokens do not fit the "
+                    + "model's context of max_position_embeddings " + context + " (at most " + (context - 1)
+                    + " after a one-token prompt)");
+        }
+        try (TextCodec codec = text.codec(dir, config.vocabSize())) {
             int[] ids = codec.encode(prompt);
-            checkIds(ids, vocab);
-            generate(codec, ids);
+            checkIds(ids, config.vocabSize());
+            checkLength(ids.length, context);
+            MemoryCheck.require(dir.toString(), MemoryEstimate.sample(config, sixteenBit, ids.length,
+                    (long) ids.length + tokens), MemoryAvailable.probe(), "--tokens or the prompt's length"
+                            + (fp32Weights ? ", drop --fp32-weights" : ""));
+            try (CausalLm lm = CausalLm.load(dir, null, !fp32Weights)) {
+                long start = System.nanoTime();
+                java.util.Set<Integer> stop = ignoreEos ? java.util.Set.of()
+                        : java.util.Set.copyOf(lm.config().eosTokenIds());
+                int[] out = lm.generate(ids, tokens, stop);
+                double seconds = (System.nanoTime() - start) / 1e9;
+                print(ids.length, out, codec.decode(out), KvCache.floatsPerToken(lm.config()), out.length / seconds);
+            }
         }
         return ExitCode.OK.code();
     }
 
-    private void generate(TextCodec codec, int[] ids) {
-        try (CausalLm lm = CausalLm.load(dir)) {
-            long start = System.nanoTime();
-            java.util.Set<Integer> stop = ignoreEos ? java.util.Set.of()
-                    : java.util.Set.copyOf(lm.config().eosTokenIds());
-            int[] out = lm.generate(ids, tokens, stop);
-            double seconds = (System.nanoTime() - start) / 1e9;
-            print(ids.length, out, codec.decode(out), KvCache.floatsPerToken(lm.config()), out.length / seconds);
+    /** The prompt must fit the model's context, and so must the tokens generated after it. */
+    private void checkLength(int promptTokens, int context) {
+        if (promptTokens > context - 1) {
+            throw new UpcycleException(ErrorKind.ImpossibleCombination, "--prompt", "the prompt is " + promptTokens
+                    + " tokens, more than the model's context of max_position_embeddings " + context
+                    + " leaves for a new token", "shorten the prompt to at most " + (context - 1) + " tokens");
+        }
+        if (tokens > context - promptTokens) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--tokens", tokens + " new tokens after the prompt's "
+                    + promptTokens + " exceed the model's context of max_position_embeddings " + context
+                    + " (at most " + (context - promptTokens) + ")");
         }
     }
 

@@ -50,6 +50,7 @@ public enum ErrorKind {
     NonFiniteLoss(ExitCode.CHECK_FAILED),
     // environment
     IoError(ExitCode.ENVIRONMENT),
+    OutOfMemory(ExitCode.ENVIRONMENT),
     OutputExists(ExitCode.ENVIRONMENT),
     OutputLocked(ExitCode.ENVIRONMENT),
     UnsafeOutput(ExitCode.BAD_INPUT);

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.upcycle.error.Cancellation;
 import dev.upcycle.error.ErrorKind;
@@ -19,7 +20,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A whole causal language model held in memory (FP32), for eval and train. Forward passes
+ * A whole causal language model held in memory (FP32; for inference optionally with 16-bit
+ * matrices), for sample and train. Forward passes
  * create their temporaries in the manager of the token array they are given: run each inside a
  * sub-manager in try-with-resources.
  */
@@ -64,18 +66,28 @@ public final class CausalLm implements AutoCloseable {
      *                          for what the runtime cannot compute
      */
     public static CausalLm load(Path dir, NDManager parent) {
+        return load(dir, parent, false);
+    }
+
+    /**
+     * Loads {@code dir} for inference; with {@code compact}, matrices stored in 16 bits are held
+     * in FP16 (half the memory) and widened to FP32 where used, so results equal the FP32 load's
+     * for FP16 and FP32 checkpoints (and for BF16 up to FP16's rounding of values below 2^-14).
+     * Such a model cannot be trained.
+     */
+    public static CausalLm load(Path dir, NDManager parent, boolean compact) {
         try (WeightSource src = WeightSource.open(dir, FamilyRegistry.builtIn())) {
             ModelConfig c = src.config();
             requireSupported(c, dir.toString());
             NDManager m = parent == null ? Djl.newManager() : parent.newSubManager();
             try {
                 Map<String, NDArray> named = new LinkedHashMap<>();
-                LayerWeights.Reader r = new LayerWeights.Reader(src, m, named);
+                LayerWeights.Reader r = new LayerWeights.Reader(src, m, named, compact);
                 NDArray embed = r.at(TensorRole.EMBED, -1, -1);
                 List<LayerWeights> layers = new ArrayList<>();
                 for (int i = 0; i < c.numHiddenLayers(); i++) {
                     Cancellation.check();
-                    layers.add(LayerWeights.load(src, m, i, false, named));
+                    layers.add(LayerWeights.load(r, i, false));
                 }
                 NDArray norm = r.at(TensorRole.FINAL_NORM, -1, -1);
                 NDArray head = src.has(TensorRole.LM_HEAD, -1, -1) ? r.at(TensorRole.LM_HEAD, -1, -1) : embed;
@@ -141,7 +153,8 @@ public final class CausalLm implements AutoCloseable {
     private NDArray embedded(NDArray tokens) {
         long b = tokens.getShape().get(0);
         long t = tokens.getShape().get(1);
-        return embed.get(tokens.getManager(), new NDIndex("{}", tokens.reshape(-1))).reshape(b, t, config.hiddenSize());
+        NDArray rows = embed.get(tokens.getManager(), new NDIndex("{}", tokens.reshape(-1)));
+        return rows.toType(DataType.FLOAT32, false).reshape(b, t, config.hiddenSize());
     }
 
     /** Logits of the last hidden states: final norm, then the lm_head. */

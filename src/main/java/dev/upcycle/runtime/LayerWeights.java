@@ -33,7 +33,12 @@ public record LayerWeights(int layer, NDArray attentionNorm, AttentionWeights at
      */
     public static LayerWeights load(WeightSource src, NDManager m, int layer, boolean streamExperts,
                                     Map<String, NDArray> named) {
-        Reader r = new Reader(src, m, named);
+        return load(new Reader(src, m, named), layer, streamExperts);
+    }
+
+    /** As above, reading through {@code r} (which decides the dtype arrays are held in). */
+    static LayerWeights load(Reader r, int layer, boolean streamExperts) {
+        WeightSource src = r.src();
         ModelConfig c = src.config();
         AttentionWeights attention = null;
         MoaWeights moa = null;
@@ -63,7 +68,7 @@ public record LayerWeights(int layer, NDArray attentionNorm, AttentionWeights at
 
                 @Override
                 public Mlp expert(int e, NDManager scope) {
-                    return new Reader(src, scope, null).expert(layer, e);
+                    return new Reader(src, scope, null, r.compact()).expert(layer, e);
                 }
             };
         } else {
@@ -84,8 +89,15 @@ public record LayerWeights(int layer, NDArray attentionNorm, AttentionWeights at
         return new LayerWeights(layer, attentionNorm, attention, mlpNorm, null, moe, moa);
     }
 
-    /** Reads tensors of one source into one manager, recording names when asked. */
-    record Reader(WeightSource src, NDManager m, Map<String, NDArray> named) {
+    /**
+     * Reads tensors of one source into one manager, recording names when asked; with
+     * {@code compact}, matrices stored in 16 bits stay in 16 bits ({@link WeightSource#compact}).
+     */
+    record Reader(WeightSource src, NDManager m, Map<String, NDArray> named, boolean compact) {
+        Reader(WeightSource src, NDManager m, Map<String, NDArray> named) {
+            this(src, m, named, false);
+        }
+
         NDArray get(TensorRole role, int layer) {
             return at(role, layer, -1);
         }
@@ -95,7 +107,7 @@ public record LayerWeights(int layer, NDArray attentionNorm, AttentionWeights at
         }
 
         NDArray at(TensorRole role, int layer, int expert) {
-            NDArray a = src.array(m, role, layer, expert);
+            NDArray a = compact ? src.compact(m, role, layer, expert) : src.array(m, role, layer, expert);
             if (named != null) {
                 named.put(src.name(role, layer, expert), a);
             }

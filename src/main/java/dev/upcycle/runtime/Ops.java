@@ -1,6 +1,7 @@
 package dev.upcycle.runtime;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Activation;
 
 /** Small building blocks shared by the modules. */
@@ -8,15 +9,28 @@ final class Ops {
     private Ops() {
     }
 
-    /** {@code x · wᵀ + b}, PyTorch {@code nn.Linear}: {@code w} is {@code [out, in]}; {@code b} may be null. */
+    /**
+     * {@code x · wᵀ + b}, PyTorch {@code nn.Linear}: {@code w} is {@code [out, in]}; {@code b} may be null.
+     * An FP16 {@code w} (a model held in 16 bits) is widened to FP32 for this product only, so
+     * the arithmetic is FP32 as for an FP32 model.
+     */
     static NDArray linear(NDArray x, NDArray w, NDArray b) {
-        // The transposed view is made by w's manager (which may hold the model for its whole
-        // life) and would keep a streamed weight's storage alive: free it as soon as it is used
+        // The transposed view (and a widened copy) is made by w's manager, which may hold the model
+        // for its whole life and would keep the storage alive: free it as soon as it is used
         // (autograd keeps what it needs on the native side).
-        NDArray wt = w.transpose();
+        NDArray wide = f32(w);
+        NDArray wt = wide.transpose();
         NDArray y = x.matMul(wt);
         wt.close();
+        if (wide != w) {
+            wide.close();
+        }
         return b == null ? y : y.add(b);
+    }
+
+    /** {@code a} itself when FP32, else a new FP32 copy in {@code a}'s manager (close it after use). */
+    static NDArray f32(NDArray a) {
+        return a.getDataType() == DataType.FLOAT32 ? a : a.toType(DataType.FLOAT32, true);
     }
 
     /** {@code x · sigmoid(x)} (DJL has no fused silu). */

@@ -2,7 +2,6 @@ package dev.upcycle.runtime;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.Checkpoint;
@@ -22,14 +21,15 @@ import java.util.Map;
 
 /**
  * A checkpoint and its config, checked against each other, from which tensors are read by
- * (role, layer, expert) with our own reader. Values arrive as floats: F16 and BF16 are widened
- * in Java (djl-notes.md: BF16 NDArrays crash the JVM), so every array handed to DJL is FP32.
+ * (role, layer, expert) with our own reader. Arrays are read straight into libtorch's memory
+ * ({@link NativeTensors}) as FP32, or for a model held in 16 bits as FP16 where the values allow.
  */
 public final class WeightSource implements AutoCloseable {
     private final Checkpoint checkpoint;
     private final ModelConfig config;
     private final Map<Key, ExpectedTensor> expected = new HashMap<>();
     private final Map<DType, Long> dtypes = new EnumMap<>(DType.class);
+    private final NativeTensors tensors = new NativeTensors();
 
     private record Key(TensorRole role, int layer, int expert) {
     }
@@ -109,7 +109,17 @@ public final class WeightSource implements AutoCloseable {
 
     /** The tensor as an FP32 array of {@code manager}. */
     public NDArray array(NDManager manager, TensorRole role, int layer, int expert) {
-        return manager.create(floats(role, layer, expert), new Shape(shape(role, layer, expert)));
+        return tensors.f32(manager, checkpoint.tensor(name(role, layer, expert)));
+    }
+
+    /**
+     * A matrix stored in 16 bits as an FP16 array (widened to FP32 where it is used, see
+     * {@link Ops#linear}); anything else, or a matrix with values beyond FP16's range, as FP32.
+     */
+    public NDArray compact(NDManager manager, TensorRole role, int layer, int expert) {
+        TensorRef ref = checkpoint.tensor(name(role, layer, expert));
+        NDArray half = ref.header().shape().dims().length == 2 ? tensors.f16OrNull(manager, ref) : null;
+        return half != null ? half : tensors.f32(manager, ref);
     }
 
     /** As {@link #array}, or null when the config does not promise the tensor. */

@@ -43,6 +43,11 @@ public record TrainConfig(Path model, TokenSource data, TokenSource evalData, Pa
                           boolean force) {
 
     public static final String FILE_NAME = "train-config.json";
+    /**
+     * Tokens of one micro-batch at most: its logits alone take batch × seq-len × vocabulary floats,
+     * so far fewer fit any machine; the memory estimate decides below this.
+     */
+    public static final long MAX_MICRO_BATCH_TOKENS = 1L << 20;
 
     /** Learning-rate shape after warmup. */
     public enum Schedule { COSINE, CONSTANT }
@@ -58,6 +63,15 @@ public record TrainConfig(Path model, TokenSource data, TokenSource evalData, Pa
         require(batch >= 1, "--batch", batch + " must be >= 1");
         require(seqLen >= 1, "--seq-len", seqLen + " must be >= 1");
         require(accumulate >= 1, "--accumulate", accumulate + " must be >= 1");
+        require(seqLen <= MAX_MICRO_BATCH_TOKENS, "--seq-len", seqLen + " is more than " + MAX_MICRO_BATCH_TOKENS
+                + " tokens, the most one micro-batch may hold");
+        require((long) batch * seqLen <= MAX_MICRO_BATCH_TOKENS, "--batch", batch + " sequences of --seq-len " + seqLen
+                + " make " + (long) batch * seqLen + " tokens per micro-batch; at most " + MAX_MICRO_BATCH_TOKENS
+                + " (--batch " + MAX_MICRO_BATCH_TOKENS / seqLen + ")");
+        require((long) batch * seqLen * accumulate <= TrainLoop.MAX_TOKENS, "--accumulate", accumulate
+                + " micro-batches of " + (long) batch * seqLen + " tokens make more tokens per step than the "
+                + TrainLoop.MAX_TOKENS + " a run can read (at most --accumulate "
+                + TrainLoop.MAX_TOKENS / ((long) batch * seqLen) + ")");
         require(lr > 0 && Double.isFinite(lr), "--lr", lr + " must be a positive number");
         require(minLr >= 0 && minLr <= lr, "--min-lr", minLr + " must be between 0 and --lr " + lr);
         require(warmup >= 0 && warmup <= steps, "--warmup", warmup + " must be between 0 and --steps " + steps);

@@ -13,9 +13,15 @@ import dev.upcycle.error.Interrupted;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.ModelFiles;
 import dev.upcycle.io.OutputLock;
+import dev.upcycle.model.FamilyRegistry;
+import dev.upcycle.model.ModelConfig;
 import dev.upcycle.runtime.CausalLm;
 import dev.upcycle.runtime.Djl;
 import dev.upcycle.runtime.Evaluator;
+import dev.upcycle.runtime.MemoryAvailable;
+import dev.upcycle.runtime.MemoryCheck;
+import dev.upcycle.runtime.MemoryEstimate;
+import dev.upcycle.runtime.WeightSource;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -49,6 +55,7 @@ public final class TrainLoop {
         refuseOutputOverInput(c);
         // The side files copied into OUT obey the link rule: an unsafe one stops the run before OUT is touched.
         ModelFiles.of(c.model()).sideFiles();
+        requireFits(c);
         // One run per output directory at a time: OUT is written in place, so two would interleave.
         try (OutputLock lock = OutputLock.acquire(c.output())) {
             boolean existed = Files.exists(c.output(), LinkOption.NOFOLLOW_LINKS);
@@ -59,6 +66,26 @@ public final class TrainLoop {
                 throw i;
             }
         }
+    }
+
+    /**
+     * Before anything is created or loaded: the sequence length must fit the model's positions,
+     * and the memory estimate (parameters, gradients, AdamW moments, activations of one
+     * micro-batch) what the machine and the JVM have.
+     */
+    static void requireFits(TrainConfig c) {
+        Path model = c.resume() != null ? c.resume() : c.model();
+        ModelConfig config;
+        try (WeightSource src = WeightSource.open(model, FamilyRegistry.builtIn())) {
+            config = src.config();
+        }
+        if (c.seqLen() > config.maxPositionEmbeddings()) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--seq-len", c.seqLen() + " is more than the model's "
+                    + "max_position_embeddings " + config.maxPositionEmbeddings() + " (at most "
+                    + config.maxPositionEmbeddings() + ")");
+        }
+        MemoryCheck.require(model.toString(), MemoryEstimate.train(config, c.batch(), c.seqLen()),
+                MemoryAvailable.probe(), "--batch or --seq-len (--accumulate keeps the tokens per step)");
     }
 
     /** The output must not be, contain or lie inside the model it reads: --force would delete it. */

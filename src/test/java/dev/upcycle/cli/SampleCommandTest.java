@@ -53,6 +53,21 @@ class SampleCommandTest {
         assertThat(plain.out()).isEqualTo(o.get("text").asText() + System.lineSeparator());
     }
 
+    /** A BF16 model held in 16 bits (the default) decodes the ids the FP32 holding does. */
+    @Test
+    void sixteenBitHoldingDecodesAsFp32Holding() throws IOException {
+        Path model = tmp.resolve("bf16");
+        Cli s = Cli.run("synth", "--family", "llama", "-o", model.toString(), "--hidden", "32", "--heads", "4",
+                "--kv-heads", "2", "--intermediate", "48", "--seed", "5", "--dtype", "bf16");
+        assertThat(s.code()).as(s.err()).isZero();
+        JsonNode half = JSON.readTree(Cli.run("sample", model.toString(), "--prompt", "Hello", "--tokens", "12",
+                "--ignore-eos", "--json").out());
+        JsonNode full = JSON.readTree(Cli.run("sample", model.toString(), "--prompt", "Hello", "--tokens", "12",
+                "--ignore-eos", "--json", "--fp32-weights").out());
+        assertThat(half.get("ids")).isEqualTo(full.get("ids"));
+        assertThat(half.get("new_tokens").asInt()).isEqualTo(12);
+    }
+
     /** Decoding stops after the model's eos_token_id unless --ignore-eos. */
     @Test
     void generationStopsAtTheEndOfSequenceToken() throws IOException {
