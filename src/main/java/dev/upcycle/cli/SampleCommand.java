@@ -29,8 +29,9 @@ import picocli.CommandLine.Spec;
 @Command(name = "sample", sortOptions = false, mixinStandardHelpOptions = true,
         description = {"Greedy continuation of a prompt, decoded token by token with a KV cache, in FP32 through "
                 + "the DJL PyTorch engine. Prints the continuation only.",
-            "Weights stored in 16 bits are held in 16 bits and widened to FP32 one matrix at a time. The memory "
-                + "needed is estimated before loading; a run that does not fit is refused (exit 4).",
+            "Weights stored in 16 bits are held in FP32 when that fits in memory (fastest), otherwise in FP16 and "
+                + "widened to FP32 one matrix at a time (--weights). The memory needed is estimated before loading; "
+                + "a run that does not fit is refused (exit 4).",
             "Tokenization as in eval: --tokenizer, --bytes (one token per byte), or by default DIR/tokenizer.json "
                 + "when present and byte tokens for a model with a 256-token vocabulary."},
         footerHeading = "%nExample:%n",
@@ -57,9 +58,14 @@ final class SampleCommand implements Callable<Integer> {
             description = "Generate all --tokens even past the model's end-of-sequence token (eos_token_id).")
     boolean ignoreEos;
 
-    @Option(names = "--fp32-weights",
-            description = "Hold weights stored in 16 bits in FP32 too: twice their memory, faster decoding.")
-    boolean fp32Weights;
+    /** How weights stored in 16 bits are held; the arithmetic is FP32 either way. */
+    enum Holding { auto, fp32, fp16 }
+
+    @Option(names = "--weights", paramLabel = "auto|fp32|fp16", defaultValue = "auto",
+            description = "How to hold weights stored in 16 bits: fp32 (twice their memory, about three times faster "
+                    + "decoding), fp16 (widened to FP32 for each product), or auto: fp32 when its estimate fits in "
+                    + "three quarters of the available memory, else fp16 (default: ${DEFAULT-VALUE}).")
+    Holding holding;
 
     @Option(names = "--json", description = "Print one JSON document.")
     boolean json;
@@ -71,11 +77,10 @@ final class SampleCommand implements Callable<Integer> {
         }
         dir = ModelArgs.dir(dir);
         ModelConfig config;
-        boolean sixteenBit;
+        boolean stored16;
         try (WeightSource src = WeightSource.open(dir, FamilyRegistry.builtIn())) {
             config = src.config();
-            sixteenBit = !fp32Weights
-                    && src.dtypes().keySet().stream().allMatch(d -> d == DType.BF16 || d == DType.F16);
+            stored16 = src.dtypes().keySet().stream().allMatch(d -> d == DType.BF16 || d == DType.F16);
         }
         int context = config.maxPositionEmbeddings();
         if (tokens > context - 1) {
@@ -87,19 +92,37 @@ final class SampleCommand implements Callable<Integer> {
             int[] ids = codec.encode(prompt);
             checkIds(ids, config.vocabSize());
             checkLength(ids.length, context);
-            MemoryCheck.require(dir.toString(), MemoryEstimate.sample(config, sixteenBit, ids.length,
-                    (long) ids.length + tokens), MemoryAvailable.probe(), "--tokens or the prompt's length"
-                            + (fp32Weights ? ", drop --fp32-weights" : ""));
-            try (CausalLm lm = CausalLm.load(dir, null, !fp32Weights)) {
+            MemoryAvailable have = MemoryAvailable.probe();
+            boolean compact = stored16 && compact(config, ids.length, have);
+            MemoryCheck.require(dir.toString(), MemoryEstimate.sample(config, compact, ids.length,
+                    (long) ids.length + tokens), have, "--tokens or the prompt's length"
+                            + (holding == Holding.fp32 ? ", use --weights fp16" : ""));
+            try (CausalLm lm = CausalLm.load(dir, null, compact)) {
                 long start = System.nanoTime();
                 java.util.Set<Integer> stop = ignoreEos ? java.util.Set.of()
                         : java.util.Set.copyOf(lm.config().eosTokenIds());
                 int[] out = lm.generate(ids, tokens, stop);
                 double seconds = (System.nanoTime() - start) / 1e9;
-                print(ids.length, out, codec.decode(out), KvCache.floatsPerToken(lm.config()), out.length / seconds);
+                print(ids.length, out, codec.decode(out), KvCache.floatsPerToken(lm.config()), out.length / seconds,
+                        !stored16 ? "stored" : compact ? "fp16" : "fp32");
             }
         }
         return ExitCode.OK.code();
+    }
+
+    /**
+     * Whether to hold 16-bit weights in FP16. Widening a matrix for every product costs about three
+     * times the CPU time of holding it in FP32, so auto takes FP32 whenever it fits with room to spare.
+     */
+    private boolean compact(ModelConfig config, int promptTokens, MemoryAvailable have) {
+        return switch (holding) {
+            case fp32 -> false;
+            case fp16 -> true;
+            case auto -> {
+                MemoryEstimate fp32 = MemoryEstimate.sample(config, false, promptTokens, (long) promptTokens + tokens);
+                yield fp32.nativeBytes() > have.nativeBytes() / 4 * 3 || fp32.heap() > have.heapBytes();
+            }
+        };
     }
 
     /** The prompt must fit the model's context, and so must the tokens generated after it. */
@@ -129,7 +152,7 @@ final class SampleCommand implements Callable<Integer> {
         }
     }
 
-    private void print(int promptTokens, int[] ids, String text, long kvFloats, double tokensPerSecond) {
+    private void print(int promptTokens, int[] ids, String text, long kvFloats, double tokensPerSecond, String held) {
         PrintWriter out = spec.commandLine().getOut();
         if (!json) {
             out.println(text);
@@ -145,6 +168,7 @@ final class SampleCommand implements Callable<Integer> {
         }
         o.put("kv_cache_floats_per_token", kvFloats);
         o.put("tokens_per_second", tokensPerSecond);
+        o.put("weights_held", held);
         out.println(Json.pretty(o));
     }
 }

@@ -53,7 +53,7 @@ class SampleCommandTest {
         assertThat(plain.out()).isEqualTo(o.get("text").asText() + System.lineSeparator());
     }
 
-    /** A BF16 model held in 16 bits (the default) decodes the ids the FP32 holding does. */
+    /** A BF16 model held in FP16 decodes the ids the FP32 holding does. */
     @Test
     void sixteenBitHoldingDecodesAsFp32Holding() throws IOException {
         Path model = tmp.resolve("bf16");
@@ -61,10 +61,17 @@ class SampleCommandTest {
                 "--kv-heads", "2", "--intermediate", "48", "--seed", "5", "--dtype", "bf16");
         assertThat(s.code()).as(s.err()).isZero();
         JsonNode half = JSON.readTree(Cli.run("sample", model.toString(), "--prompt", "Hello", "--tokens", "12",
-                "--ignore-eos", "--json").out());
+                "--ignore-eos", "--json", "--weights", "fp16").out());
         JsonNode full = JSON.readTree(Cli.run("sample", model.toString(), "--prompt", "Hello", "--tokens", "12",
-                "--ignore-eos", "--json", "--fp32-weights").out());
+                "--ignore-eos", "--json", "--weights", "fp32").out());
         assertThat(half.get("ids")).isEqualTo(full.get("ids"));
+        assertThat(half.get("weights_held").asText()).isEqualTo("fp16");
+        assertThat(full.get("weights_held").asText()).isEqualTo("fp32");
+        // A model this small fits in FP32 many times over: auto holds it there, for speed.
+        JsonNode auto = JSON.readTree(Cli.run("sample", model.toString(), "--prompt", "Hello", "--tokens", "12",
+                "--ignore-eos", "--json").out());
+        assertThat(auto.get("weights_held").asText()).isEqualTo("fp32");
+        assertThat(auto.get("ids")).isEqualTo(full.get("ids"));
         assertThat(half.get("new_tokens").asInt()).isEqualTo(12);
     }
 
