@@ -183,7 +183,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             out.print(json ? Json.pretty(PlanReport.json(plan)) + "\n" : PlanReport.text(plan));
             return 0;
         }
-        ProgressBar bar = ProgressBar.onTerminal(err, "convert", () -> converter.plan(inputs, request).outputBytes(),
+        ProgressBar bar = ProgressBar.onTerminal(err, "convert", () -> converter.outputBytes(inputs, request),
                 quiet || json);
         Converter.Result r;
         try {
