@@ -586,7 +586,9 @@ public final class Planner {
                 c.add("merge of " + seeds() + " seeds: FFN expert X and attention expert X from seed X / (experts per "
                         + "seed); embeddings, norms, lm_head" + (request.moa() == null ? ", attention" : "")
                         + (request.moa() != null && request.moa().variant() == dev.upcycle.model.MoaConfig.Variant.SHARED_KV
-                        ? ", shared k/v" : "") + " averaged in float64");
+                        ? ", shared k/v" : "") + " averaged in float64"
+                        + (identicalSeeds ? "; the seeds' tensors are byte-identical, so every expert is the same "
+                        + "dense function" : ""));
             }
             if (blocks.parallel() || blocks.changed()) {
                 c.add("blocks: " + blocks.layout().token() + (blocks.parallel() ? " with " + blocks.norms()
