@@ -485,7 +485,8 @@ public final class Planner {
             }
             Fidelity math = identicalSeeds
                     ? FidelityAnalysis.assessIdenticalMerge(spec, seeds(), target.expresses(spec.routing()))
-                    : FidelityAnalysis.assess(spec, activation, target.expresses(spec.routing()));
+                    : routerRoundedToZero(spec, FidelityAnalysis.assess(spec, activation,
+                    target.expresses(spec.routing())));
             Fidelity fidelity = math;
             if (!approximations.isEmpty()) {
                 List<String> reasons = new ArrayList<>(approximations.stream()
@@ -501,6 +502,35 @@ public final class Planner {
             collectWarnings(out);
             return new UpcyclePlan(request, source, target, config, layout, factors, activation, layers, out, shards,
                     total, active, bytes, fidelity, allChoices, warnings);
+        }
+
+        /**
+         * A random router so narrow that every draw rounds to zero in its dtype is the zero router,
+         * and its selection is left to the top-K's tie order. Only ever makes the verdict worse: a
+         * draw beyond 8 sigma (probability ~1e-15 each) would not round to zero.
+         */
+        private Fidelity routerRoundedToZero(UpcycleSpec spec, Fidelity math) {
+            if (spec.routerInit() == RouterInit.ZERO) {
+                return math;
+            }
+            DType d = planned.stream().filter(t -> t.role() == TensorRole.ROUTER).map(PlannedTensor::dtype)
+                    .findFirst().orElse(null);
+            // Draws are stored as float32 before the output dtype: below half the smallest subnormal
+            // of either, a value rounds (to nearest even) to zero.
+            double zeroBelow = d == DType.F16 ? 0x1p-25 : d == DType.BF16 ? 0x1p-134 : 0x1p-150;
+            if (d == null || 8 * spec.routerStd() >= zeroBelow) {
+                return math;
+            }
+            Fidelity zero = FidelityAnalysis.assess(spec.toBuilder().routerInit(RouterInit.ZERO).build(), activation,
+                    target.expresses(spec.routing()));
+            if (zero.verdict().compareTo(math.verdict()) <= 0) {
+                return math;
+            }
+            List<String> reasons = new ArrayList<>();
+            reasons.add("--router-std " + TensorSource.fmt(spec.routerStd()) + " is so small that every router weight "
+                    + "rounds to zero in " + d + ", so the " + spec.routerInit() + " router is the zero router.");
+            reasons.addAll(zero.reasons());
+            return new Fidelity(zero.verdict(), reasons, zero.warnings(), zero.expectedRelativeError());
         }
 
         /**
