@@ -39,8 +39,7 @@ import picocli.CommandLine.Spec;
         footerHeading = "%nExamples:%n",
         footer = {"  upcycle convert models/llama-1b -o models/llama-1b-e8t2 --experts 8 --top-k 2",
                 "  upcycle convert models/qwen3-1b -o out --experts 64 --granularity 8 \\",
-                "      --top-k 8 --routing softmax-topk --scaling exact-balanced \\",
-                "      --router-init zero --dry-run"})
+                "      --top-k 8 --routing topk-softmax --scaling exact-balanced --dry-run"})
 final class ConvertCommand implements Callable<Integer>, KeyFigures {
     @Spec
     CommandSpec spec;
@@ -183,7 +182,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             out.print(json ? Json.pretty(PlanReport.json(plan)) + "\n" : PlanReport.text(plan));
             return 0;
         }
-        ProgressBar bar = ProgressBar.onTerminal(err, "convert", () -> converter.plan(inputs, request).outputBytes(),
+        ProgressBar bar = ProgressBar.onTerminal(err, "convert", () -> converter.outputBytes(inputs, request),
                 quiet || json);
         Converter.Result r;
         try {

@@ -76,9 +76,26 @@ public final class Converter {
         }
     }
 
+    /**
+     * The output's size in bytes, for a progress bar: the plan without the merge's seed comparison,
+     * which only changes the verdict, never the tensors.
+     */
+    public long outputBytes(List<Path> inputs, UpcycleRequest request) {
+        List<SourceModel> seeds = openAll(inputs);
+        try {
+            return planOf(seeds, request, false).outputBytes();
+        } finally {
+            closeAll(seeds);
+        }
+    }
+
     private UpcyclePlan planOf(List<SourceModel> seeds, UpcycleRequest request) {
+        return planOf(seeds, request, SeedIdentity.identical(seeds));
+    }
+
+    private UpcyclePlan planOf(List<SourceModel> seeds, UpcycleRequest request, boolean identicalSeeds) {
         return new Planner(registry).plan(seeds.stream().map(SourceModel::config).toList(),
-                seeds.stream().map(SourceModel::headers).toList(), request);
+                seeds.stream().map(SourceModel::headers).toList(), request, identicalSeeds);
     }
 
     private List<SourceModel> openAll(List<Path> inputs) {

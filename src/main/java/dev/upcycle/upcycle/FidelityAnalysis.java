@@ -55,6 +55,45 @@ public final class FidelityAnalysis {
     }
 
     /**
+     * The verdict of a merge (BTX or BAM) whose seeds are byte-identical. A merge copies each seed's
+     * whole MLP into its experts unscaled (granularity 1, whatever {@code --scaling}), and averages
+     * the other tensors in float64, where the mean of equal values is that value. So every routed
+     * expert is the one dense FFN, and the MoE computes {@code sum_{i in sel} w_i * FFN(x)}: the dense
+     * output times the sum of the selected weights, whichever experts the tie order selects.
+     *
+     * @param seeds the number of (identical) seeds
+     */
+    public static Fidelity assessIdenticalMerge(UpcycleSpec spec, int seeds, boolean targetCanExpressRouting) {
+        if (spec.granularity() != 1 || spec.hasSharedExpert()) {
+            throw new IllegalArgumentException("a merge has granularity 1 and no shared expert: " + spec.configName());
+        }
+        Findings f = new Findings();
+        List<String> warnings = new ArrayList<>();
+        warn(spec, warnings);
+        if (!targetCanExpressRouting) {
+            f.wrong(OptionalDouble.empty(), "The target format cannot express " + spec.routing()
+                    + " routing, so the written model would route differently from this plan.");
+        }
+        String same = "All " + seeds + " seeds have byte-identical tensors, so the merge's " + spec.experts()
+                + " experts are unscaled copies of the one dense FFN and its averaged tensors equal the seed's";
+        int n = spec.experts();
+        int k = spec.topK();
+        if (spec.routing() == Routing.SOFTMAX_TOPK && k < n) {
+            double shortfall = 1 - (double) k / n;
+            f.wrong(OptionalDouble.of(shortfall), String.format(Locale.ROOT, "%s. With softmax-topk routing the "
+                    + "selected probabilities sum to S(x) < 1 for K=%d < N=%d (K/N = %s with the zero router), and a "
+                    + "merge copies the experts unscaled, so the output is S(x) times the dense output (error up to "
+                    + "1 - K/N = %s). Use --routing topk-softmax.", same, k, n, fmt((double) k / n), fmt(shortfall)));
+        }
+        String exact = same + (spec.routing() == Routing.TOPK_SOFTMAX
+                ? "; topk-softmax weights sum to 1, so any router and any selection among tied experts reproduce "
+                        + "the seed's output."
+                : "; top-k equals the number of experts, so the softmax-topk probabilities of all of them sum to 1 "
+                        + "and any router reproduces the seed's output.");
+        return f.toFidelity(warnings, exact);
+    }
+
+    /**
      * Refuses a conversion that is not exact, for a user who asked for a function-preserving one.
      *
      * @return the (exact) fidelity
@@ -89,25 +128,48 @@ public final class FidelityAnalysis {
             f.wrong(OptionalDouble.of(INDEPENDENT_ROWS_ERROR), String.format(Locale.ROOT,
                     "The random router gives the G=%d shards of one dense copy independent logits, so a top-K "
                             + "set usually holds some shards twice and others not at all (measured error about "
-                            + "%.0f%%). Use --router-init virtual-group or zero.", g, INDEPENDENT_ROWS_ERROR * 100));
+                            + "%.0f%%). Use --router-init virtual-group%s.", g, INDEPENDENT_ROWS_ERROR * 100,
+                    spec.routing() == Routing.TOPK_SOFTMAX ? "" : " (with --routing topk-softmax for an exact start)"));
+        }
+        // A virtual-group router needs no tie order: its G experts of one group tie with each other,
+        // but distinct groups get distinct random rows, so (with probability 1) no two groups tie and,
+        // with K mod G = 0, the top-K boundary falls between groups whatever order breaks the ties
+        // inside one. The zero router ties all N experts, so the top-K's tie order alone picks the set.
+        if (spec.routerInit() == RouterInit.ZERO && spec.selectsWholeGroups() && spec.topK() < spec.experts()) {
+            f.wrong(OptionalDouble.of(CUT_GROUP_ERROR), String.format(Locale.ROOT,
+                    "The zero router gives all N=%d experts the same logit, so which K=%d of them a token uses is "
+                            + "decided by the top-K's tie order, which PyTorch's topk (used by the runtime, "
+                            + "transformers and vLLM) does not fix. A set that holds whole virtual groups reproduces "
+                            + "the dense output, but one that holds part of a group counts some of the dense FFN's "
+                            + "shards twice and others not at all (the cut-group error, up to %.0f%%), so step 0 "
+                            + "is not guaranteed. Use --router-init virtual-group with --routing topk-softmax and "
+                            + "an exact scaling mode, or --granularity 1.",
+                    spec.experts(), spec.topK(), CUT_GROUP_ERROR * 100));
         }
     }
 
-    /** Section 6.1: softmax-topK is exact only when all logits are equal. */
+    /**
+     * Section 6.1: softmax-topK is exact only when all logits are equal. That is the zero router,
+     * whose selection is left to tie order: {@link #assessGroups} covers it for G > 1, and with G = 1
+     * every expert is the same function, so any K of them give the same output.
+     */
     private static void assessRouting(UpcycleSpec spec, Findings f) {
         // With K = N every expert is selected and S(x) = 1 = K/N for any router; section 6.1 omits this case.
         if (spec.routing() != Routing.SOFTMAX_TOPK || spec.routerInit() == RouterInit.ZERO
                 || spec.topK() == spec.experts()) {
             return;
         }
+        String fix = spec.granularity() == 1 ? "Use --router-init zero for an exact start."
+                : "With G > 1 no router makes softmax-topk exact for K < N (the zero router leaves the selection "
+                        + "to tie order); use --routing topk-softmax with the virtual-group router for an exact start.";
         f.approximate(OptionalDouble.empty(), String.format(Locale.ROOT,
                 "With softmax-topk routing and a non-zero router, the selected probabilities sum to S(x) >= K/N, "
                         + "so every token's output is multiplied by N*S(x)/K >= 1, which equals 1 only when all "
                         + "logits are equal. The excess grows with the logit spread sigma_l ~ sigma*||x|| "
                         + "(sigma=%s here; ||x|| is of order sqrt(d) times the norm weight): measured mean/max "
                         + "excess for E8G8T8 is +0.014/0.042 at sigma_l=0.01, +0.12/0.39 at 0.08, +0.49/1.7 at "
-                        + "0.3 and +1.9/5.9 at 1.0. Use --router-init zero for an exact start.",
-                fmt(spec.routerStd())));
+                        + "0.3 and +1.9/5.9 at 1.0. %s",
+                fmt(spec.routerStd()), fix));
     }
 
     /** Section 5.2: only the exact modes, or paper on homogeneous activations, carry s exactly. */
@@ -156,8 +218,9 @@ public final class FidelityAnalysis {
                     + "use top-k >= 2 or softmax-topk routing.");
         }
         if (spec.routerInit() == RouterInit.ZERO && spec.experts() > 1) {
-            warnings.add("The zero router makes all logits tie, so at step 0 every token picks experts 0.."
-                    + (spec.topK() - 1) + " by tie-breaking; training breaks the tie after the first update.");
+            warnings.add("The zero router makes all logits tie, so at step 0 the top-K's tie order decides which "
+                    + "experts every token uses (PyTorch, transformers and vLLM do not fix that order); training "
+                    + "breaks the tie after the first update.");
         }
         if (spec.hasSharedExpert() && spec.sharedExpertMode() == SharedExpertMode.FULL_COPY) {
             warnings.add("With --shared-expert-mode full-copy the routed experts' down projections start at "
@@ -168,19 +231,30 @@ public final class FidelityAnalysis {
 
     private static String exactReason(UpcycleSpec spec, Activation activation) {
         StringBuilder b = new StringBuilder();
+        // No reason here may depend on the top-K's tie order: each names why every possible selection
+        // gives the same output (G = 1: identical experts; K = N: all of them; virtual-group router:
+        // no tie at the top-K boundary).
         if (spec.routing() == Routing.TOPK_SOFTMAX) {
             b.append(spec.granularity() == 1
                     ? "With granularity 1 every expert is a full copy of the dense FFN and topk-softmax weights sum "
-                            + "to 1, so any router reproduces the dense output."
+                            + "to 1, so any router, and any selection among tied experts, reproduces the dense output."
+                    : spec.topK() == spec.experts()
+                    ? "Top-k equals the number of experts, so every expert is selected; the " + spec.routerInit()
+                            + " router gives the G=" + spec.granularity() + " shards of each dense copy equal "
+                            + "weights, and the MoE computes the dense output divided by G."
                     : "The " + spec.routerInit() + " router gives the G=" + spec.granularity() + " shards of each "
-                            + "dense copy equal logits and K=" + spec.topK() + " is a multiple of G, so every "
-                            + "top-K set holds whole copies and the MoE computes the dense output divided by G.");
+                            + "dense copy equal logits and distinct copies distinct ones, and K=" + spec.topK()
+                            + " is a multiple of G, so the top-K boundary falls between copies whatever the tie "
+                            + "order, every top-K set holds whole copies and the MoE computes the dense output "
+                            + "divided by G.");
         } else if (spec.topK() == spec.experts()) {
             b.append("Top-k equals the number of experts, so softmax-topk selects every expert with probabilities "
                     + "summing to 1 and the MoE computes the dense output divided by G for any router.");
         } else {
-            b.append("The zero router makes every probability 1/N, so the K selected experts (whole virtual "
-                    + "groups by lowest-index tie-breaking) compute the dense output times K/(N*G).");
+            // Reached only with G = 1: assessGroups rates the zero router with G > 1 and K < N.
+            b.append("The zero router makes every probability 1/N and with granularity 1 every expert is a full "
+                    + "copy of the dense FFN, so whichever K experts the top-K's tie order selects, they compute "
+                    + "the dense output times K/N.");
         }
         double s = Scaling.outputScale(spec);
         if (s != 1.0) {

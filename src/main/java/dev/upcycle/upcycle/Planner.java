@@ -59,6 +59,17 @@ public final class Planner {
      */
     public UpcyclePlan plan(List<ModelConfig> sources, List<Map<String, TensorHeader>> tensors,
                             UpcycleRequest request) {
+        return plan(sources, tensors, request, false);
+    }
+
+    /**
+     * As {@link #plan(List, List, UpcycleRequest)}, told whether the seeds' tensors are
+     * byte-identical (the caller compares the bytes; headers cannot tell). A merge of identical
+     * seeds is one dense function copied into every expert, and gets that verdict instead of
+     * "matches no seed"; the planned tensors are the same either way.
+     */
+    public UpcyclePlan plan(List<ModelConfig> sources, List<Map<String, TensorHeader>> tensors,
+                            UpcycleRequest request, boolean identicalSeeds) {
         if (sources.isEmpty() || sources.size() != tensors.size()) {
             throw new IllegalArgumentException(sources.size() + " configs, " + tensors.size() + " tensor maps");
         }
@@ -108,7 +119,8 @@ public final class Planner {
         Activation activation = Activation.fromHiddenAct(source.hiddenAct(), true);
         ExpertLayout layout = ExpertLayout.of(request.spec(), source.intermediateSize());
         List<Integer> layers = request.layers().resolve(source.numHiddenLayers());
-        return planFirst(new Inputs(source, tensors, blocks), request, activation, layout, layers);
+        return planFirst(new Inputs(source, tensors, blocks, seeds > 1 && identicalSeeds), request, activation,
+                layout, layers);
     }
 
     /** A dense input has no routed-expert and no attention-expert layer (a native config may have neither). */
@@ -120,7 +132,8 @@ public final class Planner {
      * What one {@link #plan} call reads: the first seed's config, every seed's headers, and the
      * block layout resolved against the seed. Passed down, not stored, so a planner is stateless.
      */
-    private record Inputs(ModelConfig source, List<Map<String, TensorHeader>> seedTensors, BlockSpec.Resolved blocks) {
+    private record Inputs(ModelConfig source, List<Map<String, TensorHeader>> seedTensors, BlockSpec.Resolved blocks,
+                          boolean identicalSeeds) {
         Map<String, TensorHeader> first() {
             return seedTensors.get(0);
         }
@@ -166,6 +179,7 @@ public final class Planner {
         ModelConfig source = in.source();
         Attempt a = new Attempt(target, source, in.first(), request, activation, layout, layers);
         a.seedTensors = in.seedTensors();
+        a.identicalSeeds = in.identicalSeeds();
         a.blocks = in.blocks();
         if (in.blocks().parallel() && !target.attentionExperts()) {
             a.impossible.add(target.cliName() + " has sequential blocks only, and the output's blocks are parallel "
@@ -193,6 +207,8 @@ public final class Planner {
         final List<String> warnings = new ArrayList<>();
         final ScaleFactors factors;
         List<Map<String, TensorHeader>> seedTensors;
+        /** Several seeds whose tensors are byte-identical: the merge is one dense function. */
+        boolean identicalSeeds;
         BlockSpec.Resolved blocks;
         ModelConfig config;
         List<PlannedTensor> planned;
@@ -284,6 +300,11 @@ public final class Planner {
 
         int seeds() {
             return seedTensors == null ? 1 : seedTensors.size();
+        }
+
+        /** One seed, or several byte-identical ones: every expert copies the same dense function. */
+        boolean oneFunction() {
+            return seeds() == 1 || identicalSeeds;
         }
 
         /** {@code inner} read from seed {@code index} (no wrapper for a single seed). */
@@ -462,7 +483,10 @@ public final class Planner {
                 }
                 bytes += t.byteSize();
             }
-            Fidelity math = FidelityAnalysis.assess(spec, activation, target.expresses(spec.routing()));
+            Fidelity math = identicalSeeds
+                    ? FidelityAnalysis.assessIdenticalMerge(spec, seeds(), target.expresses(spec.routing()))
+                    : routerRoundedToZero(spec, FidelityAnalysis.assess(spec, activation,
+                    target.expresses(spec.routing())));
             Fidelity fidelity = math;
             if (!approximations.isEmpty()) {
                 List<String> reasons = new ArrayList<>(approximations.stream()
@@ -480,7 +504,39 @@ public final class Planner {
                     total, active, bytes, fidelity, allChoices, warnings);
         }
 
-        /** bam.md 1.3 (identical attention experts preserve the function) and 2 (merged seeds do not). */
+        /**
+         * A random router so narrow that every draw rounds to zero in its dtype is the zero router,
+         * and its selection is left to the top-K's tie order. Only ever makes the verdict worse: a
+         * draw beyond 8 sigma (probability ~1e-15 each) would not round to zero.
+         */
+        private Fidelity routerRoundedToZero(UpcycleSpec spec, Fidelity math) {
+            if (spec.routerInit() == RouterInit.ZERO) {
+                return math;
+            }
+            DType d = planned.stream().filter(t -> t.role() == TensorRole.ROUTER).map(PlannedTensor::dtype)
+                    .findFirst().orElse(null);
+            // Draws are stored as float32 before the output dtype: below half the smallest subnormal
+            // of either, a value rounds (to nearest even) to zero.
+            double zeroBelow = d == DType.F16 ? 0x1p-25 : d == DType.BF16 ? 0x1p-134 : 0x1p-150;
+            if (d == null || 8 * spec.routerStd() >= zeroBelow) {
+                return math;
+            }
+            Fidelity zero = FidelityAnalysis.assess(spec.toBuilder().routerInit(RouterInit.ZERO).build(), activation,
+                    target.expresses(spec.routing()));
+            if (zero.verdict().compareTo(math.verdict()) <= 0) {
+                return math;
+            }
+            List<String> reasons = new ArrayList<>();
+            reasons.add("--router-std " + TensorSource.fmt(spec.routerStd()) + " is so small that every router weight "
+                    + "rounds to zero in " + d + ", so the " + spec.routerInit() + " router is the zero router.");
+            reasons.addAll(zero.reasons());
+            return new Fidelity(zero.verdict(), reasons, zero.warnings(), zero.expectedRelativeError());
+        }
+
+        /**
+         * bam.md 1.3 (identical attention experts preserve the function) and 2 (merged seeds do not,
+         * unless they are byte-identical: then every expert is the same function, as with one seed).
+         */
         private Fidelity withAttentionAndSeeds(Fidelity f) {
             MoaSpec moa = request.moa();
             List<String> reasons = new ArrayList<>(f.reasons());
@@ -496,14 +552,15 @@ public final class Planner {
                         + "(%s), %s; weights g_e >= 0 summing to 1 give sum_e g_e A(h) = A(h), so the attention is "
                         + "unchanged for any router (bam.md 1.3).", moa.experts(), moa.variant().token(),
                         moa.topK() == null ? "soft routing over all experts" : "top-" + moa.topK() + " renormalised"));
-                if (seeds() == 1 && moa.routerInit() == RouterInit.ZERO && request.expertNoiseStd() == 0) {
-                    warns.add("attention router init zero with one seed and no expert noise: identical experts get "
+                if (oneFunction() && moa.routerInit() == RouterInit.ZERO && request.expertNoiseStd() == 0) {
+                    warns.add("attention router init zero with " + (seeds() == 1 ? "one seed" : "identical seeds")
+                            + " and no expert noise: identical experts get "
                             + "identical updates and never diverge (bam.md 1.3); use --attention-router-init random "
                             + "or --expert-noise-std");
                 }
             }
             double noise = request.expertNoiseStd();
-            if (noise > 0 && seeds() == 1) {
+            if (noise > 0 && oneFunction()) {
                 reasons = new ArrayList<>(List.of(String.format(Locale.ROOT, "Expert noise: N(0, %s^2) is added to "
                         + "every copied expert weight (--expert-noise-std), so the experts are no longer identical "
                         + "and step 0 differs from the dense model by an amount that grows with the noise.",
@@ -511,7 +568,7 @@ public final class Planner {
                 return new Fidelity(f.verdict() == Fidelity.Verdict.NOT_PRESERVING ? f.verdict()
                         : Fidelity.Verdict.APPROXIMATE, reasons, warns, OptionalDouble.empty());
             }
-            if (seeds() > 1) {
+            if (!oneFunction()) {
                 reasons = new ArrayList<>(List.of("Merging " + seeds() + " seeds (" + (moa == null ? "BTX" : "BAM "
                         + moa.variant().token()) + "): experts come from different models and the other tensors are "
                         + "their mean, so the result matches no seed (bam.md 2)."));
@@ -559,7 +616,9 @@ public final class Planner {
                 c.add("merge of " + seeds() + " seeds: FFN expert X and attention expert X from seed X / (experts per "
                         + "seed); embeddings, norms, lm_head" + (request.moa() == null ? ", attention" : "")
                         + (request.moa() != null && request.moa().variant() == dev.upcycle.model.MoaConfig.Variant.SHARED_KV
-                        ? ", shared k/v" : "") + " averaged in float64");
+                        ? ", shared k/v" : "") + " averaged in float64"
+                        + (identicalSeeds ? "; the seeds' tensors are byte-identical, so every expert is the same "
+                        + "dense function" : ""));
             }
             if (blocks.parallel() || blocks.changed()) {
                 c.add("blocks: " + blocks.layout().token() + (blocks.parallel() ? " with " + blocks.norms()

@@ -9,7 +9,10 @@ public enum RouterInit {
     VIRTUAL_GROUP("virtual-group"),
     /** {@code N} independent rows; function-preserving only for {@code G = 1}. */
     RANDOM("random"),
-    /** All zeros: makes softmax-topK exact at step 0, with a tie-broken first selection. */
+    /**
+     * All zeros: every logit ties, so the top-K's tie order picks the first selection. Exact at
+     * step 0 only where no selection matters ({@code G = 1} or {@code K = N}).
+     */
     ZERO("zero");
 
     private final String cliName;

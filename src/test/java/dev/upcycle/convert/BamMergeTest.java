@@ -105,6 +105,22 @@ class BamMergeTest {
         }
     }
 
+    /** Byte-identical seeds: every expert is the seed's function, so the merge is exact and the plan says so. */
+    @ParameterizedTest
+    @EnumSource(MoaConfig.Variant.class)
+    void identicalSeedsMergeIntoTheSeedsFunction(MoaConfig.Variant v, @TempDir Path tmp) throws Exception {
+        Path s = seed(tmp.resolve("s"), 100, b -> b);
+        Converter.Result r = ConvertFixtures.converter().convert(List.of(s, s), tmp.resolve("bam"),
+                request(2, v, "auto"), ConvertFixtures.settings());
+        assertThat(r.plan().fidelity().isExact()).as(r.plan().fidelity().reasons().toString()).isTrue();
+        assertThat(r.plan().fidelity().reasons()).anyMatch(x -> x.contains("byte-identical"))
+                .noneMatch(x -> x.contains("matches no seed"));
+        int[] tokens = ConvertFixtures.tokens(64, 10);
+        try (ReferenceModel m = ReferenceModel.open(r.output()); ReferenceModel d = ReferenceModel.open(s)) {
+            assertThat(ReferenceModel.relError(m.logits(tokens), d.logits(tokens))).isLessThanOrEqualTo(1e-4);
+        }
+    }
+
     /** BTX: FFN experts from the seeds, attention averaged, written as Mixtral. */
     @Test
     void btxAveragesTheAttention(@TempDir Path tmp) throws Exception {

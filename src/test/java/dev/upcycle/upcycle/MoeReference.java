@@ -56,10 +56,30 @@ final class MoeReference {
 
     private final Activation activation;
     private final Precision p;
+    /** Tie preference: among equal values the lower rank is taken first; null is lowest index. */
+    private final int[] tieRank;
 
     MoeReference(Activation activation, Precision precision) {
+        this(activation, precision, null);
+    }
+
+    private MoeReference(Activation activation, Precision precision, int[] tieRank) {
         this.activation = activation;
         this.p = precision;
+        this.tieRank = tieRank;
+    }
+
+    /**
+     * The same reference, but ties broken shard-first across virtual groups: shard 0 of every group,
+     * then shard 1, and so on ({@code n} experts, groups of {@code g} consecutive experts). Whenever
+     * the choice among tied experts is free, it cuts groups: a tie order no runtime promises against.
+     */
+    MoeReference withGroupCuttingTies(int n, int g) {
+        int[] rank = new int[n];
+        for (int i = 0; i < n; i++) {
+            rank[i] = (i % g) * (n / g) + i / g;
+        }
+        return new MoeReference(activation, p, rank);
     }
 
     /** The activation in double, rounded once in F32 mode. GELU is the tanh form. */
@@ -121,13 +141,19 @@ final class MoeReference {
 
     /** Indices of the {@code k} largest values, ties broken by lowest index (section 4), in selection order. */
     static int[] topK(double[] v, int k) {
-        // Selection by repeated maximum: the strict '>' keeps the lowest index among equals.
+        return topK(v, k, null);
+    }
+
+    /** As {@link #topK(double[], int)}, ties broken by lowest {@code rank} (lowest index when null). */
+    static int[] topK(double[] v, int k, int[] rank) {
+        // Selection by repeated maximum: among equals the lowest rank (or index) wins.
         int[] sel = new int[k];
         boolean[] taken = new boolean[v.length];
         for (int s = 0; s < k; s++) {
             int best = -1;
             for (int i = 0; i < v.length; i++) {
-                if (!taken[i] && (best < 0 || v[i] > v[best])) {
+                if (!taken[i] && (best < 0 || v[i] > v[best]
+                        || v[i] == v[best] && rank != null && rank[i] < rank[best])) {
                     best = i;
                 }
             }
@@ -141,7 +167,7 @@ final class MoeReference {
     Route route(Layer layer, double[] x) {
         double[] l = logits(layer.router(), layer.router().length / x.length, x);
         double[] probs = softmax(l);
-        int[] sel = topK(l, layer.topK());
+        int[] sel = topK(l, layer.topK(), tieRank);
         double[] w = new double[sel.length];
         if (layer.routing() == Routing.SOFTMAX_TOPK) {
             for (int i = 0; i < sel.length; i++) {
@@ -163,7 +189,7 @@ final class MoeReference {
      */
     double[][] mixtralWeights(double[] logits, int k) {
         double[] probs = softmax(logits);
-        int[] sel = topK(probs, k);
+        int[] sel = topK(probs, k, tieRank);
         double sum = 0;
         for (int i : sel) {
             sum = p.r(sum + probs[i]);

@@ -18,10 +18,16 @@ class SharedExpertInvariantsTest {
         return Fixtures.configs(c -> c.k() % c.g() == 0);
     }
 
-    /** Both routing modes under their exactness conditions (section 6.1). */
+    /**
+     * Both routing modes under their exactness conditions (section 6.1). softmax-topk needs the zero
+     * router, which is exact only where the tie order cannot matter (G = 1 or K = N).
+     */
     private static List<UpcycleSpec.Builder> exactSetups(Config c) {
-        return List.of(
-                c.spec().routing(Routing.TOPK_SOFTMAX).scaling(ScalingMode.EXACT_BALANCED),
+        UpcycleSpec.Builder topk = c.spec().routing(Routing.TOPK_SOFTMAX).scaling(ScalingMode.EXACT_BALANCED);
+        if (c.g() > 1 && c.k() < c.n()) {
+            return List.of(topk);
+        }
+        return List.of(topk,
                 c.spec().routing(Routing.SOFTMAX_TOPK).scaling(ScalingMode.EXACT_DOWN).routerInit(RouterInit.ZERO));
     }
 
@@ -42,6 +48,9 @@ class SharedExpertInvariantsTest {
                     for (Precision p : Fixtures.precisions(c)) {
                         assertThat(TestUpcycler.rel(spec, Activation.SILU_GLU, dense, xs, p))
                                 .as("%s F_s=%d biases=%s %s", spec.routing(), fs, biases, p).isLessThanOrEqualTo(EXACT);
+                        assertThat(TestUpcycler.relCuttingTies(spec, Activation.SILU_GLU, dense, xs, p))
+                                .as("%s F_s=%d biases=%s %s, group-cutting ties", spec.routing(), fs, biases, p)
+                                .isLessThanOrEqualTo(EXACT);
                     }
                 }
                 if (c.seed() != 0) {

@@ -49,6 +49,16 @@ final class TestUpcycler {
         return MoeReference.rel(ref.moe(build(spec, act, dense), xs), dense(act, dense, xs, p));
     }
 
+    /**
+     * As {@link #rel}, with ties broken shard-first across virtual groups (a tie order that cuts a
+     * group whenever the choice is free), so an exactness claim cannot pass on lowest-index ties.
+     */
+    static double relCuttingTies(UpcycleSpec spec, Activation act, DenseFfn dense, double[][] xs,
+                                 MoeReference.Precision p) {
+        MoeReference ref = new MoeReference(act, p).withGroupCuttingTies(spec.experts(), spec.granularity());
+        return MoeReference.rel(ref.moe(build(spec, act, dense), xs), dense(act, dense, xs, p));
+    }
+
     /** The dense layer's outputs, memoised for the few most recent inputs. */
     static synchronized double[][] dense(Activation act, DenseFfn dense, double[][] xs, MoeReference.Precision p) {
         return DENSE.computeIfAbsent(new DenseKey(dense, xs, act, p),
