@@ -172,8 +172,7 @@ public final class StreamedEval implements AutoCloseable {
             for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
                 DecoderLayer module = new DecoderLayer(config, layer);
                 try (NDManager layerScope = scope.newSubManager()) {
-                    // All experts resident: every micro-batch of the pass uses them.
-                    LayerWeights w = LayerWeights.load(source, layerScope, layer, false, null);
+                    LayerWeights w = LayerWeights.load(source, layerScope, layer, streamExperts(layer, pass.size()), null);
                     for (int i = 0; i < pass.size(); i++) {
                         try (NDManager step = layerScope.newSubManager()) {
                             NDArray x = hidden.get(i);
@@ -189,6 +188,23 @@ public final class StreamedEval implements AutoCloseable {
             return ChunkedLoss.nll(source, scope, hidden, targets, limits.vocabBlock());
         }
     }
+
+    /**
+     * Whether a sparse layer's routed experts are read one at a time as they receive tokens
+     * (each is then read once per micro-batch) rather than all before the first micro-batch:
+     * always with one micro-batch, where that costs nothing, and when the layer's experts in
+     * FP32 exceed {@link #RESIDENT_EXPERT_BYTES}.
+     */
+    private boolean streamExperts(int layer, int microBatches) {
+        if (!config.isSparseLayer(layer)) {
+            return false;
+        }
+        double bytes = 4.0 * 3 * config.hiddenSize() * config.moe().expertWidth() * config.moe().numExperts();
+        return microBatches == 1 || bytes > RESIDENT_EXPERT_BYTES;
+    }
+
+    /** Routed experts of one layer kept for all micro-batches of a pass only up to this size. */
+    static final long RESIDENT_EXPERT_BYTES = 1L << 30;
 
     /** Embedding rows of a micro-batch's inputs, {@code [B, T, d]}: one row read per token. */
     private NDArray embed(NDManager scope, int[] tokens, Batch b) {

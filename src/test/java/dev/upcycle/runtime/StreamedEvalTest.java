@@ -63,13 +63,19 @@ class StreamedEvalTest {
     }
 
     @Test
-    void defaultLimitsGiveTheSameLossAsTinyOnes() {
+    void oneMicroBatchWithExpertsReadOneAtATime() {
+        // Six full windows of 40 make one micro-batch under the default limits: the experts of each
+        // layer are then read as they receive tokens instead of all at once.
         Path dir = TestModels.random(tmp.resolve("m"), "mixtral", DType.F32, b -> { });
-        int[] tokens = Sequences.random(300, 97, 11);
-        try (StreamedEval a = StreamedEval.open(dir, TestModels.FAMILIES);
-             StreamedEval b = StreamedEval.open(dir, TestModels.FAMILIES, TINY)) {
-            double la = a.evaluate(tokens, 40).loss();
-            assertThat(Math.abs(la - b.evaluate(tokens, 40).loss()) / la).isLessThan(1e-5);
+        int[] tokens = Sequences.random(6 * 40 + 1, 97, 11);
+        assertThat(StreamedEval.plan(240, 40, 4, 32, StreamedEval.Limits.DEFAULT)).containsExactly(
+                List.of(new StreamedEval.Batch(0, 6, 40)));
+        double expected;
+        try (CausalLm lm = CausalLm.load(dir)) {
+            expected = Evaluator.evaluate(lm, tokens, 40).loss();
+        }
+        try (StreamedEval s = StreamedEval.open(dir, TestModels.FAMILIES)) {
+            assertThat(Math.abs(s.evaluate(tokens, 40).loss() - expected) / expected).isLessThan(1e-5);
         }
     }
 
