@@ -5,8 +5,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.ExitCode;
 import dev.upcycle.error.UpcycleException;
-import dev.upcycle.runtime.CausalLm;
+import dev.upcycle.model.FamilyRegistry;
+import dev.upcycle.model.ModelConfig;
 import dev.upcycle.runtime.Evaluator;
+import dev.upcycle.runtime.MemoryAvailable;
+import dev.upcycle.runtime.StreamedEval;
 import dev.upcycle.train.TokenSource;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -22,7 +25,8 @@ import picocli.CommandLine.Spec;
 /** {@code upcycle eval}: mean token loss and perplexity of a model on a data file. */
 @Command(name = "eval", sortOptions = false, mixinStandardHelpOptions = true,
         description = {"Mean next-token loss (nats) and perplexity of a model on a data file, computed in FP32 "
-                + "through the DJL PyTorch engine.",
+                + "through the DJL PyTorch engine. The model is read one layer at a time and the output head in "
+                + "blocks, so memory is bounded by the largest layer, not the model.",
             "Data: a text file, tokenized with --tokenizer, with --bytes (one token per byte), or by default with "
                 + "DIR/tokenizer.json when present and byte tokens for a model with a 256-token vocabulary; "
                 + "or a pre-tokenized .bin file of little-endian ids, uint32 when named *.u32.bin and uint16 "
@@ -46,11 +50,12 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
     @picocli.CommandLine.Mixin
     TokenizationOptions tokenization;
 
-    @Option(names = "--max-tokens", paramLabel = "N", description = "Evaluate at most N predicted tokens.")
+    @Option(names = "--max-tokens", paramLabel = "N", description = "Evaluate at most N predicted tokens (up to 2^30).")
     Integer maxTokens;
 
     @Option(names = "--seq-len", paramLabel = "L", defaultValue = "256",
-            description = "Context window of each evaluated chunk (default: ${DEFAULT-VALUE}).")
+            description = "Context window of each evaluated chunk, at most the model's max_position_embeddings "
+                    + "(default: ${DEFAULT-VALUE}).")
     int seqLen;
 
     @Option(names = "--max-loss", paramLabel = "X", description = "Exit 1 when the mean loss is above X (a CI gate).")
@@ -59,13 +64,17 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
     @Option(names = "--json", description = "Print one JSON document.")
     boolean json;
 
+    /** Largest --max-tokens: the ids are held as one int array. */
+    static final int MAX_TOKENS = 1 << 30;
+
     @Override
     public Integer call() {
         if (seqLen < 1) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--seq-len", seqLen + " must be >= 1");
         }
-        if (maxTokens != null && maxTokens < 1) {
-            throw new UpcycleException(ErrorKind.InvalidOption, "--max-tokens", maxTokens + " must be >= 1");
+        if (maxTokens != null && (maxTokens < 1 || maxTokens > MAX_TOKENS)) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--max-tokens", maxTokens + " is not between 1 and "
+                    + MAX_TOKENS);
         }
         if (!Files.isRegularFile(data)) {
             throw new UpcycleException(ErrorKind.IoError, data.toString(), "no such file");
@@ -74,16 +83,16 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
         long start;
         Evaluator.Result r;
         String how;
-        // Tokens first, against the config's vocabulary: a tokenizer or data that does not fit the
-        // model is refused before any weight is read.
-        int limit = maxTokens == null ? Integer.MAX_VALUE - 16 : maxTokens + 1;
-        TokenSource.Tokens t = tokenization.source(data).load(dir, CausalLm.configOf(dir).vocabSize(), limit);
-        int[] ids = t.ids();
-        how = t.tokenization();
-        checkIds(ids);
-        try (CausalLm lm = CausalLm.load(dir)) {
+        try (StreamedEval model = StreamedEval.open(dir, FamilyRegistry.builtIn())) {
+            ModelConfig c = model.config();
+            checkSeqLen(c);
+            int limit = (maxTokens == null ? MAX_TOKENS : maxTokens) + 1;
+            TokenSource.Tokens t = tokenization.source(data).load(dir, c.vocabSize(), limit);
+            int[] ids = t.ids();
+            how = t.tokenization();
+            checkIds(ids, c.vocabSize());
             start = System.nanoTime();
-            r = Evaluator.evaluate(lm, ids, seqLen);
+            r = model.evaluate(ids, seqLen);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         result = r;
@@ -92,7 +101,25 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
         return missed ? ExitCode.CHECK_FAILED.code() : ExitCode.OK.code();
     }
 
-    private void checkIds(int[] ids) {
+    /** --seq-len within the model's context and within memory for one window's attention, before any weight is read. */
+    private void checkSeqLen(ModelConfig c) {
+        if (seqLen > c.maxPositionEmbeddings()) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--seq-len", seqLen
+                    + " is above the model's max_position_embeddings of " + c.maxPositionEmbeddings(),
+                    "use --seq-len " + c.maxPositionEmbeddings() + " or less");
+        }
+        long needed = StreamedEval.attentionBytes(c, seqLen);
+        MemoryAvailable have = MemoryAvailable.probe();
+        if (needed > have.nativeBytes() / 2) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--seq-len", String.format(Locale.ROOT,
+                    "%d needs %.1f GiB for the attention scores of one window, more than half of the %.1f GiB available",
+                    seqLen, needed / GIB, have.nativeBytes() / GIB), "use a smaller --seq-len");
+        }
+    }
+
+    private static final double GIB = 1L << 30;
+
+    private void checkIds(int[] ids, int vocab) {
         if (ids.length < 2) {
             throw new UpcycleException(ErrorKind.InvalidOption, data.toString(),
                     ids.length + " token(s); at least 2 are needed to predict one");
@@ -110,7 +137,7 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
             o.put("windows", r.windows());
             o.put("seq_len", r.seqLen());
             o.put("loss", r.loss());
-            o.put("perplexity", r.perplexity());
+            o.put("perplexity", Perplexity.json(r.loss()));
             o.put("seconds", seconds);
             if (maxLoss != null) {
                 o.put("max_loss", maxLoss);
@@ -121,12 +148,13 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
         }
         out.printf(Locale.ROOT, "eval %s on %s (%s)%n", dir, data, tokenization);
         out.printf(Locale.ROOT, "  tokens      %d (%d windows of up to %d)%n", r.tokens(), r.windows(), r.seqLen());
-        out.printf(Locale.ROOT, "  loss        %.4f nats/token%n", r.loss());
-        out.printf(Locale.ROOT, "  perplexity  %.3f%n", r.perplexity());
-        out.printf(Locale.ROOT, "  time        %.1f s (%.0f tokens/s, model loading excluded)%n", seconds, r.tokens() / seconds);
+        out.printf(Locale.ROOT, "  loss        %.4f nats/token at seq-len %d%n", r.loss(), r.seqLen());
+        out.printf(Locale.ROOT, "  perplexity  %s%n", Perplexity.text(r.loss()));
+        out.printf(Locale.ROOT, "  time        %.1f s (%.0f tokens/s, reading the weights included)%n", seconds,
+                r.tokens() / seconds);
         if (maxLoss != null) {
-            out.printf(Locale.ROOT, "result: loss %.4f %s --max-loss %s%n", r.loss(), missed ? "is above" : "is within",
-                    maxLoss);
+            out.printf(Locale.ROOT, "result: loss %.4f at seq-len %d %s --max-loss %s%n", r.loss(), r.seqLen(),
+                    missed ? "is above" : "is within", maxLoss);
         }
     }
 
@@ -135,7 +163,10 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
         if (result == null) {
             return java.util.Map.of();
         }
-        return java.util.Map.of("loss", String.format(Locale.ROOT, "%.4f", result.loss()),
-                "ppl", String.format(Locale.ROOT, "%.2f", result.perplexity()));
+        java.util.Map<String, String> f = new java.util.LinkedHashMap<>();
+        f.put("loss", String.format(Locale.ROOT, "%.4f", result.loss()));
+        f.put("ppl", Perplexity.text(result.loss()));
+        f.put("seq_len", Integer.toString(result.seqLen()));
+        return f;
     }
 }

@@ -1,11 +1,9 @@
 package dev.upcycle.train;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
-import dev.upcycle.model.ModelConfig;
 import dev.upcycle.runtime.CausalLm;
 import dev.upcycle.runtime.Djl;
+import dev.upcycle.runtime.Throughput;
 import dev.upcycle.runtime.TokenData;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -33,7 +31,7 @@ public final class TrainBench {
         int batch = args.length > 3 ? Integer.parseInt(args[3]) : 8;
         int seqLen = args.length > 4 ? Integer.parseInt(args[4]) : 256;
         int steps = args.length > 5 ? Integer.parseInt(args[5]) : 10;
-        double ceiling = matmulCeiling(1024, 20);
+        double ceiling = Throughput.matmulCeiling(1024, 20);
         System.out.printf(Locale.ROOT, "FP32 matmul ceiling (1024^3, DJL, %d threads visible): %.2f GFLOP/s%n",
                 Runtime.getRuntime().availableProcessors(), ceiling / 1e9);
         // Rounds alternate the two models, and each model's best round counts: on a shared machine the
@@ -77,7 +75,7 @@ public final class TrainBench {
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
             double tps = (double) steps * batch * seqLen / seconds;
-            double flopsPerToken = 6.0 * activeMatmulParams(lm.config()) + 12.0 * lm.config().numHiddenLayers()
+            double flopsPerToken = 6.0 * Throughput.activeMatmulParams(lm.config()) + 12.0 * lm.config().numHiddenLayers()
                     * seqLen * lm.config().numAttentionHeads() * lm.config().headDim();
             double mfu = tps * flopsPerToken / ceiling;
             System.out.printf(Locale.ROOT, "%-5s %s: %d steps of %d x %d in %.1f s: %.0f tokens/s, %.1f ms/step, "
@@ -92,42 +90,5 @@ public final class TrainBench {
         GradClip.clip(params.values(), c.gradClip());
         opt.step(params, c.lr());
         AdamW.zeroGradients(params.values());
-    }
-
-    /** Matrix parameters one token passes through: attention, the MLP or k experts and the router, the head. */
-    static double activeMatmulParams(ModelConfig c) {
-        double d = c.hiddenSize();
-        double attention = d * c.headDim() * (2.0 * c.numAttentionHeads() + 2.0 * c.numKeyValueHeads());
-        double total = 0;
-        for (int l = 0; l < c.numHiddenLayers(); l++) {
-            double mlp;
-            if (c.isSparseLayer(l)) {
-                mlp = 3 * d * c.moe().expertWidth() * c.moe().numExpertsPerTok() + d * c.moe().numExperts();
-            } else {
-                mlp = 3 * d * c.intermediateSize();
-            }
-            total += attention + mlp;
-        }
-        return total + d * c.vocabSize();
-    }
-
-    /** FLOP/s of an {@code n×n} FP32 matmul in DJL, best of {@code reps}. */
-    static double matmulCeiling(int n, int reps) {
-        try (NDManager m = Djl.newManager()) {
-            NDArray a = m.randomUniform(-1, 1, new Shape(n, n));
-            NDArray b = m.randomUniform(-1, 1, new Shape(n, n));
-            double best = Double.MAX_VALUE;
-            for (int i = 0; i < reps + 2; i++) {
-                long t0 = System.nanoTime();
-                try (NDArray c = a.matMul(b)) {
-                    c.getFloat(0, 0); // force completion
-                }
-                double s = (System.nanoTime() - t0) / 1e9;
-                if (i >= 2) {
-                    best = Math.min(best, s);
-                }
-            }
-            return 2.0 * n * n * n / best;
-        }
     }
 }

@@ -44,10 +44,10 @@ class EvalCommandTest {
     void maxLossGatesTheExitCode() {
         Cli pass = Cli.run("eval", MODEL, "--data", VALID, "--max-tokens", "600", "--max-loss", "50");
         assertThat(pass.code()).as(pass.err()).isZero();
-        assertThat(pass.out()).contains("is within --max-loss 50");
+        assertThat(pass.out()).contains("is within --max-loss 50").contains("nats/token at seq-len 256");
         Cli fail = Cli.run("eval", MODEL, "--data", VALID, "--max-tokens", "600", "--max-loss", "1");
         assertThat(fail.code()).isEqualTo(1);
-        assertThat(fail.out()).contains("is above --max-loss 1");
+        assertThat(fail.out()).contains("loss", "at seq-len 256 is above --max-loss 1");
     }
 
     @Test
@@ -104,5 +104,44 @@ class EvalCommandTest {
         JsonNode o = json(r);
         assertThat(o.get("tokens").asLong()).isEqualTo(13);
         assertThat(o.get("tokenization").asText()).startsWith("tokenizer ");
+    }
+
+    @Test
+    void maxTokensOutOfRangeIsAUsageError() {
+        // 2147483647 + 1 once overflowed into a negative read length (exit 70).
+        for (String n : new String[] {"2147483647", "1073741825", "0"}) {
+            Cli r = Cli.run("eval", MODEL, "--data", VALID, "--max-tokens", n);
+            assertThat(r.code()).as(n).isEqualTo(2);
+            assertThat(r.errorLine()).contains("--max-tokens", n + " is not between 1 and 1073741824");
+        }
+    }
+
+    @Test
+    void seqLenAboveTheModelsContextIsAUsageError() {
+        for (String n : new String[] {"4097", "2147483647"}) {
+            Cli r = Cli.run("eval", MODEL, "--data", VALID, "--max-tokens", "100", "--seq-len", n);
+            assertThat(r.code()).as(n).isEqualTo(2);
+            assertThat(r.errorLine()).contains("--seq-len", n + " is above the model's max_position_embeddings of 4096");
+            assertThat(r.err()).contains("use --seq-len 4096 or less");
+        }
+    }
+
+    @Test
+    void seqLenWhoseAttentionScoresCannotFitIsAUsageError() throws IOException {
+        // A context of 2^31 - 1 positions: one window's scores would need exabytes.
+        Path dir = tmp.resolve("long-context");
+        dev.upcycle.runtime.TestModels.write(dir, dev.upcycle.runtime.TestModels.small("llama")
+                .maxPositionEmbeddings(Integer.MAX_VALUE).build(), dev.upcycle.io.DType.F32);
+        Path text = Files.writeString(tmp.resolve("t.txt"), "some text");
+        Cli r = Cli.run("eval", dir.toString(), "--data", text.toString(), "--bytes", "--seq-len", "2000000000");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.errorLine()).contains("--seq-len", "GiB for the attention scores of one window");
+    }
+
+    @Test
+    void jsonPerplexityIsANumberWithTheSeqLen() throws IOException {
+        JsonNode o = json(Cli.run("eval", MODEL, "--data", VALID, "--max-tokens", "300", "--seq-len", "64", "--json"));
+        assertThat(o.get("perplexity").isNumber()).isTrue();
+        assertThat(o.get("seq_len").asInt()).isEqualTo(64);
     }
 }
