@@ -9,8 +9,8 @@ import java.util.OptionalDouble;
 
 /**
  * Decides whether step 0 of an upcycled model reproduces the dense model, following
- * upcycling.md section 6 and "What is approximate, and why". The measured errors quoted come
- * from the table in section 6.2 (d=16, F=32/64, x ~ N(0,1)); they are indicative for real models.
+ * docs/method.md, "Exactness" and "Conditions, and why". The measured errors quoted come
+ * from the table in "Measured errors" (d=16, F=32/64, x ~ N(0,1)); they are indicative for real models.
  */
 public final class FidelityAnalysis {
     /** Section 6.2 cases 5, 6 and 7: worst measured error of paper scaling on non-homogeneous activations. */
@@ -154,7 +154,8 @@ public final class FidelityAnalysis {
      * every expert is the same function, so any K of them give the same output.
      */
     private static void assessRouting(UpcycleSpec spec, Findings f) {
-        // With K = N every expert is selected and S(x) = 1 = K/N for any router; section 6.1 omits this case.
+        // With K = N every expert is selected and S(x) = 1 = K/N for any router; the conditions in
+        // docs/method.md do not need this case.
         if (spec.routing() != Routing.SOFTMAX_TOPK || spec.routerInit() == RouterInit.ZERO
                 || spec.topK() == spec.experts()) {
             return;
