@@ -70,7 +70,8 @@ public record ExpertLayout(int denseIntermediate, int sharedIntermediate, int ro
                             + " so that routed experts keep some neurons",
                     "use --shared-expert-mode full-copy to copy the whole FFN into the shared expert");
         }
-        // Section 7 step 1: the routed part F - F_s is what gets sharded.
+        // Split shared expert (docs/method.md, "Shared experts"): the routed part F - F_s is what gets
+        // sharded.
         if ((f - fs) % g != 0) {
             throw new UpcycleException(ErrorKind.ImpossibleCombination, "--shared-expert-size / --granularity",
                     "routed width F - F_s = " + f + " - " + fs + " = " + (f - fs)

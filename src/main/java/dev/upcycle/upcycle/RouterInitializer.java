@@ -32,7 +32,8 @@ public final class RouterInitializer {
         float[] r = new float[Math.multiplyExact(n, hidden)];
         switch (spec.routerInit()) {
             case ZERO -> {
-                // Section 3: all logits tie; exact for softmax-topK at step 0.
+                // Zero router (docs/method.md, "Router initialisation"): all logits tie; exact for
+                // softmax-topK at step 0.
             }
             case RANDOM -> fill(r, n, hidden, spec, tensorName);
             case VIRTUAL_GROUP -> {

@@ -35,11 +35,12 @@ public final class Scaling {
         double[] gud = projectionFactors(spec.scaling(), activation, s);
         boolean shared = spec.hasSharedExpert();
         boolean fullCopy = shared && spec.sharedExpertMode() == SharedExpertMode.FULL_COPY;
-        // Section 8: a routed expert's down bias enters the MoE as (sum of selected weights) * b_e,
-        // which is G/s at the reference router (1 for topK-softmax, K/N for softmax-topK).
-        // Section 7 step 4: with a shared expert the dense bias goes there instead (x2), routed get 0.
+        // docs/method.md, "Biases": a routed expert's down bias enters the MoE as (sum of selected
+        // weights) * b_e, which is G/s at the reference router (1 for topK-softmax, K/N for
+        // softmax-topK). docs/method.md, "Shared experts": with a shared expert the dense bias goes
+        // there instead (x2), routed get 0.
         double downBias = shared ? 0.0 : s / spec.granularity();
-        // Section 7 step 2: shared_expert_gate = 0 gives sigmoid(0) = 1/2 for every token.
+        // shared_expert_gate = 0 gives sigmoid(0) = 1/2 for every token.
         double sharedDown = shared ? 2.0 : 1.0;
         double cDown = fullCopy ? 0.0 : gud[2];
         return new ScaleFactors(s, gud[0], gud[1], cDown, downBias, sharedDown, fullCopy);

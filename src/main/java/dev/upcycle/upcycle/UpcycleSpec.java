@@ -45,7 +45,8 @@ public record UpcycleSpec(int experts, int topK, int granularity, Routing routin
         if (experts < 1) {
             throw invalid("--experts", "number of experts N=" + experts + " must be at least 1");
         }
-        // Section 2.1: experts come in E groups of G shards; Megatron asserts the same.
+        // docs/method.md, "Fine-grained experts": experts come in E groups of G shards; Megatron
+        // asserts the same.
         if (experts % granularity != 0) {
             throw new UpcycleException(ErrorKind.ImpossibleCombination, "--experts / --granularity",
                     "number of experts N=" + experts + " is not a multiple of granularity G=" + granularity
