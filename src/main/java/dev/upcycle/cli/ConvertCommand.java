@@ -29,7 +29,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-/** {@code upcycle convert}: dense to MoE upcycling (specs/cli.md, specs/upcycling.md). */
+/** {@code upcycle convert}: dense to MoE upcycling (docs/method.md; options in README.md). */
 @Command(name = "convert", sortOptions = false, mixinStandardHelpOptions = true,
         description = {"Upcycle a dense model into a Mixture-of-Experts checkpoint: every expert starts as a copy "
                 + "(or a neuron shard) of the dense FFN, attention, norms and embeddings are copied. The plan "
@@ -69,7 +69,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
     String routing;
 
     @Option(names = "--scaling", paramLabel = "MODE", defaultValue = "paper",
-            description = "paper (Megatron's equal split), exact-balanced, exact-down or none; see upcycling.md 5.2 (default: ${DEFAULT-VALUE}).")
+            description = "paper (Megatron's equal split), exact-balanced, exact-down or none; see docs/method.md, Scaling modes (default: ${DEFAULT-VALUE}).")
     String scaling;
 
     @Option(names = "--router-init", paramLabel = "MODE", defaultValue = "virtual-group",
@@ -97,7 +97,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
     String layers;
 
     @Option(names = "--target", paramLabel = "NAME", defaultValue = "auto",
-            description = "auto, mixtral, qwen2-moe, qwen3-moe, native (bam.md 5; needed for attention experts); auto picks a target that preserves the source's function (default: ${DEFAULT-VALUE}).")
+            description = "auto, mixtral, qwen2-moe, qwen3-moe, native (needed for attention experts); auto picks a target that preserves the source's function (default: ${DEFAULT-VALUE}).")
     String target;
 
     @Option(names = "--attention", paramLabel = "MODE", defaultValue = "keep",
@@ -125,7 +125,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
     double expertNoiseStd;
 
     @Option(names = "--block-layout", paramLabel = "LAYOUT", defaultValue = "seed",
-            description = "seed, sequential or parallel (bam.md 4): the output's blocks; a layout the seed does not have needs --force-parallel (default: ${DEFAULT-VALUE}).")
+            description = "seed, sequential or parallel: the output's blocks; a layout the seed does not have needs --force-parallel (default: ${DEFAULT-VALUE}).")
     String blockLayout;
 
     @Option(names = "--parallel-norms", paramLabel = "1|2",
@@ -233,7 +233,8 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
     private UpcycleRequest request() {
         var parsed = spec.commandLine().getParseResult();
         int seeds = inputs.size();
-        // bam.md 1.2: a merge makes one FFN expert per seed, and its routers start random (2).
+        // A merge makes one FFN expert per seed, and its routers start random
+        // (docs/attention-experts.md, "Several seeds: BTX and BAM merges").
         int n = seeds > 1 && !parsed.hasMatchedOption("--experts") ? seeds : experts;
         RouterInit init = seeds > 1 && !parsed.hasMatchedOption("--router-init") ? RouterInit.RANDOM
                 : RouterInit.parse(routerInit);

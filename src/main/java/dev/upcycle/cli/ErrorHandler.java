@@ -15,10 +15,11 @@ import java.util.List;
 import picocli.CommandLine;
 
 /**
- * The one place where failures become exit codes and error lines (specs/cli.md): an
- * {@link UpcycleException} prints {@code upcycle: <what> : <where> : <why>} and an optional hint;
- * a usage error prints the same form with exit 2; anything else is a bug: exit 70 with the stack
- * trace written to a file (or printed under --debug).
+ * The one place where failures become exit codes and error lines (docs/formats.md,
+ * "Errors and exit codes"): an {@link UpcycleException} prints
+ * {@code upcycle: <what> : <where> : <why>} and an optional hint; a usage error prints the same form
+ * with exit 2; anything else is a bug: exit 70 with the stack trace written to a file (or printed under
+ * --debug).
  */
 final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, CommandLine.IParameterExceptionHandler {
 

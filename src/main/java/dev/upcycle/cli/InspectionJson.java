@@ -81,7 +81,8 @@ final class InspectionJson {
             if (moa == null) {
                 o.putNull("moa");
             } else {
-                // bam.md 5: attention experts and the block layout of a native model.
+                // Attention experts and the block layout of a native model (docs/attention-experts.md,
+                // "The native checkpoint format").
                 ObjectNode ma = o.putObject("moa");
                 ma.put("variant", moa.variant().token());
                 ma.put("attention_experts", moa.numAttentionExperts());

@@ -64,7 +64,7 @@ final class SynthCommand implements Callable<Integer> {
     Integer slidingWindow;
 
     @Option(names = "--parallel-blocks", paramLabel = "NORMS",
-            description = "Write a dense llama-shaped model with parallel blocks (bam.md 4: x + attn(LN x) + ffn(LN x)) "
+            description = "Write a dense llama-shaped model with parallel blocks (x + attn(LN x) + ffn(LN x)) "
                     + "and NORMS (1 or 2) norms per block, in the native upcycle_moa format.")
     Integer parallelBlocks;
 

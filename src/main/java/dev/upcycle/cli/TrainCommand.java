@@ -124,8 +124,8 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
     long seed;
 
     @Option(names = "--compute-of", paramLabel = "DIR",
-            description = "Compute-matched training (bam.md 7): train as many steps as give the forward FLOPs of --steps "
-                    + "steps of the model in DIR (a directory or a model id), at the same batch and sequence length (FLOPs per token as in bam.md 6).")
+            description = "Compute-matched training: train as many steps as give the forward FLOPs of --steps "
+                    + "steps of the model in DIR (a directory or a model id), at the same batch and sequence length (forward FLOPs per token as in docs/attention-experts.md).")
     Path computeOf;
 
     @Option(names = "--json", description = "Print one JSON document on stdout; progress goes to stderr.")

@@ -21,8 +21,8 @@ import java.util.List;
 
 /**
  * One sequential pass over each input weight file: its SHA-256 for {@code upcycle.json}, and the
- * number of NaN/Inf values per floating tensor (formats.md 6: refused by default), checked on the
- * raw bits so no value is decoded.
+ * number of NaN/Inf values per floating tensor (refused by default: docs/formats.md, "Rejected inputs",
+ * row 34), checked on the raw bits so no value is decoded.
  */
 final class InputScan {
     private static final int CHUNK = 8 << 20;

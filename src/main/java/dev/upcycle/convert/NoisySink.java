@@ -11,10 +11,11 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * A sink that adds {@code N(0, std^2)} to every element written through it (bam.md 1.3,
- * {@code expert_noise_std}). Whatever the inner source writes (bytes in the output dtype, channel
- * copies, floats) is decoded, perturbed in float64 and rounded once into the output dtype. The
- * stream is keyed by (seed, tensor name), so a tensor's noise does not depend on the shard layout.
+ * A sink that adds {@code N(0, std^2)} to every element written through it ({@code expert_noise_std},
+ * docs/attention-experts.md, "One seed: copies, and why the router then learns nothing"). Whatever the
+ * inner source writes (bytes in the output dtype, channel copies, floats) is decoded, perturbed in
+ * float64 and rounded once into the output dtype. The stream is keyed by (seed, tensor name), so a
+ * tensor's noise does not depend on the shard layout.
  */
 final class NoisySink implements TensorSink {
     private static final int CHUNK = 1 << 16;

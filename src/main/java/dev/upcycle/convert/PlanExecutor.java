@@ -26,7 +26,7 @@ import java.util.function.Consumer;
  * Whole tensors and unscaled row slices (contiguous byte ranges) go channel to channel with no
  * conversion, which keeps the run limited by the disk; column slices read source rows in
  * bounded chunks; scaled or dtype-changed values go through float with one rounding from float64
- * (upcycling.md 2.4); routers and zeros are synthesised in the output dtype.
+ * (docs/formats.md, "Dtypes"); routers and zeros are synthesised in the output dtype.
  */
 public final class PlanExecutor {
     /** Elements per conversion chunk (4 MiB of floats). */
@@ -111,7 +111,10 @@ public final class PlanExecutor {
         }
     }
 
-    /** bam.md 2: the element-wise mean of whole tensors of several seeds, in float64, rounded once. */
+    /**
+     * Merges (docs/attention-experts.md, "Several seeds: BTX and BAM merges"): the element-wise mean of
+     * whole tensors of several seeds, in float64, rounded once.
+     */
     private void mean(TensorSource.Mean m, DType out, TensorSink sink) {
         java.util.List<FloatCursor> cursors = new java.util.ArrayList<>();
         try {

@@ -42,7 +42,7 @@ public final class PlanReport {
                 .append('\n');
         b.append(String.format(Locale.ROOT, "parameters: %,d total, %,d active per token%n", p.totalParameters(),
                 p.activeParameters()));
-        b.append(String.format(Locale.ROOT, "accounting (bam.md 6, every layer an expert layer, no biases, n_ctx %d):%n",
+        b.append(String.format(Locale.ROOT, "accounting (every layer an expert layer, no biases, n_ctx %d):%n",
                 nCtx(p)));
         b.append(String.format(Locale.ROOT, "  %-16s %16s %16s %20s%n", "model", "parameters", "active", "FLOPs/token"));
         for (MoaAccounting.Counts c : accounting(p)) {
@@ -79,7 +79,10 @@ public final class PlanReport {
         return Math.min(p.source().maxPositionEmbeddings(), 4096);
     }
 
-    /** Dense, FFN-only MoE and both MoA variants with this plan's expert counts (bam.md 6). */
+    /**
+     * Dense, FFN-only MoE and both MoA variants with this plan's expert counts
+     * (docs/attention-experts.md, "Parameters, active parameters and FLOPs").
+     */
     public static List<MoaAccounting.Counts> accounting(UpcyclePlan p) {
         MoaAccounting a = MoaAccounting.of(p.source());
         UpcycleSpec s = p.spec();

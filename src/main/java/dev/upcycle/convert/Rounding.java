@@ -1,9 +1,9 @@
 package dev.upcycle.convert;
 
 /**
- * One rounding from float64 into the output dtype (upcycling.md 2.4). Scaled values are computed
- * in float64; the writer rounds floats to BF16/F16 with round-to-nearest-even. Rounding float64
- * to float32 nearest-even first could round twice (a value just above a BF16 tie becomes the
+ * One rounding from float64 into the output dtype (docs/formats.md, "Dtypes"). Scaled values are
+ * computed in float64; the writer rounds floats to BF16/F16 with round-to-nearest-even. Rounding
+ * float64 to float32 nearest-even first could round twice (a value just above a BF16 tie becomes the
  * tie, then rounds to even); rounding to float32 <em>to odd</em> keeps the final rounding correct,
  * because float32 has at least two more significand bits than BF16 or F16.
  */

@@ -10,8 +10,9 @@ import dev.upcycle.upcycle.UpcyclePlan;
 import java.util.List;
 
 /**
- * The {@code "upcycle"} block of a native config (bam.md 5): how the model was built, for people
- * and tools reading the config. Provenance only: the forward pass never reads it.
+ * The {@code "upcycle"} block of a native config (docs/attention-experts.md,
+ * "The native checkpoint format"): how the model was built, for people and tools reading the config.
+ * Provenance only: the forward pass never reads it.
  */
 final class UpcycleBlock {
     private static final JsonNodeFactory F = JsonNodeFactory.instance;
@@ -42,7 +43,7 @@ final class UpcycleBlock {
         return o;
     }
 
-    /** Expert X comes from seed X / (experts per seed), bam.md 2. */
+    /** Expert X comes from seed X / (experts per seed), as a merge assigns them. */
     private static ArrayNode expertToSeed(int experts, int seeds) {
         ArrayNode a = F.arrayNode();
         for (int e = 0; e < experts; e++) {

@@ -1,6 +1,6 @@
 package dev.upcycle.error;
 
-/** Process exit codes, the same for every command (specs/cli.md, "Exit codes"). */
+/** Process exit codes, the same for every command (docs/formats.md, "Errors and exit codes"). */
 public enum ExitCode {
     OK(0),
     /** A check failed: verify found a problem, eval missed its --max-loss bar. */

@@ -4,8 +4,9 @@ import java.util.Objects;
 
 /**
  * A user-facing failure: bad input, impossible options, or the environment. It renders as the
- * one-line error of specs/cli.md, {@code upcycle: <what> : <where> : <why>}, plus an optional
- * hint line saying what to do next. Anything that is not an UpcycleException is a bug.
+ * one-line error {@code upcycle: <what> : <where> : <why>}, plus an optional
+ * hint line (docs/formats.md, "Errors and exit codes") saying what to do next. Anything that is not an
+ * UpcycleException is a bug.
  *
  * @param kind  the named error; decides the exit code
  * @param where the file, tensor or option concerned (e.g. {@code model.safetensors (tensor x)})

@@ -20,9 +20,9 @@ import java.util.stream.Stream;
 
 /**
  * A dense checkpoint on disk, single-file or sharded, with every shard open and
- * cross-checked against the index (formats.md section 2 and section 7 items 20-27). Every
- * file is read under {@link ModelFiles}' rule (inside the directory, or a Hugging Face cache
- * snapshot's blobs); pickle files are recognised by name and never opened.
+ * cross-checked against the index (docs/formats.md, "Sharded checkpoints" and "Rejected inputs" rows
+ * 20-27). Every file is read under {@link ModelFiles}' rule (inside the directory, or a Hugging Face
+ * cache snapshot's blobs); pickle files are recognised by name and never opened.
  */
 public final class Checkpoint implements AutoCloseable {
     static final String PICKLE_HINT =
@@ -244,7 +244,8 @@ public final class Checkpoint implements AutoCloseable {
                 Map<String, String> foundIn = new HashMap<>();
                 long total = 0;
                 // Duplicates first: a tensor in two shards also disagrees with the index for one
-                // of them, but DuplicateTensorName is the precise diagnosis (formats.md 7 item 25).
+                // of them, but DuplicateTensorName is the precise diagnosis (docs/formats.md,
+                // "Rejected inputs", row 25).
                 Map<String, SafetensorsFile> shards = new LinkedHashMap<>();
                 for (String shard : index.shardNames()) {
                     SafetensorsFile f = openShard(shard);
@@ -292,7 +293,10 @@ public final class Checkpoint implements AutoCloseable {
             }
         }
 
-        /** Formats.md 7 item 26: other .safetensors files beside an index. */
+        /**
+         * Rejected input (docs/formats.md, "Rejected inputs", row 26): other .safetensors files beside
+         * an index.
+         */
         private void strays(ShardIndex index, Set<String> indexed) {
             Set<String> shards = new HashSet<>(index.shardNames());
             List<String> names;
@@ -326,7 +330,7 @@ public final class Checkpoint implements AutoCloseable {
             }
         }
 
-        /** Buffers saved by old checkpoints that no model uses (formats.md 3.1). */
+        /** Buffers saved by old checkpoints that no model uses (docs/formats.md, "Source families"). */
         private void oddities(Map<String, TensorRef> tensors) {
             for (String name : tensors.keySet()) {
                 if (name.endsWith("rotary_emb.inv_freq")) {

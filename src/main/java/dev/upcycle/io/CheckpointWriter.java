@@ -23,7 +23,7 @@ import java.util.regex.Pattern;
 /**
  * Writes a whole checkpoint: one {@code model.safetensors}, or shards plus
  * {@code model.safetensors.index.json}, split exactly as transformers / huggingface_hub split
- * (formats.md section 2).
+ * (docs/formats.md, "Sharded checkpoints").
  */
 public final class CheckpointWriter {
     public static final String SINGLE_FILE = "model.safetensors";

@@ -5,8 +5,8 @@ import dev.upcycle.error.UpcycleException;
 
 /**
  * Safetensors element types. Declaration order is the reference writer's file order (widest
- * first, so every tensor starts aligned to its element size; formats.md 1.4). Sub-byte dtypes
- * (F4, F6_*) are rejected outright, so every dtype here has a whole number of bytes.
+ * first, so every tensor starts aligned to its element size; docs/formats.md, "Writing"). Sub-byte
+ * dtypes (F4, F6_*) are rejected outright, so every dtype here has a whole number of bytes.
  */
 public enum DType {
     U64(8, Kind.UNSIGNED),
@@ -54,7 +54,7 @@ public enum DType {
         return kind == Kind.FLOAT;
     }
 
-    /** The dtypes this tool writes (formats.md 1.2, toolkit policy). */
+    /** The dtypes this tool writes (docs/formats.md, "Dtypes"). */
     public boolean isWritable() {
         return this == F32 || this == BF16 || this == F16;
     }

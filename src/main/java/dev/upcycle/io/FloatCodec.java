@@ -5,7 +5,9 @@ import dev.upcycle.error.UpcycleException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
-/** Converts little-endian F64/F32/F16/BF16 element bytes to and from floats (formats.md 6). */
+/**
+ * Converts little-endian F64/F32/F16/BF16 element bytes to and from floats (docs/formats.md, "Dtypes").
+ */
 public final class FloatCodec {
     private FloatCodec() {
     }

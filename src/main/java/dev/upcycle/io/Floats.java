@@ -1,7 +1,7 @@
 package dev.upcycle.io;
 
 /**
- * Exact bit-level conversions between F32, BF16 and F16 (formats.md section 6). Widening is
+ * Exact bit-level conversions between F32, BF16 and F16 (docs/formats.md, "Dtypes"). Widening is
  * exact; narrowing rounds to nearest, ties to even; NaN stays NaN (quiet, sign kept).
  * Written by hand because Float.float16ToFloat only exists from JDK 20 and DJL crashes on
  * BF16 arrays.

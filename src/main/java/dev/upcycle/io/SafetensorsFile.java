@@ -54,7 +54,7 @@ public final class SafetensorsFile implements AutoCloseable {
     /**
      * Opens and validates a file; reads only the 8-byte length and the header.
      *
-     * @throws UpcycleException a header error of formats.md section 7, or IoError
+     * @throws UpcycleException a header error of docs/formats.md, "Rejected inputs", or IoError
      */
     public static SafetensorsFile open(Path file) {
         String where = file.toString();
@@ -327,7 +327,10 @@ public final class SafetensorsFile implements AutoCloseable {
         return ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    /** Formats.md 7 item 36: a file that changes under us must not be half-read. */
+    /**
+     * Rejected input (docs/formats.md, "Rejected inputs", row 36): a file that changes under us must
+     * not be half-read.
+     */
     void checkUnchanged() {
         long now = size(channel, where);
         if (now != fileSize) {

@@ -34,7 +34,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Writes one safetensors file the way the reference writer does (formats.md 1.4): widest
+ * Writes one safetensors file the way the reference writer does (docs/formats.md, "Writing"): widest
  * dtype first, then names byte-wise; contiguous offsets; compact header with
  * {@code __metadata__} first, padded with spaces to a multiple of 8. The file appears
  * atomically: it is written to {@code .<name>.tmp} next to the target, forced, then renamed.

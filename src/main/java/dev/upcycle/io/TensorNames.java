@@ -3,7 +3,10 @@ package dev.upcycle.io;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 
-/** The rules a tensor name must follow, shared by the reader and the writer (formats.md 7, item 19). */
+/**
+ * The rules a tensor name must follow, shared by the reader and the writer (docs/formats.md,
+ * "Rejected inputs", row 19).
+ */
 final class TensorNames {
     private TensorNames() {
     }

@@ -23,7 +23,10 @@ public record Condition(Predicate predicate, boolean negated, Condition and) {
         SPARSE_LAYER("sparse_layer"),
         /** The layer has a dense MLP: the complement of {@link #SPARSE_LAYER}. */
         DENSE_LAYER("dense_layer"),
-        /** The layer's attention is split into attention experts (native family, bam.md 5). */
+        /**
+         * The layer's attention is split into attention experts (native family,
+         * docs/attention-experts.md).
+         */
         MOA_LAYER("moa_layer"),
         /** A MoA layer whose experts own their keys and values (variant {@code separate}). */
         EXPERT_KV_LAYER("expert_kv_layer"),

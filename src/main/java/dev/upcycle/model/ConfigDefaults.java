@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import java.util.Map;
 
 /**
- * Defaults of optional {@code config.json} fields, in one place (formats.md 3.2 and 4): a
- * family's own class default wins, else the common one here. Both the parser and
+ * Defaults of optional {@code config.json} fields, in one place (docs/formats.md, "Config fields" and
+ * "Output families"): a family's own class default wins, else the common one here. Both the parser and
  * {@link ModelConfig.Builder} resolve defaults through this class.
  */
 final class ConfigDefaults {

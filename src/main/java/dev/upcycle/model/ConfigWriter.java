@@ -10,9 +10,9 @@ import java.util.Set;
 
 /**
  * {@link ModelConfig} → the family's {@code config.json} object, in a fixed key order. RoPE is
- * written in both encodings and the dtype under both keys (formats.md 3.2), {@code head_dim}
- * always explicitly, MoE fields under the family's key names. {@code parse(toJson(c)) equals c}
- * for every family.
+ * written in both encodings and the dtype under both keys (docs/formats.md, "Config fields"),
+ * {@code head_dim} always explicitly, MoE fields under the family's key names.
+ * {@code parse(toJson(c)) equals c} for every family.
  */
 public final class ConfigWriter {
 
@@ -143,7 +143,7 @@ public final class ConfigWriter {
         putIfDeclared(o, f, "router_jitter_noise", F.numberNode(moe.routerJitterNoise()));
     }
 
-    /** bam.md 5: the attention-expert fields of the native family. */
+    /** The attention-expert fields of the native family (docs/attention-experts.md, "config.json"). */
     private static void writeMoa(ObjectNode o, Family f, MoaConfig moa) {
         o.put("moa_variant", moa.variant().token());
         o.put(f.keys().numAttentionExperts(), moa.numAttentionExperts());

@@ -72,7 +72,7 @@ public record Family(String name, String modelType, String architecture, boolean
         return templates.stream().filter(t -> t.role() == role).findFirst();
     }
 
-    /** Whether the family has attention experts (native MoA format, bam.md 5). */
+    /** Whether the family has attention experts (native MoA format, docs/attention-experts.md). */
     public boolean moa() {
         return keys.numAttentionExperts() != null;
     }

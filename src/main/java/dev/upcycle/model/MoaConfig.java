@@ -7,22 +7,25 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The attention-expert part of a native ({@code upcycle_moa}) config, bam.md section 5.
+ * The attention-expert part of a native ({@code upcycle_moa}) config (docs/attention-experts.md,
+ * "config.json").
  *
  * @param variant                 {@code separate} (experts own q, k, v, o) or {@code shared_kv}
  *                                (experts own q and o; one k and v per layer)
  * @param numAttentionExperts     E_a, attention experts per MoA layer
  * @param attentionExpertsPerTok  k_a for top-k routing (renormalised), or null for soft routing
  * @param moaLayers               layers with attention experts, ascending, or null for every layer
- * @param blockLayout             sequential (Llama) or parallel (BAM) blocks, bam.md section 4
+ * @param blockLayout             sequential (Llama) or parallel (BAM) blocks
+ *                                (docs/attention-experts.md, "Block layouts")
  * @param parallelNumNorms        norms per parallel block: 1 (input_layernorm only) or 2
- * @param attentionRouterZLossCoef z-loss weight of the attention router (training only; bam.md 2)
+ * @param attentionRouterZLossCoef z-loss weight of the attention router (training only;
+ *                                 docs/attention-experts.md, "Training the routers")
  */
 public record MoaConfig(Variant variant, int numAttentionExperts, Integer attentionExpertsPerTok,
                         List<Integer> moaLayers, BlockLayout blockLayout, int parallelNumNorms,
                         double attentionRouterZLossCoef) {
 
-    /** bam.md 3.2 and 3.3. */
+    /** Separate or shared k/v (docs/attention-experts.md, "Two variants: separate and shared k/v"). */
     public enum Variant {
         SEPARATE, SHARED_KV;
 
@@ -41,7 +44,7 @@ public record MoaConfig(Variant variant, int numAttentionExperts, Integer attent
         }
     }
 
-    /** bam.md 4. */
+    /** Sequential or parallel blocks (docs/attention-experts.md, "Block layouts"). */
     public enum BlockLayout {
         SEQUENTIAL, PARALLEL;
 

@@ -14,10 +14,11 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * A validated {@code config.json} (formats.md 3.2 and 4): an invalid one cannot be constructed.
- * Read with {@link #read(Path, FamilyRegistry)} / {@link #parse(JsonNode, FamilyRegistry, String)},
- * built in code with {@link #builder(Family)}, written with {@link ConfigWriter}. Validation
- * failures are {@code UpcycleException(InvalidConfig)} naming the field and value.
+ * A validated {@code config.json} (docs/formats.md, "Config fields" and "Output families"): an invalid
+ * one cannot be constructed. Read with {@link #read(Path, FamilyRegistry)} /
+ * {@link #parse(JsonNode, FamilyRegistry, String)}, built in code with {@link #builder(Family)},
+ * written with {@link ConfigWriter}. Validation failures are {@code UpcycleException(InvalidConfig)}
+ * naming the field and value.
  *
  * @param family                the family ({@code model_type} / {@code architectures[0]})
  * @param architectures         {@code architectures}; the first is the family's
@@ -191,7 +192,8 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
 
     /**
      * Whether a tensor is used for every token: non-expert tensors always; routed FFN experts
-     * {@code expert < k}; attention experts' q/o {@code expert < k_a}, their k/v always (bam.md 3.5, 6).
+     * {@code expert < k}; attention experts' q/o {@code expert < k_a}, their k/v always
+     * (docs/attention-experts.md, "KV cache" and "Parameters, active parameters and FLOPs").
      */
     public boolean isActive(TensorRole role, int expert) {
         if (expert < 0) {

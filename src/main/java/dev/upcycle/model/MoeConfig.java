@@ -6,8 +6,8 @@ import static dev.upcycle.model.ConfigLimits.require;
 import java.util.List;
 
 /**
- * The MoE part of a config (formats.md 4), under family-neutral names; the family's
- * {@link ConfigKeys} say how each is spelled in {@code config.json}. Checks that need the
+ * The MoE part of a config (docs/formats.md, "Output families"), under family-neutral names; the
+ * family's {@link ConfigKeys} say how each is spelled in {@code config.json}. Checks that need the
  * dense part (layer ranges, Mixtral's expert width) are done by {@link ModelConfig}.
  *
  * @param numExperts         E, routed experts per sparse layer

@@ -7,13 +7,14 @@ public enum SparseLayerRule {
     /** Mixtral: every layer is sparse. */
     ALL("all"),
     /**
-     * Qwen2-MoE / Qwen3-MoE (formats.md 4.2): layer L is sparse iff
+     * Qwen2-MoE / Qwen3-MoE (docs/formats.md, "Qwen2-MoE"): layer L is sparse iff
      * {@code L ∉ mlp_only_layers && E > 0 && (L+1) % decoder_sparse_step == 0}.
      */
     DECODER_SPARSE_STEP("decoder_sparse_step"),
     /**
-     * Native family (bam.md 5): {@code moe_layers} lists the sparse layers (null: all). Held as
-     * its complement in {@link MoeConfig#mlpOnlyLayers()}, so the rule is that of step 1.
+     * Native family (docs/attention-experts.md, "config.json"): {@code moe_layers} lists the sparse
+     * layers (null: all). Held as its complement in {@link MoeConfig#mlpOnlyLayers()}, so the rule is
+     * that of step 1.
      */
     LISTED("moe_layers");
 

@@ -34,9 +34,15 @@ public enum TensorRole {
     SHARED_EXPERT_DOWN,
     /** Qwen2-MoE {@code shared_expert_gate}: the per-token sigmoid gate of the shared expert. */
     SHARED_EXPERT_ROUTER,
-    /** Native family: the attention router {@code [E_a, d]} of a MoA layer (bam.md 3.1). */
+    /**
+     * Native family: the attention router {@code [E_a, d]} of a MoA layer (docs/attention-experts.md,
+     * "The soft mixture of attention").
+     */
     ATTN_ROUTER,
-    /** Native family: per attention expert projections (bam.md 5); k and v only in variant separate. */
+    /**
+     * Native family: per attention expert projections (docs/attention-experts.md, "Tensors"); k and v
+     * only in variant separate.
+     */
     ATTN_EXPERT_Q,
     ATTN_EXPERT_K,
     ATTN_EXPERT_V,

@@ -170,9 +170,9 @@ public final class CausalLm implements AutoCloseable {
     /**
      * Incremental forward: logits {@code [B, T_new, V]} of tokens {@code [B, T_new]} at positions
      * {@code cache.length()} onward, whose keys and values are appended to {@code cache}. Equals
-     * the last {@code T_new} rows of {@link #forward(NDArray)} over the whole sequence (bam.md
-     * T14). Temporaries go to the tokens' manager: give each step a scope that closes before the
-     * cache does.
+     * the last {@code T_new} rows of {@link #forward(NDArray)} over the whole sequence (invariant
+     * T14 of docs/design.md). Temporaries go to the tokens' manager: give each step a scope that closes
+     * before the cache does.
      */
     public NDArray forward(NDArray tokens, KvCache cache) {
         if (cache.layers() != layers.size()) {

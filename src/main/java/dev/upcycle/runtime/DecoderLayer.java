@@ -5,8 +5,9 @@ import dev.upcycle.model.ModelConfig;
 
 /**
  * Pre-norm decoder layer. Sequential (Llama): {@code h = x + attn(norm(x))}, {@code out = h + ffn(norm(h))}.
- * Parallel (bam.md 4): {@code out = x + attn(LN x) + ffn(LN x)}, with one norm or two (both on x).
- * The attention is a MoA layer ({@link MoaAttention}) where the config says so.
+ * Parallel (docs/attention-experts.md, "Block layouts"): {@code out = x + attn(LN x) + ffn(LN x)}, with
+ * one norm or two (both on x). The attention is a MoA layer ({@link MoaAttention}) where the config
+ * says so.
  */
 public final class DecoderLayer {
     private final int layer;

@@ -9,12 +9,13 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Keys (after RoPE) and values of the tokens decoded so far, for incremental decoding (bam.md 3.5).
- * Indexed {@code [layer][slot]}: one slot per dense or shared_kv MoA layer, one per attention
- * expert in a separate MoA layer. A slot holds {@code [B, h_kv, T, hd]}: the key/value heads, not
- * their GQA repeats. A layer with a sliding window of {@code w} keeps only its last {@code w − 1}
- * positions between steps (all a later query can see besides itself), so its memory is bounded
- * by the window; the mask works on relative positions, so a suffix of the keys is enough.
+ * Keys (after RoPE) and values of the tokens decoded so far, for incremental decoding
+ * (docs/attention-experts.md, "KV cache"). Indexed {@code [layer][slot]}: one slot per dense or
+ * shared_kv MoA layer, one per attention expert in a separate MoA layer. A slot holds
+ * {@code [B, h_kv, T, hd]}: the key/value heads, not their GQA repeats. A layer with a sliding window
+ * of {@code w} keeps only its last {@code w − 1} positions between steps (all a later query can see
+ * besides itself), so its memory is bounded by the window; the mask works on relative positions, so a
+ * suffix of the keys is enough.
  *
  * <p>The arrays live in a sub-manager the cache owns. A forward step borrows them into its own
  * scope ({@code tempAttach}), so what the step derives from them is freed with the step; they
@@ -45,7 +46,10 @@ public final class KvCache implements AutoCloseable {
         return separate ? config.moa().numAttentionExperts() : 1;
     }
 
-    /** Cached floats (K and V) per token in {@code layer}: {@code slots · 2 · h_kv · hd} (bam.md 3.5 table). */
+    /**
+     * Cached floats (K and V) per token in {@code layer}: {@code slots · 2 · h_kv · hd}
+     * (docs/attention-experts.md, "KV cache").
+     */
     public static long floatsPerToken(ModelConfig config, int layer) {
         return slots(config, layer) * 2L * config.numKeyValueHeads() * config.headDim();
     }

@@ -14,7 +14,7 @@ import java.util.Map;
  * One decoder layer's parameters, read from a {@link WeightSource} into FP32 arrays of a
  * manager. Exactly one of {@code mlp} (dense layer) and {@code moe} (sparse layer) is set, and
  * exactly one of {@code attention} and {@code moa} (attention experts, native family). {@code mlpNorm}
- * is null for a parallel block with one norm (bam.md 4).
+ * is null for a parallel block with one norm (docs/attention-experts.md, "Block layouts").
  */
 public record LayerWeights(int layer, NDArray attentionNorm, AttentionWeights attention, NDArray mlpNorm, Mlp mlp,
                            MoeWeights moe, MoaWeights moa) {
@@ -118,7 +118,10 @@ public record LayerWeights(int layer, NDArray attentionNorm, AttentionWeights at
             return src.has(role, layer, expert) ? at(role, layer, expert) : null;
         }
 
-        /** bam.md 5: the router and every expert; shared_kv experts get the layer's one k and v. */
+        /**
+         * The router and every expert (docs/attention-experts.md, "Tensors"); shared_kv experts get the
+         * layer's one k and v.
+         */
         MoaWeights moa(int layer, int experts) {
             NDArray router = get(ATTN_ROUTER, layer);
             boolean shared = src.has(ATTN_K, layer, -1);

@@ -5,7 +5,8 @@ import dev.upcycle.model.MoaConfig;
 import dev.upcycle.model.ModelConfig;
 
 /**
- * The MoA layer of bam.md 3: {@code g = softmax(W_attn h)} in FP32 (optionally top-k, renormalised),
+ * The MoA layer (docs/attention-experts.md, "The soft mixture of attention"):
+ * {@code g = softmax(W_attn h)} in FP32 (optionally top-k, renormalised),
  * {@code MoA(h)_t = Σ_e g_e(h_t) A_e(h)_t}, each {@code A_e} a full causal GQA attention
  * ({@link Attention}) with the expert's projections; shared_kv experts share one k and v.
  */
@@ -56,7 +57,8 @@ public final class MoaAttention {
     /**
      * Incremental form of {@link #forward(MoaWeights, NDArray, NDArray, NDArray)} for new tokens
      * after those in {@code cache}: separate experts append to slot {@code e} of the layer, shared_kv
-     * experts share slot 0 (bam.md 3.5), whose keys and values are computed once.
+     * experts share slot 0 (docs/attention-experts.md, "KV cache"), whose keys and values are computed
+     * once.
      */
     public NDArray forward(MoaWeights w, NDArray h, NDArray cos, NDArray sin, KvCache cache, int layer) {
         NDArray g = gates(w.router(), h);

@@ -43,7 +43,10 @@ final class Ops {
         return x.getShape().dimension() - 1;
     }
 
-    /** A scalar array in {@code like}'s manager (Java scalars inside autograd misbehave, djl-notes.md). */
+    /**
+     * A scalar array in {@code like}'s manager (Java scalars inside autograd misbehave: docs/design.md,
+     * "Working with DJL").
+     */
     static NDArray scalar(NDArray like, double value) {
         return like.getManager().create((float) value);
     }

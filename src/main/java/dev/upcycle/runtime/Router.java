@@ -4,8 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 
 /**
- * Gating and routing (formats.md 4.1-4.3): {@code p = softmax_f32(x · gateᵀ)} over all E
- * experts, the top-k of {@code p}, divided by their sum when {@code normTopkProb} (always for
+ * Gating and routing (docs/formats.md, "Output families"): {@code p = softmax_f32(x · gateᵀ)} over all
+ * E experts, the top-k of {@code p}, divided by their sum when {@code normTopkProb} (always for
  * Mixtral). Tie-breaking is PyTorch's {@code topk}.
  */
 public final class Router {

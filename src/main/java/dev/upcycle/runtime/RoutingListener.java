@@ -4,7 +4,8 @@ import ai.djl.ndarray.NDArray;
 
 /**
  * Receives each sparse layer's routing during a forward pass (auxiliary losses, expert-load
- * statistics), and each MoA layer's attention-router logits (its z-loss, bam.md 2).
+ * statistics), and each MoA layer's attention-router logits (its z-loss: docs/attention-experts.md,
+ * "Training the routers").
  */
 @FunctionalInterface
 public interface RoutingListener {

@@ -52,7 +52,7 @@ public final class Synthesizer {
     /**
      * The dense llama-shaped config {@code c} as a native ({@code upcycle_moa}) config with parallel
      * blocks and {@code norms} norms per block, with no routed and no attention experts: a BAM-style
-     * seed (bam.md 4), which no Llama-family format can express.
+     * seed (docs/attention-experts.md, "Block layouts"), which no Llama-family format can express.
      */
     public static ModelConfig parallelBlocks(ModelConfig c, int norms) {
         List<Integer> all = java.util.stream.IntStream.range(0, c.numHiddenLayers()).boxed().toList();

@@ -11,19 +11,20 @@ import java.util.TreeMap;
 
 /**
  * The MoE auxiliary losses of one forward pass, collected through {@link RoutingListener}
- * (upcycling.md section 9), per sparse layer over its {@code T} tokens:
+ * (docs/method.md, "Training losses"), per sparse layer over its {@code T} tokens:
  * <ul>
  *   <li>load balancing (Switch / ST-MoE): {@code L_aux = α·N·Σ_i f_i·P_i} with
  *       {@code f_i = (1/(T·K)) Σ_t 1[i ∈ sel_t]} (a count, no gradient) and
  *       {@code P_i = (1/T) Σ_t p_{t,i}} (differentiable);</li>
  *   <li>router z-loss (ST-MoE): {@code L_z = β·(1/T) Σ_t (log Σ_i e^{l_{t,i}})²};</li>
  *   <li>the same z-loss on the attention routers of MoA layers, with its own weight γ
- *       ({@code attention_router_z_loss_coef}, 0 by default: bam.md 2 puts no loss on them).</li>
+ *       ({@code attention_router_z_loss_coef}, 0 by default: BAM puts no loss on them;
+ *       docs/attention-experts.md, "Training the routers").</li>
  * </ul>
  * Both are averaged over the sparse layers, so {@code L_aux/α = 1} at uniform probabilities for
  * the model as a whole as for one layer (Megatron-LM sums over layers instead; the average keeps
- * α's meaning independent of depth). Every constant is an NDArray (djl-notes.md). Also counts
- * the tokens each expert received, per layer, for the load plot.
+ * α's meaning independent of depth). Every constant is an NDArray (docs/design.md, "Working with DJL").
+ * Also counts the tokens each expert received, per layer, for the load plot.
  */
 public final class AuxLosses implements RoutingListener {
     private final double alpha;

@@ -11,10 +11,11 @@ import java.nio.file.Path;
 import java.util.Optional;
 
 /**
- * Compute-matched training (bam.md 7, "CM"): the number of steps that gives a model the training
- * compute of {@code steps} steps of a reference model, at the same batch and sequence length.
- * Compute is the forward FLOPs per token of the decoder layers (bam.md 6), so the ratio is exact
- * for the usual 3x forward estimate of forward plus backward.
+ * Compute-matched training (docs/attention-experts.md, "BAM's comparisons", "CM"): the number of steps
+ * that gives a model the training compute of {@code steps} steps of a reference model, at the same
+ * batch and sequence length. Compute is the forward FLOPs per token of the decoder layers
+ * (docs/attention-experts.md, "Parameters, active parameters and FLOPs"), so the ratio is exact for the
+ * usual 3x forward estimate of forward plus backward.
  */
 public final class ComputeMatch {
     private ComputeMatch() {

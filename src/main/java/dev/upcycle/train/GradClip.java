@@ -4,9 +4,9 @@ import ai.djl.ndarray.NDArray;
 import java.util.Collection;
 
 /**
- * Global-norm gradient clipping, written out (djl-notes.md: DJL's helpers did not behave as
- * documented): {@code n = sqrt(Σ_p ||g_p||²)}; when {@code n > max}, every gradient is scaled by
- * {@code max / n}, so the clipped global norm is exactly {@code max} (up to rounding).
+ * Global-norm gradient clipping, written out (docs/design.md, "Working with DJL": DJL's helpers did not
+ * behave as documented): {@code n = sqrt(Σ_p ||g_p||²)}; when {@code n > max}, every gradient is scaled
+ * by {@code max / n}, so the clipped global norm is exactly {@code max} (up to rounding).
  */
 public final class GradClip {
     private GradClip() {

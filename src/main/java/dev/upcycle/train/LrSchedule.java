@@ -6,9 +6,10 @@ package dev.upcycle.train;
  * to {@code min} at the last step, or {@code peak} held constant.
  *
  * <p>The default is to <em>reset</em> the schedule, warmup to the pre-training peak and cosine
- * decay, because that is what the upcycling paper found best (upcycling.md section 9): on the 2B
- * model a constant LR at the pre-training minimum (2e-5) started lower but plateaued, while a
- * peak of 1e-4 or 2e-4 with cosine decay to 2e-5 won and caused no catastrophic forgetting.
+ * decay, because that is what the upcycling paper found best (docs/method.md,
+ * "Learning-rate schedule"): on the 2B model a constant LR at the pre-training minimum (2e-5) started
+ * lower but plateaued, while a peak of 1e-4 or 2e-4 with cosine decay to 2e-5 won and caused no
+ * catastrophic forgetting.
  */
 public record LrSchedule(double peak, double min, int warmup, int steps, TrainConfig.Schedule shape) {
 

@@ -6,8 +6,9 @@ import java.util.Locale;
 
 /**
  * The FFN activation, as far as upcycling cares: whether the FFN is gated and how the activation
- * behaves under scaling (upcycling.md 5.2). The exact GELU variant (erf or tanh) does not change
- * any scaling rule, so all GELU spellings map to one constant here; the runtime keeps the variant.
+ * behaves under scaling (docs/method.md, "Scaling modes"). The exact GELU variant (erf or tanh) does
+ * not change any scaling rule, so all GELU spellings map to one constant here; the runtime keeps the
+ * variant.
  */
 public enum Activation {
     /** SwiGLU: {@code silu(W_g x) * (W_u x)}. Not homogeneous. */
@@ -41,7 +42,8 @@ public enum Activation {
 
     /**
      * True when {@code phi(cz) = c^k phi(z)} for {@code c > 0}, so that a factor inside the
-     * activation can be pulled out (why {@code paper} scaling is exact for these; section 5.2).
+     * activation can be pulled out (why {@code paper} scaling is exact for these; docs/method.md,
+     * "Scaling modes").
      */
     public boolean isPositivelyHomogeneous() {
         return this == SQUARED_RELU || this == RELU;

@@ -6,8 +6,8 @@ import dev.upcycle.model.MoaConfig.BlockLayout;
 import dev.upcycle.model.ModelConfig;
 
 /**
- * The block layout asked for (bam.md 4): {@code --block-layout}, {@code --parallel-norms} and
- * {@code --force-parallel}. Null fields mean "as the seed".
+ * The block layout asked for (docs/attention-experts.md, "Block layouts"): {@code --block-layout},
+ * {@code --parallel-norms} and {@code --force-parallel}. Null fields mean "as the seed".
  *
  * @param layout        sequential or parallel, or null to keep the seed's
  * @param parallelNorms 1 or 2 norms per parallel block, or null for the seed's (2 when the seed is sequential)
@@ -57,7 +57,7 @@ public record BlockSpec(BlockLayout layout, Integer parallelNorms, boolean force
             throw new UpcycleException(ErrorKind.ImpossibleCombination, "--block-layout " + to.token(),
                     "the seed has " + from.token() + " blocks; running it with " + to.token() + " blocks changes "
                             + "its function, because the FFN of a sequential block reads x + attention and that of "
-                            + "a parallel block reads x (bam.md 4)",
+                            + "a parallel block reads x",
                     "pass --force-parallel to convert anyway (step 0 will not match the seed)");
         }
         if (to == BlockLayout.SEQUENTIAL && parallelNorms != null) {

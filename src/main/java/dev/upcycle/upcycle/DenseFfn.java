@@ -1,7 +1,7 @@
 package dev.upcycle.upcycle;
 
 /**
- * One dense FFN as row-major float arrays in HF layout ({@code [out, in]}), upcycling.md section 1:
+ * One dense FFN as row-major float arrays in HF layout ({@code [out, in]}), docs/method.md, "Notation":
  * {@code gate, up [F, d]}, {@code down [d, F]}, optional biases {@code [F]}, {@code [F]}, {@code [d]}.
  * The arrays are shared, not copied: callers must not modify them while slicing.
  *

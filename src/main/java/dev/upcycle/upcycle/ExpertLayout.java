@@ -5,10 +5,10 @@ import dev.upcycle.error.UpcycleException;
 
 /**
  * Where every expert's neurons come from in one dense FFN of width {@code F}
- * (upcycling.md 2.1 and 7). Expert {@code n} holds shard {@code j = n mod G} of the routed
- * neurons and belongs to virtual group {@code v = n / G}; experts {@code vG .. vG+G-1} together
- * hold every routed neuron once (Megatron's layout: {@code tensor_split} into G shards, repeated E
- * times).
+ * (docs/method.md, "Fine-grained experts" and "Shared experts"). Expert {@code n} holds shard
+ * {@code j = n mod G} of the routed neurons and belongs to virtual group {@code v = n / G}; experts
+ * {@code vG .. vG+G-1} together hold every routed neuron once (Megatron's layout: {@code tensor_split}
+ * into G shards, repeated E times).
  *
  * <p>With a {@link SharedExpertMode#SPLIT} shared expert, the shared expert takes the first
  * {@code F_s} dense neurons and the routed shards start after them. With
@@ -70,7 +70,8 @@ public record ExpertLayout(int denseIntermediate, int sharedIntermediate, int ro
                             + " so that routed experts keep some neurons",
                     "use --shared-expert-mode full-copy to copy the whole FFN into the shared expert");
         }
-        // Section 7 step 1: the routed part F - F_s is what gets sharded.
+        // Split shared expert (docs/method.md, "Shared experts"): the routed part F - F_s is what gets
+        // sharded.
         if ((f - fs) % g != 0) {
             throw new UpcycleException(ErrorKind.ImpossibleCombination, "--shared-expert-size / --granularity",
                     "routed width F - F_s = " + f + " - " + fs + " = " + (f - fs)
@@ -84,13 +85,15 @@ public record ExpertLayout(int denseIntermediate, int sharedIntermediate, int ro
         return experts / granularity;
     }
 
-    /** Shard index {@code j(n) = n mod G} (section 2.1). */
+    /** Shard index {@code j(n) = n mod G} (docs/method.md, "Fine-grained experts"). */
     public int shard(int expert) {
         checkExpert(expert);
         return expert % granularity;
     }
 
-    /** Virtual group {@code v(n) = n / G}, used by the router (section 3). */
+    /**
+     * Virtual group {@code v(n) = n / G}, used by the router (docs/method.md, "Router initialisation").
+     */
     public int group(int expert) {
         checkExpert(expert);
         return expert / granularity;
@@ -127,15 +130,18 @@ public record ExpertLayout(int denseIntermediate, int sharedIntermediate, int ro
         return expertIntermediate * granularity;
     }
 
-    /** True when routed experts' down projections are zeroed (full-copy shared expert, section 7). */
+    /**
+     * True when routed experts' down projections are zeroed (full-copy shared expert, docs/method.md,
+     * "Shared experts").
+     */
     public boolean routedDownZeroed() {
         return hasSharedExpert() && routedOffset == 0;
     }
 
     /**
      * Weights of all routed experts of one layer: {@code N * F_e * d * (3 or 2)}, which is
-     * {@code E} times the dense FFN's (section 2.3; with a split shared expert, E times the routed
-     * part). Router weights ({@code N * d}) are not included.
+     * {@code E} times the dense FFN's (docs/formats.md, "Output families"; with a split shared expert,
+     * E times the routed part). Router weights ({@code N * d}) are not included.
      */
     public long routedExpertParameters(int hidden, boolean gated) {
         return (long) experts * expertIntermediate * hidden * (gated ? 3 : 2);

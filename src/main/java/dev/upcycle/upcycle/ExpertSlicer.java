@@ -3,10 +3,10 @@ package dev.upcycle.upcycle;
 import java.util.Objects;
 
 /**
- * Cuts expert tensors out of a dense FFN (upcycling.md 2.2): gate/up rows and their biases
- * {@code J_j(n)} times {@code c_g} / {@code c_u}, down columns {@code J_j(n)} times {@code c_d}.
- * Every value is multiplied in float64 and rounded once to float32 (section 2.4); a factor of
- * exactly 1 therefore copies bits, and a factor of 0 writes {@code +0.0}.
+ * Cuts expert tensors out of a dense FFN (docs/method.md, "Fine-grained experts"): gate/up rows and
+ * their biases {@code J_j(n)} times {@code c_g} / {@code c_u}, down columns {@code J_j(n)} times
+ * {@code c_d}. Every value is multiplied in float64 and rounded once to float32 (docs/formats.md,
+ * "Dtypes"); a factor of exactly 1 therefore copies bits, and a factor of 0 writes {@code +0.0}.
  */
 public final class ExpertSlicer {
     private ExpertSlicer() {
@@ -29,8 +29,9 @@ public final class ExpertSlicer {
     }
 
     /**
-     * The shared expert (section 7): gate/up rows and down columns {@code I_s}, gate/up unscaled,
-     * down and the dense down bias times {@code sharedDown} (2 for the zero sigmoid gate).
+     * The shared expert (docs/method.md, "Shared experts"): gate/up rows and down columns {@code I_s},
+     * gate/up unscaled, down and the dense down bias times {@code sharedDown} (2 for the zero sigmoid
+     * gate).
      *
      * @throws IllegalArgumentException when the layout has no shared expert
      */
@@ -113,7 +114,7 @@ public final class ExpertSlicer {
         return src == null ? null : sliceVector(src, 0, src.length, factor);
     }
 
-    /** {@code v * factor} in float64, rounded once to float32 (section 2.4). */
+    /** {@code v * factor} in float64, rounded once to float32 (docs/formats.md, "Dtypes"). */
     public static float scaleOnce(float v, double factor) {
         return factor == 1.0 ? v : (float) (v * factor);
     }

@@ -5,7 +5,7 @@ import java.util.Objects;
 import java.util.OptionalDouble;
 
 /**
- * Whether the upcycled model reproduces the dense model at step 0 (upcycling.md section 6), with
+ * Whether the upcycled model reproduces the dense model at step 0 (docs/method.md, "Exactness"), with
  * the reasons a user reads in {@code --dry-run}.
  *
  * @param verdict                exact, approximate or not preserving
@@ -13,7 +13,8 @@ import java.util.OptionalDouble;
  * @param warnings               things that do not change step 0 but matter for training
  * @param expectedRelativeError  {@code max|y_moe - y_dense| / max|y_dense|} to expect at step 0:
  *                               0 for exact (up to rounding in the output dtype), the measured
- *                               worst case of section 6.2 where one is known, empty otherwise
+ *                               worst case of docs/method.md, "Measured errors", where one is known,
+ *                               empty otherwise
  */
 public record Fidelity(Verdict verdict, List<String> reasons, List<String> warnings,
                        OptionalDouble expectedRelativeError) {

@@ -9,17 +9,20 @@ import java.util.OptionalDouble;
 
 /**
  * Decides whether step 0 of an upcycled model reproduces the dense model, following
- * upcycling.md section 6 and "What is approximate, and why". The measured errors quoted come
- * from the table in section 6.2 (d=16, F=32/64, x ~ N(0,1)); they are indicative for real models.
+ * docs/method.md, "Exactness" and "Conditions, and why". The measured errors quoted come
+ * from the table in "Measured errors" (d=16, F=32/64, x ~ N(0,1)); they are indicative for real models.
  */
 public final class FidelityAnalysis {
-    /** Section 6.2 cases 5, 6 and 7: worst measured error of paper scaling on non-homogeneous activations. */
+    /**
+     * docs/method.md, "Measured errors" (paper rows): worst measured error of paper scaling on
+     * non-homogeneous activations.
+     */
     static final double PAPER_SWIGLU_ERROR = 1.2e-1;
     static final double PAPER_GEGLU_ERROR = 7.4e-2;
     static final double PAPER_GELU_ERROR = 1.3e-1;
-    /** Section 6.2 case 8: a top-K set that cuts a virtual group. */
+    /** docs/method.md, "Measured errors": a top-K set that cuts a virtual group. */
     static final double CUT_GROUP_ERROR = 1.8;
-    /** Section 6.2 case 9: independent router rows with G > 1. */
+    /** docs/method.md, "Measured errors": independent router rows with G > 1. */
     static final double INDEPENDENT_ROWS_ERROR = 1.2;
 
     private FidelityAnalysis() {
@@ -41,9 +44,9 @@ public final class FidelityAnalysis {
                     + "that supports it (Qwen-MoE expresses both modes through norm_topk_prob) or change --routing.");
         }
         if (spec.hasSharedExpert() && spec.sharedExpertMode() == SharedExpertMode.FULL_COPY) {
-            // Section 7, alternative: the routed down projections are zero, so the routed part adds
-            // nothing whatever the routing, and the shared copy (down x2, gate sigmoid(0) = 1/2) is the
-            // dense FFN.
+            // Full-copy shared expert (docs/method.md, "Shared experts"): the routed down projections
+            // are zero, so the routed part adds nothing whatever the routing, and the shared copy (down
+            // x2, gate sigmoid(0) = 1/2) is the dense FFN.
             return f.toFidelity(warnings, "The shared expert is a full copy of the dense FFN with its down "
                     + "projection doubled to undo the sigmoid(0) = 1/2 gate, and the routed experts' down "
                     + "projections are zero, so step 0 equals the dense model whatever the routing.");
@@ -111,7 +114,9 @@ public final class FidelityAnalysis {
         return fidelity;
     }
 
-    /** Section 6.1: with G > 1 each top-K set must hold whole virtual groups. */
+    /**
+     * docs/method.md, "Conditions, and why": with G > 1 each top-K set must hold whole virtual groups.
+     */
     private static void assessGroups(UpcycleSpec spec, Findings f) {
         int g = spec.granularity();
         if (g == 1) {
@@ -149,12 +154,13 @@ public final class FidelityAnalysis {
     }
 
     /**
-     * Section 6.1: softmax-topK is exact only when all logits are equal. That is the zero router,
-     * whose selection is left to tie order: {@link #assessGroups} covers it for G > 1, and with G = 1
-     * every expert is the same function, so any K of them give the same output.
+     * docs/method.md, "Conditions, and why": softmax-topK is exact only when all logits are equal. That
+     * is the zero router, whose selection is left to tie order: {@link #assessGroups} covers it for G >
+     * 1, and with G = 1 every expert is the same function, so any K of them give the same output.
      */
     private static void assessRouting(UpcycleSpec spec, Findings f) {
-        // With K = N every expert is selected and S(x) = 1 = K/N for any router; section 6.1 omits this case.
+        // With K = N every expert is selected and S(x) = 1 = K/N for any router (the
+        // exception noted in docs/method.md, "Conditions, and why").
         if (spec.routing() != Routing.SOFTMAX_TOPK || spec.routerInit() == RouterInit.ZERO
                 || spec.topK() == spec.experts()) {
             return;
@@ -172,7 +178,10 @@ public final class FidelityAnalysis {
                 fmt(spec.routerStd()), fix));
     }
 
-    /** Section 5.2: only the exact modes, or paper on homogeneous activations, carry s exactly. */
+    /**
+     * docs/method.md, "Scaling modes": only the exact modes, or paper on homogeneous activations, carry
+     * s exactly.
+     */
     private static void assessScaling(UpcycleSpec spec, Activation activation, Findings f) {
         double s = Scaling.outputScale(spec);
         switch (spec.scaling()) {

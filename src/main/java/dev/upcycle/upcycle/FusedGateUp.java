@@ -1,9 +1,10 @@
 package dev.upcycle.upcycle;
 
 /**
- * Un-fuses a {@code gate_up_proj [2F, d]} (gate half first) before slicing (upcycling.md 2.2).
- * Splitting the fused tensor contiguously into G pieces would mix gate rows with up rows, which is
- * what Megatron does for non-SiLU GLUs and which destroys the function (measured error ~190 %).
+ * Un-fuses a {@code gate_up_proj [2F, d]} (gate half first) before slicing (docs/method.md,
+ * "Fine-grained experts"). Splitting the fused tensor contiguously into G pieces would mix gate rows
+ * with up rows, which is what Megatron does for non-SiLU GLUs and which destroys the function (measured
+ * error ~190 %).
  */
 public final class FusedGateUp {
     private FusedGateUp() {

@@ -6,8 +6,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Mixtral (formats.md 4.1): every layer sparse, experts {@code intermediate_size} wide, weights
- * always renormalised over the top-K (topk-softmax only), no biases, no q/k norm, no shared expert.
+ * Mixtral (docs/formats.md, "Mixtral"): every layer sparse, experts {@code intermediate_size} wide,
+ * weights always renormalised over the top-K (topk-softmax only), no biases, no q/k norm, no shared
+ * expert.
  */
 final class MixtralTarget implements MoeTarget {
     /**

@@ -4,9 +4,9 @@ import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.MoaConfig;
 
 /**
- * bam.md section 6: total and active parameters and forward FLOPs per token of a dense model, an
- * FFN-only MoE (BTX) and both MoA variants, from the formulas (biases not counted). Every layer is
- * taken to be an expert layer.
+ * docs/attention-experts.md, "Parameters, active parameters and FLOPs": total and active parameters and
+ * forward FLOPs per token of a dense model, an FFN-only MoE (BTX) and both MoA variants, from the
+ * formulas (biases not counted). Every layer is taken to be an expert layer.
  *
  * @param d      hidden size
  * @param h      query heads
@@ -78,7 +78,8 @@ public record MoaAccounting(long d, long h, long hKv, long hd, long f, long voca
         long ra = ea * d;
         long rf = ef * d;
         boolean separate = variant == MoaConfig.Variant.SEPARATE;
-        // Separate experts' K/V are computed for every token even under top-k (bam.md 3.5).
+        // Separate experts' K/V are computed for every token even under top-k
+        // (docs/attention-experts.md, "KV cache").
         long kv = separate ? ea * pkv() : pkv();
         long total = ea * 2 * pq() + kv + ra + ef * pffn() + rf;
         long active = ka * 2 * pq() + kv + ra + kf * pffn() + rf;
@@ -91,7 +92,8 @@ public record MoaAccounting(long d, long h, long hKv, long hd, long f, long voca
      * Forward FLOPs per token of the decoder layers of any config, layer by layer, by the same
      * formulas: dense or MoA attention, dense or routed FFN (expert width and top-k from the
      * config, a shared expert counted in full). Biases, norms and the lm_head are not counted,
-     * as in bam.md 6. Equals {@link #dense}, {@link #btx} or {@link #bam} for configs of those kinds.
+     * as in docs/attention-experts.md. Equals {@link #dense}, {@link #btx} or {@link #bam} for configs
+     * of those kinds.
      */
     public static long forwardFlops(ModelConfig c, long nCtx) {
         MoaAccounting a = of(c);

@@ -6,16 +6,18 @@ import dev.upcycle.model.MoaConfig;
 import java.util.Objects;
 
 /**
- * What {@code --attention moa-*} asks for (bam.md 3): attention experts per layer, routing, and
- * the attention router's initialisation.
+ * What {@code --attention moa-*} asks for (docs/attention-experts.md, "The soft mixture of attention"):
+ * attention experts per layer, routing, and the attention router's initialisation.
  *
  * @param variant    separate (experts own q, k, v, o) or shared_kv (one k and v per layer)
  * @param experts    E_a, attention experts per MoA layer
  * @param topK       k_a, or null for soft routing (every expert, softmax weights)
- * @param routerInit random (default: with identical experts a zero router never lets them diverge,
- *                   bam.md 1.3) or zero
- * @param routerStd  standard deviation of the random router (bam.md 2: 0.02)
- * @param sharedKvSeed where the shared k/v of a merge come from (bam.md 3.3): null for the mean of
+ * @param routerInit random (default: with identical experts a zero router never lets them diverge;
+ *                   docs/attention-experts.md,
+ *                   "One seed: copies, and why the router then learns nothing") or zero
+ * @param routerStd  standard deviation of the random router (0.02, as in BAM)
+ * @param sharedKvSeed where the shared k/v of a merge come from (docs/attention-experts.md,
+ *                     "Two variants: separate and shared k/v"): null for the mean of
  *                   the seeds, else that seed's index
  */
 public record MoaSpec(MoaConfig.Variant variant, int experts, Integer topK, RouterInit routerInit, double routerStd,

@@ -5,9 +5,10 @@ import dev.upcycle.model.ModelConfig;
 import java.util.List;
 
 /**
- * One output family (formats.md 4 and 5): whether it can take a request, and if not why, and the
- * {@code config.json} it gets. Tensor names come from the family's data file; what the target
- * cannot hold of the source's tensors is found by the planner, which sees every tensor.
+ * One output family (docs/formats.md, "Output families" and "Choosing a target"): whether it can take a
+ * request, and if not why, and the {@code config.json} it gets. Tensor names come from the family's
+ * data file; what the target cannot hold of the source's tensors is found by the planner, which sees
+ * every tensor.
  */
 public interface MoeTarget {
 

@@ -14,7 +14,10 @@ public final class MoeTargets {
      * expert to fill), then Qwen2-MoE.
      */
     static final List<MoeTarget> ALL = List.of(new MixtralTarget(), new QwenMoeTarget(true), new QwenMoeTarget(false));
-    /** The native MoA format (bam.md 5): never chosen by auto for FFN-only requests, always for MoA. */
+    /**
+     * The native MoA format (docs/attention-experts.md, "The native checkpoint format"): never chosen
+     * by auto for FFN-only requests, always for MoA.
+     */
     public static final MoeTarget NATIVE = new NativeTarget();
 
     private MoeTargets() {

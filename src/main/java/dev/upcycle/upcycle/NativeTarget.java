@@ -8,10 +8,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The native MoA format (bam.md 5, family {@code upcycle_moa}): Mixtral-named FFN experts, attention
- * experts under a router, {@code moe_layers} / {@code moa_layers} listing the expert layers. Routing
- * with or without renormalisation ({@code router_norm_topk_prob}); no shared expert, no q/k norm,
- * no sliding window.
+ * The native MoA format (docs/attention-experts.md, "The native checkpoint format"; family
+ * {@code upcycle_moa}): Mixtral-named FFN experts, attention experts under a router, {@code moe_layers}
+ * / {@code moa_layers} listing the expert layers. Routing with or without renormalisation
+ * ({@code router_norm_topk_prob}); no shared expert, no q/k norm, no sliding window.
  */
 final class NativeTarget implements MoeTarget {
     /** Attention experts and parallel blocks are this tool's own format: transformers has no class for it. */
@@ -87,7 +87,8 @@ final class NativeTarget implements MoeTarget {
         }
         MoaSpec moa = request.moa();
         BlockSpec.Resolved blocks = request.block().resolve(source);
-        // parallel_num_norms is 1 in the config of sequential blocks (bam.md 5's example), where it is unused.
+        // parallel_num_norms is 1 in the config of sequential blocks (as in the docs' example), where
+        // it is unused.
         int norms = blocks.parallel() ? blocks.norms() : 1;
         // --attention keep: an FFN-only MoE in the native format, no MoA layer.
         MoaConfig moaConfig = moa == null

@@ -29,8 +29,8 @@ import java.util.stream.Collectors;
 
 /**
  * The pure function {@code (dense config, dense tensor headers, request) -> UpcyclePlan}
- * (style.md 1: the plan is a value). Every impossible combination is refused here, before anything
- * is written, with {@code ImpossibleCombination} (exit 3) naming the reason.
+ * (the plan is a value: docs/design.md, "Data flow"). Every impossible combination is refused here,
+ * before anything is written, with {@code ImpossibleCombination} (exit 3) naming the reason.
  */
 public final class Planner {
     private static final String INV_FREQ = ".rotary_emb.inv_freq";
@@ -51,8 +51,9 @@ public final class Planner {
     }
 
     /**
-     * Several seeds (bam.md 2): BTX (FFN experts from the seeds, the rest averaged) or, with
-     * attention experts, BAM. One seed is plain upcycling. Seeds must share their architecture.
+     * Several seeds (docs/attention-experts.md, "Several seeds: BTX and BAM merges"): BTX (FFN experts
+     * from the seeds, the rest averaged) or, with attention experts, BAM. One seed is plain upcycling.
+     * Seeds must share their architecture.
      *
      * @param sources the seeds' configs, in expert order
      * @param tensors their tensor headers, in the same order
@@ -93,7 +94,7 @@ public final class Planner {
             String t = request.target().strip();
             if (!t.equalsIgnoreCase(MoeTargets.AUTO) && !MoeTargets.byName(t).attentionExperts()) {
                 throw new UpcycleException(ErrorKind.ImpossibleCombination, "--target " + t,
-                        "attention experts need --target native (or auto), bam.md 5");
+                        "attention experts need --target native (or auto)");
             }
             request = request.withTarget(MoeTargets.NATIVE.cliName());
         }
@@ -104,7 +105,7 @@ public final class Planner {
         }
         BlockSpec.Resolved blocks = request.block().resolve(source);
         if (blocks.parallel() && request.target().strip().equalsIgnoreCase(MoeTargets.AUTO)) {
-            // Only the native format has parallel blocks (bam.md 4, 5).
+            // Only the native format has parallel blocks (docs/attention-experts.md, "Block layouts").
             request = request.withTarget(MoeTargets.NATIVE.cliName());
         }
         if (request.moa() != null && request.moa().sharedKvSeed() != null && request.moa().sharedKvSeed() >= seeds) {
@@ -112,7 +113,8 @@ public final class Planner {
                     "seed:" + request.moa().sharedKvSeed() + " names no input (" + seeds + " given, numbered from 0)");
         }
         if (source.mlpBias()) {
-            // upcycling.md 8: no target has expert biases, and dropping them changes the function.
+            // docs/method.md, "Biases": no target has expert biases, and dropping them changes the
+            // function.
             throw new UpcycleException(ErrorKind.ImpossibleCombination, "config.json mlp_bias",
                     "the source has MLP biases, but no target format (mixtral, qwen2-moe, qwen3-moe) has expert biases");
         }
@@ -182,8 +184,8 @@ public final class Planner {
         a.identicalSeeds = in.identicalSeeds();
         a.blocks = in.blocks();
         if (in.blocks().parallel() && !target.attentionExperts()) {
-            a.impossible.add(target.cliName() + " has sequential blocks only, and the output's blocks are parallel "
-                    + "(bam.md 4); use --target native");
+            a.impossible.add(target.cliName() + " has sequential blocks only, and the output's blocks are parallel; "
+                    + "use --target native");
         }
         a.impossible.addAll(target.impossible(source, request.spec(), layers));
         if (a.impossible.isEmpty()) {
@@ -267,17 +269,17 @@ public final class Planner {
             MoaSpec moa = request.moa();
             int n = seeds();
             TensorSource s = switch (e.role()) {
-                // bam.md 3.3: shared_kv_init seed:X takes the shared k/v from seed X instead of the mean.
+                // shared_kv_init seed:X takes the shared k/v from seed X instead of the mean.
                 case ATTN_K, ATTN_V, ATTN_K_BIAS, ATTN_V_BIAS -> moa != null && moa.sharedKvSeed() != null
                         && config.isMoaLayer(layer) ? seed(moa.sharedKvSeed(), single(e, src)) : averaged(e, src);
                 case ATTN_ROUTER -> new TensorSource.Router(moa.routerInit(), moa.routerStd(), spec.seed(),
                         moa.experts(), 1, layer);
                 case ATTN_EXPERT_Q, ATTN_EXPERT_K, ATTN_EXPERT_V, ATTN_EXPERT_O, ATTN_EXPERT_Q_BIAS,
                         ATTN_EXPERT_K_BIAS, ATTN_EXPERT_V_BIAS, ATTN_EXPERT_O_BIAS ->
-                        // bam.md 2: attention expert X is a copy of seed X's attention.
+                        // A merge: attention expert X is a copy of seed X's attention.
                         seed(e.expert() / (moa.experts() / n), copyOrZeros(src, e.role().denseAttention(), layer));
                 case EXPERT_GATE, EXPERT_UP, EXPERT_DOWN -> n == 1 ? sliceExpert(e, src)
-                        // bam.md 2: FFN expert X of a merge is seed X's whole MLP.
+                        // FFN expert X of a merge is seed X's whole MLP.
                         : seed(e.expert() / (spec.experts() / n), new TensorSource.Copy(src.tensorName(
                                 e.role() == TensorRole.EXPERT_GATE ? TensorRole.MLP_GATE
                                         : e.role() == TensorRole.EXPERT_UP ? TensorRole.MLP_UP : TensorRole.MLP_DOWN,
@@ -312,7 +314,10 @@ public final class Planner {
             return seeds() == 1 || inner.sourceName() == null ? inner : new TensorSource.Seed(index, inner);
         }
 
-        /** The tensor of the one seed, or the mean over several (bam.md 2: what is not an expert is averaged). */
+        /**
+         * The tensor of the one seed, or the mean over several (in a merge, what is not an expert is
+         * averaged).
+         */
         private TensorSource averaged(ExpectedTensor e, Family src) {
             return seeds() == 1 ? single(e, src) : mean(single(e, src));
         }
@@ -358,7 +363,8 @@ public final class Planner {
                 case SHARED_EXPERT_DOWN -> layout.hasSharedExpert()
                         ? columns(src.tensorName(TensorRole.MLP_DOWN, layer, -1), layout.sharedNeurons(), factors.sharedDown())
                         : new TensorSource.Zeros();
-                // sigmoid(0) = 1/2 for every token; the shared down projection carries the x2 (upcycling.md 7).
+                // sigmoid(0) = 1/2 for every token; the shared down projection carries the x2
+                // (docs/method.md, "Shared experts").
                 case SHARED_EXPERT_ROUTER -> new TensorSource.Zeros();
                 default -> same(e, src);
             };
@@ -385,7 +391,8 @@ public final class Planner {
                 }
             }
             if (e.role().isBias()) {
-                // A zero bias is no bias: exact (formats.md 5, Llama to Qwen2-MoE).
+                // A zero bias is no bias: exact (docs/formats.md, "Choosing a target": Llama to
+                // Qwen2-MoE).
                 return new TensorSource.Zeros();
             }
             if (e.role() == TensorRole.ATTN_Q_NORM || e.role() == TensorRole.ATTN_K_NORM) {
@@ -393,7 +400,8 @@ public final class Planner {
             }
             if (e.role() == TensorRole.MLP_NORM && src.has(TensorRole.ATTN_NORM)) {
                 // A one-norm parallel seed applies input_layernorm to the FFN's input too; a second
-                // norm that copies it computes the same thing (bam.md 4).
+                // norm that copies it computes the same thing (docs/attention-experts.md,
+                // "Block layouts").
                 return new TensorSource.Copy(src.tensorName(TensorRole.ATTN_NORM, e.layer(), -1));
             }
             throw new IllegalStateException("no source for " + e.name() + " (" + e.role() + ")");
@@ -534,8 +542,10 @@ public final class Planner {
         }
 
         /**
-         * bam.md 1.3 (identical attention experts preserve the function) and 2 (merged seeds do not,
-         * unless they are byte-identical: then every expert is the same function, as with one seed).
+         * Identical attention experts preserve the function, merged seeds do not
+         * (docs/attention-experts.md, "One seed: copies, and why the router then learns nothing" and
+         * "Several seeds: BTX and BAM merges"), unless they are byte-identical: then every expert is
+         * the same function, as with one seed.
          */
         private Fidelity withAttentionAndSeeds(Fidelity f) {
             MoaSpec moa = request.moa();
@@ -545,17 +555,17 @@ public final class Planner {
                 return new Fidelity(Fidelity.Verdict.NOT_PRESERVING, List.of("Block layout: the seed's "
                         + BlockSpec.layoutOf(source).token() + " blocks are written as " + blocks.layout().token()
                         + " blocks (--force-parallel); the FFN now reads a different input, so step 0 does not "
-                        + "match the seed (bam.md 4)."), warns, OptionalDouble.empty());
+                        + "match the seed."), warns, OptionalDouble.empty());
             }
             if (moa != null) {
                 reasons.add(String.format(Locale.ROOT, "Attention: %d identical copies of the attention per MoA layer "
                         + "(%s), %s; weights g_e >= 0 summing to 1 give sum_e g_e A(h) = A(h), so the attention is "
-                        + "unchanged for any router (bam.md 1.3).", moa.experts(), moa.variant().token(),
+                        + "unchanged for any router.", moa.experts(), moa.variant().token(),
                         moa.topK() == null ? "soft routing over all experts" : "top-" + moa.topK() + " renormalised"));
                 if (oneFunction() && moa.routerInit() == RouterInit.ZERO && request.expertNoiseStd() == 0) {
                     warns.add("attention router init zero with " + (seeds() == 1 ? "one seed" : "identical seeds")
                             + " and no expert noise: identical experts get "
-                            + "identical updates and never diverge (bam.md 1.3); use --attention-router-init random "
+                            + "identical updates and never diverge; use --attention-router-init random "
                             + "or --expert-noise-std");
                 }
             }
@@ -571,7 +581,7 @@ public final class Planner {
             if (!oneFunction()) {
                 reasons = new ArrayList<>(List.of("Merging " + seeds() + " seeds (" + (moa == null ? "BTX" : "BAM "
                         + moa.variant().token()) + "): experts come from different models and the other tensors are "
-                        + "their mean, so the result matches no seed (bam.md 2)."));
+                        + "their mean, so the result matches no seed."));
                 return new Fidelity(Fidelity.Verdict.NOT_PRESERVING, reasons, warns, OptionalDouble.empty());
             }
             return new Fidelity(f.verdict(), reasons, warns, f.expectedRelativeError());

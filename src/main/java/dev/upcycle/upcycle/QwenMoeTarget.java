@@ -7,7 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Qwen2-MoE and Qwen3-MoE (formats.md 4.2, 4.3): both routing modes through
+ * Qwen2-MoE and Qwen3-MoE (docs/formats.md, "Qwen2-MoE" and "Qwen3-MoE"): both routing modes through
  * {@code norm_topk_prob}, any layer selection through {@code decoder_sparse_step} /
  * {@code mlp_only_layers}. Qwen2-MoE has fixed q/k/v biases and a shared expert with a sigmoid
  * gate (always present in sparse layers); Qwen3-MoE has per-head q/k RMSNorm and optional biases.
@@ -82,7 +82,8 @@ final class QwenMoeTarget implements MoeTarget {
             b.attentionBias(source.attentionBias() || source.family().has(TensorRole.ATTN_Q_BIAS)
                     && !source.family().declares("attention_bias"));
         } else {
-            // Neutral shared expert when none was asked for: all zeros, output exactly 0 (formats.md 5).
+            // Neutral shared expert when none was asked for: all zeros, output exactly 0
+            // (docs/formats.md, "Choosing a target").
             b.sharedExpertWidth(layout.hasSharedExpert() ? layout.sharedIntermediate() : 1);
         }
         return b.numExperts(spec.experts()).numExpertsPerTok(spec.topK()).expertWidth(layout.expertIntermediate())

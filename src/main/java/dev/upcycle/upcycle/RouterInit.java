@@ -1,6 +1,6 @@
 package dev.upcycle.upcycle;
 
-/** How the router weight {@code R [N, d]} is initialised (upcycling.md section 3). */
+/** How the router weight {@code R [N, d]} is initialised (docs/method.md, "Router initialisation"). */
 public enum RouterInit {
     /**
      * {@code E} rows drawn from {@code N(0, sigma^2)}, row {@code v} repeated for the {@code G}

@@ -5,9 +5,9 @@ import java.util.Objects;
 
 /**
  * Router weights {@code R [N, d]} (HF {@code gate.weight}, layout {@code [out, in]}) per
- * upcycling.md section 3. Every draw comes from {@link SeededGaussian} keyed by the user seed and
- * the output tensor name, so the same seed gives the same bytes whatever order layers are written
- * in, and each draw is rounded once from float64 to float32.
+ * docs/method.md, "Router initialisation". Every draw comes from {@link SeededGaussian} keyed by the
+ * user seed and the output tensor name, so the same seed gives the same bytes whatever order layers are
+ * written in, and each draw is rounded once from float64 to float32.
  */
 public final class RouterInitializer {
     private RouterInitializer() {
@@ -32,7 +32,8 @@ public final class RouterInitializer {
         float[] r = new float[Math.multiplyExact(n, hidden)];
         switch (spec.routerInit()) {
             case ZERO -> {
-                // Section 3: all logits tie; exact for softmax-topK at step 0.
+                // Zero router (docs/method.md, "Router initialisation"): all logits tie; exact for
+                // softmax-topK at step 0.
             }
             case RANDOM -> fill(r, n, hidden, spec, tensorName);
             case VIRTUAL_GROUP -> {

@@ -1,6 +1,6 @@
 package dev.upcycle.upcycle;
 
-/** How router logits become expert weights (upcycling.md section 4). */
+/** How router logits become expert weights (docs/method.md, "Routing modes"). */
 public enum Routing {
     /**
      * Softmax over all N experts, then top-K, no renormalisation: Megatron
@@ -25,7 +25,10 @@ public enum Routing {
         return cliName;
     }
 
-    /** The Qwen-MoE {@code norm_topk_prob} value that expresses this mode (section 2.3). */
+    /**
+     * The Qwen-MoE {@code norm_topk_prob} value that expresses this mode (docs/formats.md,
+     * "Qwen2-MoE").
+     */
     public boolean normTopkProb() {
         return this == TOPK_SOFTMAX;
     }

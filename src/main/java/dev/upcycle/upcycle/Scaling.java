@@ -1,7 +1,7 @@
 package dev.upcycle.upcycle;
 
 /**
- * The weight-scaling rules of upcycling.md section 5. Roots use {@link StrictMath} so the factors,
+ * The weight-scaling rules of docs/method.md, "Scaling". Roots use {@link StrictMath} so the factors,
  * and therefore the output bytes, are the same on every JVM.
  */
 public final class Scaling {
@@ -9,8 +9,8 @@ public final class Scaling {
     }
 
     /**
-     * The output scale {@code s} the routed experts must carry (section 5.1), assuming each
-     * token's top-K set is {@code K/G} whole virtual groups:
+     * The output scale {@code s} the routed experts must carry (docs/method.md, "The output scale s"),
+     * assuming each token's top-K set is {@code K/G} whole virtual groups:
      * <ul>
      *   <li>topK-softmax: the selected groups' weights sum to 1 and each expert gets a {@code 1/G}
      *       share of its group's weight, so the MoE gives {@code Dense/G}: {@code s = G};</li>
@@ -27,25 +27,28 @@ public final class Scaling {
     }
 
     /**
-     * The factors for {@code spec} on an FFN with {@code activation}, per the table of section 5.2,
-     * the down-bias rule of section 8 and the shared-expert rule of section 7.
+     * The factors for {@code spec} on an FFN with {@code activation}, per the table in docs/method.md,
+     * "Scaling modes", the down-bias rule of "Biases" and the shared-expert rule of "Shared experts".
      */
     public static ScaleFactors factors(UpcycleSpec spec, Activation activation) {
         double s = outputScale(spec);
         double[] gud = projectionFactors(spec.scaling(), activation, s);
         boolean shared = spec.hasSharedExpert();
         boolean fullCopy = shared && spec.sharedExpertMode() == SharedExpertMode.FULL_COPY;
-        // Section 8: a routed expert's down bias enters the MoE as (sum of selected weights) * b_e,
-        // which is G/s at the reference router (1 for topK-softmax, K/N for softmax-topK).
-        // Section 7 step 4: with a shared expert the dense bias goes there instead (x2), routed get 0.
+        // docs/method.md, "Biases": a routed expert's down bias enters the MoE as (sum of selected
+        // weights) * b_e, which is G/s at the reference router (1 for topK-softmax, K/N for
+        // softmax-topK). docs/method.md, "Shared experts": with a shared expert the dense bias goes
+        // there instead (x2), routed get 0.
         double downBias = shared ? 0.0 : s / spec.granularity();
-        // Section 7 step 2: shared_expert_gate = 0 gives sigmoid(0) = 1/2 for every token.
+        // shared_expert_gate = 0 gives sigmoid(0) = 1/2 for every token.
         double sharedDown = shared ? 2.0 : 1.0;
         double cDown = fullCopy ? 0.0 : gud[2];
         return new ScaleFactors(s, gud[0], gud[1], cDown, downBias, sharedDown, fullCopy);
     }
 
-    /** {@code {c_g, c_u, c_d}} for one mode and activation, table of section 5.2. */
+    /**
+     * {@code {c_g, c_u, c_d}} for one mode and activation, table in docs/method.md, "Scaling modes".
+     */
     static double[] projectionFactors(ScalingMode mode, Activation activation, double s) {
         return switch (mode) {
             case NONE -> new double[] {1, 1, 1};

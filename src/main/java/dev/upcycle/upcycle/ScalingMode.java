@@ -1,6 +1,9 @@
 package dev.upcycle.upcycle;
 
-/** How the output scale {@code s} is spread over the expert projections (upcycling.md 5.2). */
+/**
+ * How the output scale {@code s} is spread over the expert projections (docs/method.md,
+ * "Scaling modes").
+ */
 public enum ScalingMode {
     /**
      * Megatron-compatible equal split: {@code s^(1/3)} on each matrix (gated, squared ReLU) or

@@ -11,9 +11,9 @@ import java.util.Objects;
 import java.util.function.Function;
 
 /**
- * bam.md 1.1: seeds merged into one model must have the same family, every shape-defining field,
- * the same RoPE and norm epsilon, and the same tensors with the same shapes. The first difference
- * is refused (exit 3) by name.
+ * Seeds merged into one model (docs/attention-experts.md, "Several seeds: BTX and BAM merges")
+ * must have the same family, every shape-defining field, the same RoPE and norm epsilon, and the
+ * same tensors with the same shapes. The first difference is refused (exit 3) by name.
  */
 final class SeedCheck {
     private SeedCheck() {
@@ -71,6 +71,6 @@ final class SeedCheck {
 
     private static UpcycleException mismatch(int seed, String why) {
         return new UpcycleException(ErrorKind.ImpossibleCombination, "seed " + seed,
-                "seeds must have identical architecture (bam.md 1): " + why, "merge seeds branched from one model");
+                "seeds must have identical architecture: " + why, "merge seeds branched from one model");
     }
 }

@@ -1,6 +1,9 @@
 package dev.upcycle.upcycle;
 
-/** How a Qwen2-MoE-style shared expert is carved out of the dense FFN (upcycling.md section 7). */
+/**
+ * How a Qwen2-MoE-style shared expert is carved out of the dense FFN (docs/method.md,
+ * "Shared experts").
+ */
 public enum SharedExpertMode {
     /**
      * The first {@code F_s} dense neurons form the shared expert (down x2 for the sigmoid gate at

@@ -6,7 +6,10 @@ import dev.upcycle.model.SourceJson;
 import java.util.ArrayList;
 import java.util.List;
 
-/** What every target carries over from the source config (formats.md 5 and 3.2). */
+/**
+ * What every target carries over from the source config (docs/formats.md, "Choosing a target" and
+ * "Config fields").
+ */
 final class TargetConfigs {
     private TargetConfigs() {
     }

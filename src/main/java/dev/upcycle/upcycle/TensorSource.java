@@ -5,7 +5,8 @@ import java.util.Locale;
 /**
  * Where the bytes of one output tensor come from. Slices index the dense tensor's first
  * dimension (rows) or second (columns); a factor is applied in float64 and rounded once into the
- * output dtype (upcycling.md 2.4). A factor of exactly 1 with an unchanged dtype is a byte copy.
+ * output dtype (docs/formats.md, "Dtypes"). A factor of exactly 1 with an unchanged dtype is a byte
+ * copy.
  */
 public sealed interface TensorSource {
 
@@ -81,8 +82,8 @@ public sealed interface TensorSource {
     }
 
     /**
-     * {@code source} read from input checkpoint {@code index} (merges of several seeds, bam.md 2);
-     * a source without this wrapper reads input 0.
+     * {@code source} read from input checkpoint {@code index} (merges of several seeds,
+     * docs/attention-experts.md); a source without this wrapper reads input 0.
      */
     record Seed(int index, TensorSource source) implements TensorSource {
         @Override
@@ -96,7 +97,10 @@ public sealed interface TensorSource {
         }
     }
 
-    /** The element-wise mean of {@code parts} (each a whole tensor), in float64, rounded once (bam.md 2). */
+    /**
+     * The element-wise mean of {@code parts} (each a whole tensor), in float64, rounded once
+     * (docs/attention-experts.md, "Several seeds: BTX and BAM merges").
+     */
     record Mean(java.util.List<TensorSource> parts) implements TensorSource {
         public Mean {
             parts = java.util.List.copyOf(parts);
@@ -115,7 +119,8 @@ public sealed interface TensorSource {
 
     /**
      * {@code source} plus Gaussian noise {@code N(0, std^2)} per element, drawn from a stream keyed
-     * by {@code seed} and the output tensor's name (bam.md 1.3: {@code expert_noise_std}).
+     * by {@code seed} and the output tensor's name ({@code expert_noise_std}:
+     * docs/attention-experts.md, "One seed: copies, and why the router then learns nothing").
      */
     record Noisy(TensorSource source, double std, long seed) implements TensorSource {
         @Override

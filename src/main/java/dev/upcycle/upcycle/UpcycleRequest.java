@@ -15,11 +15,14 @@ import java.util.Objects;
  * @param dtype             output dtype, or null to keep each tensor's source dtype
  * @param maxShardSize      largest output shard in bytes
  * @param allowApproximate  proceed when the target's attention or norms cannot express the source
- * @param routerAuxLossCoef the load-balancing loss weight written to config.json (upcycling.md 9)
- * @param moa               attention experts (bam.md 3), or null to keep the dense attention
- * @param block             the block layout (bam.md 4); {@link BlockSpec#SEED} keeps the seed's
+ * @param routerAuxLossCoef the load-balancing loss weight written to config.json (docs/method.md,
+ *                          "Training losses")
+ * @param moa               attention experts (docs/attention-experts.md), or null to keep the dense
+ *                          attention
+ * @param block             the block layout (docs/attention-experts.md, "Block layouts");
+ *                          {@link BlockSpec#SEED} keeps the seed's
  * @param expertNoiseStd    standard deviation of Gaussian noise added to every copied expert weight
- *                          (bam.md 1.3: breaks the symmetry of identical experts; 0 keeps them exact)
+ *                          (breaks the symmetry of identical experts; 0 keeps them exact)
  */
 public record UpcycleRequest(UpcycleSpec spec, String target, LayerSelection layers, DType dtype,
                              long maxShardSize, boolean allowApproximate, double routerAuxLossCoef, MoaSpec moa,
@@ -35,7 +38,7 @@ public record UpcycleRequest(UpcycleSpec spec, String target, LayerSelection lay
         this(spec, target, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, moa, BlockSpec.SEED, 0.0);
     }
 
-    /** upcycling.md section 9: alpha = 1e-2 (the paper's choice). */
+    /** alpha = 1e-2, the paper's choice (docs/method.md, "Training losses"). */
     public static final double DEFAULT_AUX_LOSS = 1e-2;
     /** transformers v4's default shard size. */
     public static final long DEFAULT_SHARD_SIZE = 5_000_000_000L;

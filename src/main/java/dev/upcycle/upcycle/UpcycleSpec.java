@@ -5,7 +5,7 @@ import dev.upcycle.error.UpcycleException;
 import java.util.Objects;
 
 /**
- * What the user asked for, independent of any model (upcycling.md section 1). The hard
+ * What the user asked for, independent of any model (docs/method.md, "Notation"). The hard
  * constraints that need no model ({@code G >= 1}, {@code N mod G = 0}, {@code 1 <= K <= N}) are
  * checked here, so an invalid spec cannot exist; those that need the dense width are checked by
  * {@link ExpertLayout#of(UpcycleSpec, int)}.
@@ -13,12 +13,13 @@ import java.util.Objects;
  * @param experts           routed experts per MoE layer, {@code N = E * G} ({@code --experts})
  * @param topK              experts per token {@code K}, the paper's {@code T} ({@code --top-k})
  * @param granularity       {@code G}: how many times narrower an expert is than the dense FFN
- * @param routing           softmax-topK or topK-softmax (section 4)
+ * @param routing           softmax-topK or topK-softmax (docs/method.md, "Routing modes")
  * @param scaling           how the output scale {@code s} is spread over the projections (5.2)
- * @param routerInit        virtual-group, random or zero (section 3)
+ * @param routerInit        virtual-group, random or zero (docs/method.md, "Router initialisation")
  * @param routerStd         {@code sigma} of the router draw, default 0.02 (Megatron's init std)
  * @param seed              user seed; with the tensor name it keys every random draw
- * @param sharedExperts     0, or 1 for a Qwen2-MoE shared expert with a sigmoid gate (section 7)
+ * @param sharedExperts     0, or 1 for a Qwen2-MoE shared expert with a sigmoid gate (docs/method.md,
+ *                          "Shared experts")
  * @param sharedExpertSize  {@code F_s} for {@link SharedExpertMode#SPLIT}; 0 or the dense width
  *                          for {@link SharedExpertMode#FULL_COPY}; 0 without a shared expert
  * @param sharedExpertMode  split or full-copy; ignored without a shared expert
@@ -27,7 +28,10 @@ public record UpcycleSpec(int experts, int topK, int granularity, Routing routin
                           RouterInit routerInit, double routerStd, long seed, int sharedExperts,
                           int sharedExpertSize, SharedExpertMode sharedExpertMode) {
 
-    /** Megatron's default {@code init_method_std}, used for the router (section 3). */
+    /**
+     * Megatron's default {@code init_method_std}, used for the router (docs/method.md,
+     * "Router initialisation").
+     */
     public static final double DEFAULT_ROUTER_STD = 0.02;
 
     public UpcycleSpec {
@@ -41,7 +45,8 @@ public record UpcycleSpec(int experts, int topK, int granularity, Routing routin
         if (experts < 1) {
             throw invalid("--experts", "number of experts N=" + experts + " must be at least 1");
         }
-        // Section 2.1: experts come in E groups of G shards; Megatron asserts the same.
+        // docs/method.md, "Fine-grained experts": experts come in E groups of G shards; Megatron
+        // asserts the same.
         if (experts % granularity != 0) {
             throw new UpcycleException(ErrorKind.ImpossibleCombination, "--experts / --granularity",
                     "number of experts N=" + experts + " is not a multiple of granularity G=" + granularity
@@ -108,7 +113,10 @@ public record UpcycleSpec(int experts, int topK, int granularity, Routing routin
         return sharedExperts == 1;
     }
 
-    /** True when a top-K set can be made of whole virtual groups ({@code K mod G = 0}; section 6.1). */
+    /**
+     * True when a top-K set can be made of whole virtual groups ({@code K mod G = 0}; docs/method.md,
+     * "Conditions, and why").
+     */
     public boolean selectsWholeGroups() {
         return topK % granularity == 0;
     }
@@ -208,7 +216,7 @@ public record UpcycleSpec(int experts, int topK, int granularity, Routing routin
             return sharedExperts(1).sharedExpertMode(mode).sharedExpertSize(size);
         }
 
-        /** @throws UpcycleException when the values break a constraint of upcycling.md section 1 */
+        /** @throws UpcycleException when the values break a constraint of docs/method.md, "Notation" */
         public UpcycleSpec build() {
             int n;
             if (experts == null && expansion == null) {

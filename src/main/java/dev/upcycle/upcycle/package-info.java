@@ -1,5 +1,5 @@
 /**
- * The mathematics of dense-to-MoE upcycling (specs/upcycling.md): the options as values
+ * The mathematics of dense-to-MoE upcycling (docs/method.md): the options as values
  * ({@link dev.upcycle.upcycle.UpcycleSpec} and its enums), where every expert's neurons come from
  * ({@link dev.upcycle.upcycle.ExpertLayout}), the weight-scaling factors
  * ({@link dev.upcycle.upcycle.Scaling}), router initialisation

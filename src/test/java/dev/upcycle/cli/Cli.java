@@ -13,7 +13,10 @@ record Cli(int code, String out, String err) {
         return new Cli(code, out.toString(), err.toString());
     }
 
-    /** The first stderr line, which must be the one-line error of specs/cli.md. */
+    /**
+     * The first stderr line, which must be the one-line error of docs/formats.md,
+     * "Errors and exit codes".
+     */
     String errorLine() {
         int nl = err.indexOf('\n');
         return nl < 0 ? err : err.substring(0, nl);

@@ -126,7 +126,10 @@ class ConvertCommandTest {
         assertThat(out).doesNotExist();
     }
 
-    /** bam.md 4 end to end: a parallel-block seed from synth, upcycled with parallel blocks, verified against it. */
+    /**
+     * Parallel blocks (docs/attention-experts.md, "Block layouts") end to end: a parallel-block seed
+     * from synth, upcycled with parallel blocks, verified against it.
+     */
     @Test
     void parallelSeedUpcyclesAndVerifies(@TempDir Path tmp) throws IOException {
         Path seed = tmp.resolve("seed");

@@ -57,7 +57,10 @@ class InspectCommandTest {
         assertThat(doc.path("moe").isNull()).isTrue();
     }
 
-    /** bam.md 5: attention experts, their routing and the block layout of native models. */
+    /**
+     * The native format (docs/attention-experts.md, "The native checkpoint format"): attention experts,
+     * their routing and the block layout of native models.
+     */
     @Test
     void nativeModelsShowAttentionExpertsAndBlocks(@TempDir Path dir) throws IOException {
         Path seed = dir.resolve("seed");

@@ -14,9 +14,11 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * bam.md T16: with identical attention experts the output does not depend on the attention router,
- * so its gradient is zero (by float64 central differences); experts from distinct seeds give an
- * O(1) gradient. This is why one seed needs a random router or expert noise (bam.md 1.3).
+ * T16 (docs/design.md, "Invariants of attention experts and merges"): with identical attention experts
+ * the output does not depend on the attention router, so its gradient is zero (by float64 central
+ * differences); experts from distinct seeds give an O(1) gradient. This is why one seed needs a random
+ * router or expert noise (docs/attention-experts.md,
+ * "One seed: copies, and why the router then learns nothing").
  */
 class AttentionRouterGradientTest {
     private static final int[] TOKENS = ConvertFixtures.tokens(64, 12);

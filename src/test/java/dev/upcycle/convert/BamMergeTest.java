@@ -28,7 +28,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-/** bam.md 2 merges of several seeds: BTX and BAM (T12, T13, T19, seed checks). */
+/**
+ * Merges of several seeds: BTX and BAM (T12, T13, T19 of docs/design.md,
+ * "Invariants of attention experts and merges"; seed checks).
+ */
 class BamMergeTest {
 
     static Path seed(Path dir, long seed, UnaryOperator<ModelConfig.Builder> tweak) throws Exception {

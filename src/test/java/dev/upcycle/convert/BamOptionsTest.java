@@ -24,7 +24,10 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** bam.md 1.3 {@code expert_noise_std}, 3.3 {@code shared_kv_init}, and 5's {@code upcycle} provenance block. */
+/**
+ * {@code expert_noise_std}, {@code shared_kv_init} and the {@code upcycle} provenance block
+ * (docs/attention-experts.md).
+ */
 class BamOptionsTest {
 
     static UpcycleRequest sharedKv(int seeds, Integer kvSeed) {
@@ -75,7 +78,10 @@ class BamOptionsTest {
         }
     }
 
-    /** With one seed both shared_kv_init options give the seed's k/v (bam.md 3.3). */
+    /**
+     * With one seed both shared_kv_init options give the seed's k/v (docs/attention-experts.md,
+     * "Two variants: separate and shared k/v").
+     */
     @Test
     void oneSeedSharedKvInitIsTheSeed(@TempDir Path tmp) {
         Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
@@ -141,7 +147,7 @@ class BamOptionsTest {
         assertThat(upcycleBlock(r.output()).get("expert_noise_std").asDouble()).isEqualTo(sigma);
     }
 
-    /** bam.md 1.3: one seed, zero attention router and no noise is warned about. */
+    /** One seed, zero attention router and no noise is warned about. */
     @Test
     void zeroRouterWithoutNoiseIsWarnedAbout(@TempDir Path tmp) {
         Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
@@ -159,7 +165,7 @@ class BamOptionsTest {
         }
     }
 
-    /** bam.md 5: the provenance block of a BAM merge, and the config still reads back. */
+    /** The provenance block of a BAM merge, and the config still reads back. */
     @Test
     void provenanceBlockOfAMerge(@TempDir Path tmp) throws Exception {
         List<Path> seeds = BamMergeTest.seeds(tmp, 2);

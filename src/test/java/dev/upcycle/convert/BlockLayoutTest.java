@@ -26,7 +26,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** bam.md 4 block layouts: T4 (a parallel seed upcycled with parallel blocks) and T18 (forcing them on a sequential seed). */
+/**
+ * Block layouts, docs/design.md, "Invariants of attention experts and merges": T4 (a parallel seed
+ * upcycled with parallel blocks) and T18 (forcing them on a sequential seed).
+ */
 class BlockLayoutTest {
     private static final int[] TOKENS = ConvertFixtures.tokens(64, 12);
 

@@ -34,7 +34,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** Invariants 25, 26 and 6 on written outputs; determinism; complete-or-absent; side files. */
+/**
+ * Invariants 25, 26 and 6 (docs/design.md, "Invariants of the method") on written outputs; determinism;
+ * complete-or-absent; side files.
+ */
 class ConvertOutputTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 

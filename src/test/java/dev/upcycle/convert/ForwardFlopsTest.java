@@ -15,7 +15,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-/** {@link MoaAccounting#forwardFlops}, read from a written config, agrees with bam.md 6's per-kind formulas. */
+/**
+ * {@link MoaAccounting#forwardFlops}, read from a written config, agrees with the per-kind formulas of
+ * docs/attention-experts.md, "Parameters, active parameters and FLOPs".
+ */
 class ForwardFlopsTest {
     private static final long N_CTX = 64;
 

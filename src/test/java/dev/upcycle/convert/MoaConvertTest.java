@@ -30,11 +30,15 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** bam.md section 8 invariants for single-seed attention experts (T1-T3, T5, T7-T10, T12, T17, T21, T22). */
+/**
+ * Invariants of docs/design.md, "Invariants of attention experts and merges", for single-seed attention
+ * experts (T1-T3, T5, T7-T10, T12, T17, T21, T22).
+ */
 class MoaConvertTest {
 
     static UpcycleSpec ffn(int experts, int topK) {
-        // FFN top-k renormalised (topk-softmax): exact preservation needs it (bam.md 1.3).
+        // FFN top-k renormalised (topk-softmax): exact preservation needs it
+        // (docs/attention-experts.md, "One seed: copies, and why the router then learns nothing").
         return UpcycleSpec.builder().experts(experts).topK(topK).routing(Routing.TOPK_SOFTMAX)
                 .scaling(ScalingMode.EXACT_DOWN).routerInit(RouterInit.RANDOM).routerStd(0.02).build();
     }
@@ -98,7 +102,8 @@ class MoaConvertTest {
                 elements += ref.header().elements();
             }
             assertThat(elements).isEqualTo(r.plan().totalParameters());
-            // T10: the bam.md 6 formula equals the written element count (llama fixture: no biases, untied).
+            // T10: the accounting formula equals the written element count (llama fixture: no biases,
+            // untied).
             MoaAccounting acc = MoaAccounting.of(r.plan().source());
             assertThat(elements).isEqualTo(acc.bam(v, m, m, 4, 2, 16).total());
             for (int layer = 0; layer < 2; layer++) {

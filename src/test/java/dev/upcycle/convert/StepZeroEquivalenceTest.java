@@ -23,9 +23,9 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * upcycling.md invariant 24 and the issue's whole-model check: for every family and target pair the
- * plan calls exact, the converted checkpoint's logits equal the dense model's (reference forward in
- * float64 over the stored weights; rel <= 1e-4, in practice ~1e-15).
+ * Invariant 24 (docs/design.md, "Invariants of the method") and the issue's whole-model check: for
+ * every family and target pair the plan calls exact, the converted checkpoint's logits equal the dense
+ * model's (reference forward in float64 over the stored weights; rel <= 1e-4, in practice ~1e-15).
  */
 class StepZeroEquivalenceTest {
 

@@ -10,7 +10,10 @@ import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 
-/** The corpus itself: big enough, uniquely named, and covering every error item of formats.md 7. */
+/**
+ * The corpus itself: big enough, uniquely named, and covering every error row of docs/formats.md,
+ * "Rejected inputs".
+ */
 class HostileCorpusTest {
 
     @Test
@@ -26,8 +29,9 @@ class HostileCorpusTest {
     }
 
     /**
-     * Items 1-34 and 37 each have a case. 35 (mixed dtypes) and 38 (total_size) are warnings,
-     * 36 (file changes while read) cannot be a static input: io.HostileInputTest covers it.
+     * Rows 1-34 and 37 of docs/formats.md, "Rejected inputs", each have a case. 35 (mixed dtypes) and
+     * 38 (total_size) are warnings, 36 (file changes while read) cannot be a static input:
+     * io.HostileInputTest covers it.
      */
     @Test
     void everyErrorItemOfFormatsSection7IsCovered() {

@@ -18,8 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Cross-check against an independent codec: DJL's safetensors encoder/decoder (PyTorch engine,
- * offline). DJL handles only F32/F16 reliably (djl-notes.md), so only those are compared. If the
- * engine cannot start this test fails with the reason; it is never skipped silently.
+ * offline). DJL handles only F32/F16 reliably (docs/design.md, "Working with DJL"), so only those are
+ * compared. If the engine cannot start this test fails with the reason; it is never skipped silently.
  */
 class DjlCrossCheckTest {
     @TempDir

@@ -20,7 +20,10 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Formats.md section 7, items 1-27 and 36: one named error each, naming the file. */
+/**
+ * Rejected inputs 1-27 and 36 (docs/formats.md, "Rejected inputs"): one named error each, naming the
+ * file.
+ */
 class HostileInputTest {
     @TempDir
     Path dir;

@@ -11,7 +11,10 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** Names and shapes against formats.md 3.1 and 4 for a tiny config: V 128, d 64, f 160, h 4, kv 2, hd 16. */
+/**
+ * Names and shapes against docs/formats.md ("Source families", "Output families") for a tiny
+ * config: V 128, d 64, f 160, h 4, kv 2, hd 16.
+ */
 class ExpectedTensorsTest {
 
     private static final String L0 = "model.layers.0.";

@@ -43,7 +43,8 @@ final class ReferenceLayer {
             normed[i] = rmsNorm(x[i], attnNorm, eps);
         }
         double[][] attn = config.isMoaLayer(layer) ? moa(normed) : attention(normed, -1);
-        // bam.md 4: a parallel block feeds the FFN the block input x (its own norm, or input_layernorm's).
+        // Parallel blocks (docs/attention-experts.md, "Block layouts"): a parallel block feeds the FFN
+        // the block input x (its own norm, or input_layernorm's).
         boolean parallel = config.moa() != null && config.moa().blockLayout() == MoaConfig.BlockLayout.PARALLEL;
         double[][] h = new double[t][];
         for (int i = 0; i < t; i++) {
@@ -80,8 +81,9 @@ final class ReferenceLayer {
      * weighted sum of v; {@code o_proj} (+bias).
      */
     /**
-     * bam.md 3: {@code g = softmax(W_attn h)} (top-k renormalised when configured, ties to the lowest
-     * index), {@code Σ_e g_e A_e(h)} in ascending expert order; shared_kv experts read the layer's k/v.
+     * MoA (docs/attention-experts.md, "The soft mixture of attention"): {@code g = softmax(W_attn h)}
+     * (top-k renormalised when configured, ties to the lowest index), {@code Σ_e g_e A_e(h)} in
+     * ascending expert order; shared_kv experts read the layer's k/v.
      */
     private double[][] moa(double[][] x) {
         MoaConfig moa = config.moa();
@@ -249,9 +251,9 @@ final class ReferenceLayer {
     /**
      * {@code MixtralSparseMoeBlock} / {@code Qwen2MoeSparseMoeBlock} / {@code Qwen3MoeSparseMoeBlock}:
      * router logits {@code x·Wᵀ}; {@code p = softmax} over all E experts; top-k of {@code p}, ties
-     * broken by lowest expert index (upcycling.md 4; torch leaves it unspecified); the k weights
-     * divided by their sum iff Mixtral or {@code norm_topk_prob}; output {@code Σ w_i expert_i(x)},
-     * accumulated in ascending expert order. Qwen2-MoE adds
+     * broken by lowest expert index (docs/method.md, "Routing modes"; torch leaves it unspecified); the
+     * k weights divided by their sum iff Mixtral or {@code norm_topk_prob}; output
+     * {@code Σ w_i expert_i(x)}, accumulated in ascending expert order. Qwen2-MoE adds
      * {@code sigmoid(x·shared_expert_gateᵀ) * shared_expert(x)}.
      */
     private double[][] moe(double[][] x, int[][] selected) {

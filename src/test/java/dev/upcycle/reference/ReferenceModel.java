@@ -19,7 +19,8 @@ import java.util.TreeMap;
  * A straightforward double-precision forward of a whole decoder-only checkpoint of any built-in
  * family, following Hugging Face transformers semantics ({@code *ForCausalLM.forward} without a
  * KV cache, batch 1, positions {@code 0..T-1}, no padding, eval mode). Test code only: it is the
- * yardstick the converter's outputs are measured against (formats.md 3-5, upcycling.md 4).
+ * yardstick the converter's outputs are measured against (docs/formats.md, docs/method.md
+ * "Routing modes").
  *
  * <p>Weights are read lazily, layer by layer, when that layer is evaluated (embedding rows one
  * token at a time, {@code lm_head} in row blocks, routed experts only when some token picked
@@ -36,8 +37,8 @@ import java.util.TreeMap;
  *       and {@code layer >= max_window_layers} ({@code Qwen2Config.layer_types}); the same rule
  *       is applied to Qwen2-MoE, Qwen3 and Qwen3-MoE.</li>
  *   <li>RoPE: default, {@code linear} and {@code llama3} only; other types throw.</li>
- *   <li>Top-k ties go to the lowest expert index (upcycling.md 4); expert outputs are summed in
- *       ascending expert order.</li>
+ *   <li>Top-k ties go to the lowest expert index (docs/method.md, "Routing modes"); expert outputs
+ *       are summed in ascending expert order.</li>
  *   <li>{@code hidden_act} must be {@code silu}.</li>
  * </ul>
  */
@@ -161,7 +162,10 @@ public final class ReferenceModel implements AutoCloseable {
         return logits;
     }
 
-    /** The spec's tolerance metric: {@code max|a - b| / max|b|} over all entries. */
+    /**
+     * The tolerance metric of docs/design.md's invariant tables: {@code max|a - b| / max|b|} over all
+     * entries.
+     */
     public static double relError(double[][] a, double[][] b) {
         if (a.length != b.length) {
             throw new IllegalArgumentException(a.length + " rows vs " + b.length);

@@ -18,8 +18,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Pins the MoE semantics of {@link ReferenceModel}: function-preserving copies (formats.md 5),
- * shared experts (upcycling.md 7), renormalisation and top-k tie-breaking (upcycling.md 4).
+ * Pins the MoE semantics of {@link ReferenceModel}: function-preserving copies (docs/formats.md,
+ * "Choosing a target"), shared experts (docs/method.md, "Shared experts"), renormalisation and top-k
+ * tie-breaking (docs/method.md, "Routing modes").
  * The MoE checkpoints are built here directly, independent of the converter.
  */
 class ReferenceMoeTest {

@@ -24,10 +24,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * bam.md T14 and T15: decoding with a KV cache, token by token or in chunks, gives the logits of
- * the full forward (≤ 1e-5 relative in f32), for BAM models merged from three distinct seeds and
- * for the dense and MoE families; and the cache of a shared_kv model is as large as the dense
- * one, that of a separate model E_a times larger.
+ * T14 and T15 (docs/design.md, "Invariants of attention experts and merges"): decoding with a KV cache,
+ * token by token or in chunks, gives the logits of the full forward (≤ 1e-5 relative in f32), for BAM
+ * models merged from three distinct seeds and for the dense and MoE families; and the cache of a
+ * shared_kv model is as large as the dense one, that of a separate model E_a times larger.
  */
 class KvCacheTest {
     private static final double TOLERANCE = 1e-5;
@@ -47,7 +47,10 @@ class KvCacheTest {
         return out;
     }
 
-    /** BAM (bam.md 2) from three distinct seeds, native format. */
+    /**
+     * BAM (docs/attention-experts.md, "Several seeds: BTX and BAM merges") from three distinct seeds,
+     * native format.
+     */
     private Path bam(String variant) {
         List<String> args = new ArrayList<>(List.of("convert"));
         for (int s = 1; s <= 3; s++) {
@@ -74,7 +77,7 @@ class KvCacheTest {
         assertThat(error(model, new int[] {5, 1, 1, 1, 1, 3})).as("prompt then chunks").isLessThanOrEqualTo(TOLERANCE);
     }
 
-    /** bam.md 4: a parallel block (two norms, both on x), made by declaring it in a BAM config. */
+    /** A parallel block (two norms, both on x), made by declaring it in a BAM config. */
     @Test
     void parallelBlocksDecodeLikeTheFullForward() throws IOException {
         Path model = bam("moa-separate");
@@ -87,7 +90,7 @@ class KvCacheTest {
         assertThat(error(model, ones(LENGTH))).isLessThanOrEqualTo(TOLERANCE);
     }
 
-    /** bam.md 4: a one-norm parallel seed from synth, upcycled with both attention-expert variants. */
+    /** A one-norm parallel seed from synth, upcycled with both attention-expert variants. */
     @ParameterizedTest
     @ValueSource(strings = {"moa-separate", "moa-shared-kv"})
     void oneNormParallelSeedDecodesLikeTheFullForward(String variant) {
@@ -152,7 +155,10 @@ class KvCacheTest {
         }
     }
 
-    /** bam.md T15: K and V floats held after 11 tokens (the spec's toy counts 352 K floats dense and shared_kv, 1056 separate). */
+    /**
+     * T15: K and V floats held after 11 tokens (docs/attention-experts.md, "KV cache", counts 352 K
+     * floats dense and shared_kv, 1056 separate).
+     */
     @Test
     void sharedKvCachesAsMuchAsDenseAndSeparateEaTimesMore() {
         Path separate = bam("moa-separate");

@@ -16,9 +16,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * bam.md T6: the attention router's gate weights. Soft routing gives every expert a weight above
- * zero and the weights of a token sum to 1 (≤ 1e-6 in f32); with --attention-top-k K exactly K
- * weights per token are non-zero and they still sum to 1.
+ * T6 (docs/design.md, "Invariants of attention experts and merges"): the attention router's gate
+ * weights. Soft routing gives every expert a weight above zero and the weights of a token sum to 1 (≤
+ * 1e-6 in f32); with --attention-top-k K exactly K weights per token are non-zero and they still sum to
+ * 1.
  */
 class MoaGatesTest {
     @TempDir

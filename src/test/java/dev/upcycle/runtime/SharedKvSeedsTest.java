@@ -20,8 +20,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * bam.md T20: when the seeds share their key and value projections, BAM with shared k/v computes
- * the same logits as BAM with separate attention experts (≤ 1e-5 relative in f32).
+ * T20 (docs/design.md, "Invariants of attention experts and merges"): when the seeds share their key
+ * and value projections, BAM with shared k/v computes the same logits as BAM with separate attention
+ * experts (≤ 1e-5 relative in f32).
  */
 class SharedKvSeedsTest {
     @TempDir

@@ -24,7 +24,8 @@ import java.util.function.Consumer;
 /**
  * Tiny checkpoints for runtime, verify and eval tests: random dense and MoE models of every
  * family, and MoE models made from a dense one by copying each MLP into every expert (the
- * function-preserving construction of formats.md 5), optionally with one expert perturbed.
+ * function-preserving construction of docs/formats.md, "Choosing a target"), optionally with one expert
+ * perturbed.
  */
 public final class TestModels {
     public static final FamilyRegistry FAMILIES = FamilyRegistry.builtIn();

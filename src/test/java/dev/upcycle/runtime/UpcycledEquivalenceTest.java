@@ -14,7 +14,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The property the MoE path must keep: a model whose experts are copies of the dense MLP
- * computes the dense model's function (formats.md 5), here through the DJL runtime.
+ * computes the dense model's function (docs/formats.md, "Choosing a target"), here through the DJL
+ * runtime.
  */
 class UpcycledEquivalenceTest {
     @TempDir

@@ -62,7 +62,10 @@ class TrainPiecesTest {
         }
     }
 
-    /** bam.md 2: the attention router's z-loss has its own weight γ (0 by default) and adds to the FFN z-loss. */
+    /**
+     * The attention router's z-loss (docs/attention-experts.md, "Training the routers") has its own
+     * weight γ (0 by default) and adds to the FFN z-loss.
+     */
     @Test
     void attentionRouterZLossHasItsOwnWeight() {
         try (NDManager m = Djl.newManager()) {

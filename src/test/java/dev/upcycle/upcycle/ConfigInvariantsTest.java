@@ -9,8 +9,8 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Invariant 26 of upcycling.md section 10, on the values the config writer takes from this package:
- * {@code num_experts * moe_intermediate_size = E*F} (or {@code E*(F - F_s)}),
+ * Invariant 26 of docs/design.md, "Invariants of the method", on the values the config writer takes
+ * from this package: {@code num_experts * moe_intermediate_size = E*F} (or {@code E*(F - F_s)}),
  * {@code num_experts_per_tok = K}, {@code norm_topk_prob} matching the routing mode.
  */
 class ConfigInvariantsTest {

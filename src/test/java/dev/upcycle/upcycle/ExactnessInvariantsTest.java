@@ -14,8 +14,8 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Invariants 10 to 17 of upcycling.md section 10: when step 0 reproduces the dense layer, and
- * the documented ways it does not. Tolerance {@code rel <= 1e-5} with
+ * Invariants 10 to 17 of docs/design.md, "Invariants of the method": when step 0 reproduces the dense
+ * layer, and the documented ways it does not. Tolerance {@code rel <= 1e-5} with
  * {@code rel = max|a - b| / max|b|}, checked in float32 and float64 arithmetic.
  */
 class ExactnessInvariantsTest {
@@ -120,7 +120,7 @@ class ExactnessInvariantsTest {
                 assertExact(spec, act, c, act + " " + mode);
             }
         }
-        // Section 6.2 case 10 also lists paper mode with squared ReLU.
+        // docs/method.md, "Measured errors", also lists paper mode with squared ReLU.
         UpcycleSpec paper = c.spec().routing(Routing.SOFTMAX_TOPK).scaling(ScalingMode.PAPER)
                 .routerInit(RouterInit.ZERO).build();
         assertExact(paper, Activation.SQUARED_RELU, c, "paper squared ReLU");
@@ -172,7 +172,8 @@ class ExactnessInvariantsTest {
                     double rel = MoeReference.rel(y[t], expected);
                     assertThat(rel).as("token %d sigma %s %s", t, std, p).isLessThanOrEqualTo(EXACT);
                 }
-                // The identity is not the dense function: a non-zero router over-scales (section 6.1).
+                // The identity is not the dense function: a non-zero router over-scales
+                // (docs/method.md, "Conditions, and why").
                 if (spec.topK() < spec.experts()) {
                     assertThat(MoeReference.rel(y, yd)).as("MoE vs dense, sigma %s", std).isGreaterThan(1e-3);
                 }

@@ -6,7 +6,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.upcycle.error.ErrorKind;
 import org.junit.jupiter.api.Test;
 
-/** Expert layout (upcycling.md 2.1 and 7) and its model-dependent constraints. */
+/**
+ * Expert layout (docs/method.md, "Fine-grained experts" and "Shared experts") and its model-dependent
+ * constraints.
+ */
 class ExpertLayoutTest {
 
     @Test

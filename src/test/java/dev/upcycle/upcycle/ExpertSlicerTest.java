@@ -5,7 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
 
-/** Row and column slicing with one rounding (upcycling.md 2.2 and 2.4). */
+/**
+ * Row and column slicing with one rounding (docs/method.md, "Fine-grained experts"; docs/formats.md,
+ * "Dtypes").
+ */
 class ExpertSlicerTest {
     // [3, 4] row-major: value = 10 * row + col
     private static final float[] M = {0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23};

@@ -16,9 +16,9 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The verdicts of upcycling.md 6.2 for the cases a spec can express (cases 14 to 17, 20 and 21
- * concern biases, fused tensors or deliberate mistakes that are not options), and a sweep that
- * checks every verdict against the reference forward.
+ * The verdicts of docs/method.md, "Measured errors", for the cases an {@code UpcycleSpec} can express
+ * (the other rows concern biases, fused tensors or deliberate mistakes that are not options), and a
+ * sweep that checks every verdict against the reference forward.
  */
 class FidelityAnalysisTest {
 
@@ -188,7 +188,7 @@ class FidelityAnalysisTest {
 
     @Test
     void softmaxTopkSelectingEveryExpertIsExactForAnyRouter() {
-        // Not in section 6.1: with K = N, S(x) = 1 = K/N whatever the logits.
+        // The exception in docs/method.md, "Conditions, and why": with K = N, S(x) = 1 = K/N whatever the logits.
         Fidelity f = assess(spec(2, 4, 8).routing(Routing.SOFTMAX_TOPK).routerStd(1).scaling(ScalingMode.EXACT_DOWN),
                 Activation.SILU_GLU);
         assertThat(f.verdict()).isEqualTo(Verdict.EXACT);

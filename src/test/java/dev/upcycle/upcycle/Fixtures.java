@@ -10,8 +10,9 @@ import java.util.stream.Stream;
 import org.junit.jupiter.params.provider.Arguments;
 
 /**
- * Random layers and the configuration grid of upcycling.md section 10: d=16, F=32 (64 when G=8),
- * T=64 tokens x ~ N(0,1), seeds 0..2, E in {2,4,8}, G in {1,2,4,8}, K in {1,2,4,8} with K <= N.
+ * Random layers and the configuration grid of docs/design.md,
+ * "Invariants and the tests that check them": d=16, F=32 (64 when G=8), T=64 tokens x ~ N(0,1), seeds
+ * 0..2, E in {2,4,8}, G in {1,2,4,8}, K in {1,2,4,8} with K <= N.
  */
 final class Fixtures {
     static final int D = 16;
@@ -123,7 +124,7 @@ final class Fixtures {
     }
 
     /**
-     * Arithmetic to check a config in: float32 always (the spec's tolerances are float32 ones),
+     * Arithmetic to check a config in: float32 always (the invariants' tolerances are float32 ones),
      * float64 as well for seed 0, which keeps the suite fast.
      */
     static List<MoeReference.Precision> precisions(Config c) {

@@ -11,7 +11,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** Invariant 23 of upcycling.md section 10: the auxiliary losses of section 9 at the zero router. */
+/**
+ * Invariant 23 of docs/design.md, "Invariants of the method": the auxiliary losses (docs/method.md,
+ * "Training losses") at the zero router.
+ */
 class LossInvariantsTest {
 
     static Stream<Arguments> allConfigs() {

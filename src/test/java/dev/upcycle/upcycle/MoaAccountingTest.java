@@ -5,7 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.upcycle.model.MoaConfig;
 import org.junit.jupiter.api.Test;
 
-/** bam.md 6 and invariant T11: the formulas reproduce BAM's Table 9 totals and the corrected active counts. */
+/**
+ * docs/attention-experts.md, "Parameters, active parameters and FLOPs", and invariant T11
+ * (docs/design.md): the formulas reproduce BAM's Table 9 totals and the corrected active counts.
+ */
 class MoaAccountingTest {
     // 590M setting: d=1024, h=h_kv=8, d_h=128, f=2048, V=256000, L=6, untied, one norm per block.
     static final MoaAccounting BAM_590M = new MoaAccounting(1024, 8, 8, 128, 2048, 256000, 6, false, 1);

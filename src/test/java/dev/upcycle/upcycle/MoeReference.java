@@ -5,11 +5,11 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * An independent reference forward for dense FFNs and MoE layers (upcycling.md sections 1, 4, 7
- * and 9), token by token. {@link Precision#F64} computes in double; {@link Precision#F32} rounds
- * every operation's result to float, which equals float32 arithmetic for +, -, * and / because
- * double has more than 2*24+2 significand bits (double rounding is innocuous; Figueroa 1995), and
- * so mimics an f32 runtime.
+ * An independent reference forward for dense FFNs and MoE layers (docs/method.md: "Notation",
+ * "Routing modes", "Shared experts" and "Training losses"), token by token. {@link Precision#F64}
+ * computes in double; {@link Precision#F32} rounds every operation's result to float, which equals
+ * float32 arithmetic for +, -, * and / because double has more than 2*24+2 significand bits (double
+ * rounding is innocuous; Figueroa 1995), and so mimics an f32 runtime.
  */
 final class MoeReference {
 
@@ -139,7 +139,10 @@ final class MoeReference {
         return e;
     }
 
-    /** Indices of the {@code k} largest values, ties broken by lowest index (section 4), in selection order. */
+    /**
+     * Indices of the {@code k} largest values, ties broken by lowest index (docs/method.md,
+     * "Routing modes"), in selection order.
+     */
     static int[] topK(double[] v, int k) {
         return topK(v, k, null);
     }
@@ -163,7 +166,7 @@ final class MoeReference {
         return sel;
     }
 
-    /** Selection and weights for one token under {@code routing} (section 4). */
+    /** Selection and weights for one token under {@code routing} (docs/method.md, "Routing modes"). */
     Route route(Layer layer, double[] x) {
         double[] l = logits(layer.router(), layer.router().length / x.length, x);
         double[] probs = softmax(l);
@@ -237,7 +240,7 @@ final class MoeReference {
     }
 
     /**
-     * Switch / ST-MoE load-balancing loss over alpha (section 9):
+     * Switch / ST-MoE load-balancing loss over alpha (docs/method.md, "Training losses"):
      * {@code N sum_i f_i P_i}, {@code f_i = (1/(T K)) sum_t 1[i in sel_t]}, {@code P_i = mean_t p_{t,i}}.
      */
     static double auxLossOverAlpha(List<Route> routes, int n, int k) {
@@ -259,7 +262,10 @@ final class MoeReference {
         return n * sum;
     }
 
-    /** ST-MoE router z-loss over beta (section 9): {@code mean_t (log sum_i e^{l_{t,i}})^2}. */
+    /**
+     * ST-MoE router z-loss over beta (docs/method.md, "Training losses"):
+     * {@code mean_t (log sum_i e^{l_{t,i}})^2}.
+     */
     static double zLossOverBeta(List<Route> routes) {
         double sum = 0;
         for (Route r : routes) {
@@ -274,7 +280,7 @@ final class MoeReference {
         return sum / routes.size();
     }
 
-    /** {@code max|a - b| / max|b|} over all tokens and outputs (section 6.2). */
+    /** {@code max|a - b| / max|b|} over all tokens and outputs (docs/method.md, "Measured errors"). */
     static double rel(double[][] a, double[][] b) {
         double num = 0;
         double den = 0;

@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** CLI spellings of the option enums (specs/cli.md, convert options) and hidden_act mapping. */
+/** CLI spellings of the option enums (the convert options in README.md) and hidden_act mapping. */
 class OptionEnumsTest {
 
     @Test

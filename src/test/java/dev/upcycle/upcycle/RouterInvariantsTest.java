@@ -11,7 +11,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** Invariants 5 to 7 of upcycling.md section 10: the router. */
+/** Invariants 5 to 7 of docs/design.md, "Invariants of the method": the router. */
 class RouterInvariantsTest {
 
     static Stream<Arguments> shapes() {

@@ -12,7 +12,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** Invariants 18 to 20 of upcycling.md section 10: Mixtral weights, biases, fused gate_up. */
+/**
+ * Invariants 18 to 20 of docs/design.md, "Invariants of the method": Mixtral weights, biases, fused
+ * gate_up.
+ */
 class RoutingAndBiasInvariantsTest {
     private static final double EXACT = 1e-5;
 
@@ -74,7 +77,8 @@ class RoutingAndBiasInvariantsTest {
                             .as("%s softmax-topk %s, group-cutting ties", act, p).isLessThanOrEqualTo(EXACT);
                 }
             }
-            // Section 6.2 case 16: Megatron copies the down bias unscaled, wrong for softmax-topK when N > K.
+            // docs/method.md, "Measured errors": Megatron copies the down bias unscaled, wrong for
+            // softmax-topK when N > K.
             if (pre.experts() > c.k()) {
                 ScaleFactors f = Scaling.factors(pre, act);
                 ScaleFactors megatron = new ScaleFactors(f.s(), f.cGate(), f.cUp(), f.cDown(), 1.0, f.sharedDown(), false);

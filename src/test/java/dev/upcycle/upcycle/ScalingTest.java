@@ -11,7 +11,10 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** Invariants 8 and 9 of upcycling.md section 10 and the reference values of section 5.2. */
+/**
+ * Invariants 8 and 9 of docs/design.md, "Invariants of the method", and the reference values of
+ * docs/method.md, "Scaling modes".
+ */
 class ScalingTest {
     private static final double TIGHT = 1e-12;
 
@@ -61,7 +64,8 @@ class ScalingTest {
                     assertFactors(balanced, 1, half, half);
                 }
                 assertFactors(Scaling.factors(base.toBuilder().scaling(ScalingMode.NONE).build(), act), 1, 1, 1);
-                // Section 8: the routed down bias carries s/G; no shared expert, so sharedDown is neutral.
+                // docs/method.md, "Biases": the routed down bias carries s/G; no shared expert, so
+                // sharedDown is neutral.
                 assertThat(paper.downBias()).isCloseTo(s / c.g(), within(TIGHT));
                 assertThat(paper.sharedDown()).isEqualTo(1.0);
                 assertThat(paper.routedDownZeroed()).isFalse();
@@ -69,7 +73,9 @@ class ScalingTest {
         }
     }
 
-    /** Section 5.2 reference values: config, routing, s, per-matrix paper factor. */
+    /**
+     * Reference values of docs/method.md, "Scaling modes": config, routing, s, per-matrix paper factor.
+     */
     @ParameterizedTest(name = "E{0}G{1}T{2} {3}")
     @CsvSource({
         "8, 8, 8, softmax-topk, 64, 4",
@@ -91,7 +97,8 @@ class ScalingTest {
 
     @Test
     void powerOfTwoExactDownIsExactInFloat() {
-        // Section 2.4: exact-down with s a power of two is bit-exact (multiplying by 2^k loses nothing).
+        // docs/formats.md, "Dtypes": exact-down with s a power of two is bit-exact (multiplying by 2^k
+        // loses nothing).
         UpcycleSpec spec = UpcycleSpec.builder().expansion(4).granularity(4).topK(4).routing(Routing.TOPK_SOFTMAX)
                 .scaling(ScalingMode.EXACT_DOWN).build();
         ScaleFactors f = Scaling.factors(spec, Activation.SILU_GLU);

@@ -10,7 +10,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** Invariants 21 and 22 of upcycling.md section 10: the Qwen2-MoE shared expert (section 7). */
+/**
+ * Invariants 21 and 22 of docs/design.md, "Invariants of the method": the Qwen2-MoE shared expert
+ * (docs/method.md, "Shared experts").
+ */
 class SharedExpertInvariantsTest {
     private static final double EXACT = 1e-5;
 
@@ -19,8 +22,9 @@ class SharedExpertInvariantsTest {
     }
 
     /**
-     * Both routing modes under their exactness conditions (section 6.1). softmax-topk needs the zero
-     * router, which is exact only where the tie order cannot matter (G = 1 or K = N).
+     * Both routing modes under their exactness conditions (docs/method.md, "Conditions, and why").
+     * softmax-topk needs the zero router, which is exact only where the tie order cannot matter (G = 1
+     * or K = N).
      */
     private static List<UpcycleSpec.Builder> exactSetups(Config c) {
         UpcycleSpec.Builder topk = c.spec().routing(Routing.TOPK_SOFTMAX).scaling(ScalingMode.EXACT_BALANCED);
@@ -35,7 +39,7 @@ class SharedExpertInvariantsTest {
     @MethodSource("wholeGroupConfigs")
     void inv21_sharedExpertSplitWithDoubledDownIsExact(Config c) {
         double[][] xs = Fixtures.tokens(c);
-        // Biases (section 6.2 case 20) on seed 0 only, to keep the suite fast.
+        // Biases (docs/method.md, "Biases") on seed 0 only, to keep the suite fast.
         for (boolean biases : c.seed() == 0 ? new boolean[] {false, true} : new boolean[] {false}) {
             DenseFfn dense = Fixtures.dense(c, Activation.SILU_GLU, biases);
             int f = dense.intermediate();

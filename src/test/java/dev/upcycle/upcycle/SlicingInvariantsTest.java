@@ -9,7 +9,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** Invariants 1 to 4 of upcycling.md section 10: what each expert's tensors hold. */
+/** Invariants 1 to 4 of docs/design.md, "Invariants of the method": what each expert's tensors hold. */
 class SlicingInvariantsTest {
 
     /** One (E, G) pair per seed: slicing does not depend on K. */

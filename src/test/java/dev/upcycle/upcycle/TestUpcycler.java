@@ -8,7 +8,7 @@ import java.util.Map;
 /**
  * A miniature planner for tests: builds an MoE layer from a dense FFN with the main code
  * ({@link ExpertLayout}, {@link Scaling}, {@link RouterInitializer}, {@link ExpertSlicer}), with a
- * zero shared-expert gate as section 7 prescribes.
+ * zero shared-expert gate as docs/method.md, "Shared experts", prescribes.
  */
 final class TestUpcycler {
     /** Dense outputs already computed; arrays compare by identity, so a key is one exact input. */

@@ -8,7 +8,7 @@ import dev.upcycle.error.UpcycleException;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 
-/** The hard constraints of upcycling.md section 1 that need no model. */
+/** The hard constraints (docs/method.md, "Notation") that need no model. */
 class UpcycleSpecTest {
 
     @Test
