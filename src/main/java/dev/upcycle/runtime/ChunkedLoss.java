@@ -3,6 +3,7 @@ package dev.upcycle.runtime;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.upcycle.error.Cancellation;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.TensorRole;
 import java.util.ArrayList;
@@ -48,6 +49,7 @@ final class ChunkedLoss {
                 picked.add(new float[l.length]);
             }
             for (int first = 0; first < vocab; first += vocabBlock) {
+                Cancellation.check(); // a signal stops eval between blocks of the output head
                 int rows = Math.min(vocabBlock, vocab - first);
                 try (NDManager block = scope.newSubManager()) {
                     NDArray wt = block.create(source.rows(head, -1, -1, first, rows), new Shape(rows, d)).transpose();

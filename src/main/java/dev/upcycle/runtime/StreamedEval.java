@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.upcycle.error.Cancellation;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.TensorRole;
@@ -174,6 +175,7 @@ public final class StreamedEval implements AutoCloseable {
                 try (NDManager layerScope = scope.newSubManager()) {
                     LayerWeights w = LayerWeights.load(source, layerScope, layer, streamExperts(layer, pass.size()), null);
                     for (int i = 0; i < pass.size(); i++) {
+                        Cancellation.check(); // a signal stops eval between micro-batches
                         try (NDManager step = layerScope.newSubManager()) {
                             NDArray x = hidden.get(i);
                             x.attach(step); // the input and every temporary go with the step
