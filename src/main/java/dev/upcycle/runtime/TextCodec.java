@@ -25,7 +25,7 @@ public final class TextCodec implements AutoCloseable {
         return new TextCodec(null, "bytes");
     }
 
-    /** @throws dev.upcycle.error.UpcycleException InvalidOption when the file is not a loadable tokenizer */
+    /** @throws dev.upcycle.error.UpcycleException InvalidTokenizer when the file is not a loadable tokenizer */
     public static TextCodec tokenizer(Path tokenizerJson) {
         return new TextCodec(TokenData.loadTokenizer(tokenizerJson), "tokenizer " + tokenizerJson);
     }
