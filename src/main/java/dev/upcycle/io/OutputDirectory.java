@@ -22,7 +22,8 @@ import java.util.stream.Stream;
  * An output directory that is complete or absent. Files are written into a sibling staging
  * directory {@code .<name>.upcycle-tmp-<random>}; {@link #commit()} syncs it and renames it onto
  * the target; {@link #close()} without a commit removes it. A lock file
- * {@code .<name>.upcycle-lock} holding the PID keeps two runs off the same target.
+ * {@code .<name>.upcycle-lock} holding the PID keeps two runs off the same target (a name too long
+ * for these is shortened with a hash, see {@link SiblingNames}).
  */
 public final class OutputDirectory implements AutoCloseable {
     /** The file that marks a directory as ours, so --force may replace it. */
@@ -55,7 +56,6 @@ public final class OutputDirectory implements AutoCloseable {
         if (abs.getFileName() == null) {
             throw new UpcycleException(ErrorKind.UnsafeOutput, where, "the output cannot be a file-system root");
         }
-        String name = abs.getFileName().toString();
         Path parent = abs.getParent();
         try {
             Files.createDirectories(parent);
@@ -64,7 +64,7 @@ public final class OutputDirectory implements AutoCloseable {
         }
         Path lock = OutputLock.fileFor(abs);
         takeLock(lock, where);
-        Path staging = parent.resolve("." + name + ".upcycle-tmp-" + random());
+        Path staging = SiblingNames.sibling(abs, "tmp-" + random());
         try {
             recoverFromKilledRun(abs);
             checkTarget(abs, force);
@@ -89,7 +89,7 @@ public final class OutputDirectory implements AutoCloseable {
      * output back when the target is missing (nothing is lost), and delete the rest.
      */
     private static void recoverFromKilledRun(Path target) throws IOException {
-        String prefix = "." + target.getFileName() + ".upcycle-";
+        String prefix = SiblingNames.prefix(target);
         List<Path> leftovers;
         try (Stream<Path> s = Files.list(target.getParent())) {
             leftovers = s.filter(p -> {
@@ -213,7 +213,7 @@ public final class OutputDirectory implements AutoCloseable {
             }
             Path old = null;
             if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
-                old = target.resolveSibling("." + target.getFileName() + ".upcycle-old-" + random());
+                old = SiblingNames.sibling(target, "old-" + random());
                 Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
             }
             try {
@@ -234,7 +234,7 @@ public final class OutputDirectory implements AutoCloseable {
             if (old != null) {
                 // Rename before deleting: a run killed while deleting leaves a "trash" directory,
                 // which the next run deletes, never an "old" one it would take for an intact output.
-                Path trash = target.resolveSibling("." + target.getFileName() + ".upcycle-trash-" + random());
+                Path trash = SiblingNames.sibling(target, "trash-" + random());
                 Files.move(old, trash, StandardCopyOption.ATOMIC_MOVE);
                 deleteTree(trash);
             }
