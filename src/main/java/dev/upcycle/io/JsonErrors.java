@@ -110,9 +110,13 @@ public final class JsonErrors {
         return "unexpected " + shown + " where a value should be";
     }
 
-    /** Anything not recognised above: first line, without Jackson's source quotes and feature advice. */
+    /**
+     * Anything not recognised above, without Jackson's source quotes and feature advice. YAML
+     * messages span lines (context, excerpt, caret, problem): the unindented lines are the words.
+     */
     private static String clean(String m) {
-        String s = m.lines().findFirst().orElse("malformed");
+        String s = m.lines().filter(l -> !l.isBlank() && !Character.isWhitespace(l.charAt(0)))
+                .map(String::strip).reduce((a, b) -> a + "; " + b).orElse("malformed");
         s = s.replaceAll("\\s*\\((?:for \\w+ starting|start marker) at \\[Source:.*?]\\)", "");
         s = s.replaceAll("\\s*\\[Source:.*?]", "");
         s = s.replaceAll("[:;,]?\\s*(?:enable|use) `[^`]*`[^;:)]*", "");
