@@ -76,7 +76,8 @@ public final class JsonErrors {
             };
         }
         if ((x = CONTROL.matcher(m)).matches()) {
-            return "a control character (code " + x.group(1) + ") inside a string; it must be escaped";
+            return String.format(java.util.Locale.ROOT, "a raw control character 0x%02X inside a string; it must be escaped",
+                    Integer.parseInt(x.group(1)));
         }
         if (m.contains("Leading zeroes")) {
             return "a number with a leading zero";
@@ -85,7 +86,8 @@ public final class JsonErrors {
     }
 
     private static String unexpected(char c, int code, String rest) {
-        String shown = code < 0x20 || code == 0x7f ? "code " + code : "'" + c + "'";
+        String shown = code < 0x20 || code == 0x7f ? String.format(java.util.Locale.ROOT, "control character 0x%02X", code)
+                : "'" + c + "'";
         if (c == '\'') {
             return "a single quote; JSON strings and keys take double quotes";
         }
