@@ -72,6 +72,11 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
         if (seqLen < 1) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--seq-len", seqLen + " must be >= 1");
         }
+        // A NaN bar would fail every run and an infinite or negative one says nothing: refuse them as values.
+        if (maxLoss != null && !(maxLoss >= 0 && Double.isFinite(maxLoss))) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--max-loss", maxLoss
+                    + " is not a loss bar; give a finite number >= 0 (nats per token)");
+        }
         if (maxTokens != null && (maxTokens < 1 || maxTokens > MAX_TOKENS)) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--max-tokens", maxTokens + " is not between 1 and "
                     + MAX_TOKENS);
@@ -121,7 +126,7 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
 
     private void checkIds(int[] ids, int vocab) {
         if (ids.length < 2) {
-            throw new UpcycleException(ErrorKind.InvalidOption, data.toString(),
+            throw new UpcycleException(ErrorKind.InvalidData, data.toString(),
                     ids.length + " token(s); at least 2 are needed to predict one");
         }
     }

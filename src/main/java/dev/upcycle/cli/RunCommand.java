@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.error.Cancellation;
+import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.UpcycleException;
 import dev.upcycle.recipe.Recipe;
 import dev.upcycle.recipe.RecipeParser;
 import dev.upcycle.recipe.Step;
@@ -15,6 +17,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -39,9 +42,11 @@ final class RunCommand implements Callable<Integer> {
     @Parameters(arity = "1..*", paramLabel = "RECIPE", description = "Recipe files, run one after another.")
     List<Path> recipes;
 
+    // Taken as plain strings and split here: picocli's own map parsing treats quotes specially and
+    // prints warnings of its own for a value with an odd number of them.
     @Option(names = "--set", paramLabel = "NAME=VALUE",
-            description = "Set or override a recipe variable; repeatable.")
-    Map<String, String> overrides = new LinkedHashMap<>();
+            description = "Set or override a recipe variable; repeatable. VALUE is used as given, quotes included.")
+    List<String> sets = new ArrayList<>();
 
     @Option(names = "--continue-on-error", description = "Go on with the next step after a failed one.")
     boolean continueOnError;
@@ -51,6 +56,7 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        Map<String, String> overrides = overrides(sets);
         List<Planned> planned = new ArrayList<>();
         for (Path file : recipes) {
             Recipe recipe = RecipeParser.read(file, overrides);
@@ -104,6 +110,23 @@ final class RunCommand implements Callable<Integer> {
             out.print(table(results));
         }
         return interrupted != null ? interrupted : worst;
+    }
+
+    private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_.-]*");
+
+    /** {@code NAME=VALUE} pairs, split at the first '='; a later one for the same name wins. */
+    static Map<String, String> overrides(List<String> sets) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String s : sets) {
+            int eq = s.indexOf('=');
+            String name = eq < 0 ? s : s.substring(0, eq);
+            if (eq < 0 || !NAME.matcher(name).matches()) {
+                throw new UpcycleException(ErrorKind.InvalidOption, "--set " + s,
+                        eq < 0 ? "expected NAME=VALUE" : "'" + name + "' is not a variable name (letters, digits, _ . -)");
+            }
+            out.put(name, s.substring(eq + 1));
+        }
+        return out;
     }
 
     /** Exit codes ordered by gravity: 70 (bug) > 4 > 3 > 2 > 1 > 0. */

@@ -43,6 +43,11 @@ public enum ErrorKind {
     UnsupportedDtype(ExitCode.BAD_INPUT),
     // recipes (specs/cli.md, Recipes)
     InvalidRecipe(ExitCode.BAD_INPUT),
+    // inputs of eval, train, sample and report besides the model: data files, tokenizers, and the
+    // state a train run left (trainer-state.json, optimizer state, metrics.jsonl, train-config.json)
+    InvalidData(ExitCode.BAD_INPUT),
+    InvalidTokenizer(ExitCode.BAD_INPUT),
+    InvalidRunState(ExitCode.BAD_INPUT),
     // options that cannot be honoured together
     InvalidOption(ExitCode.USAGE),
     ImpossibleCombination(ExitCode.BAD_INPUT),

@@ -201,7 +201,7 @@ final class HeaderParser {
             }
         } catch (JsonProcessingException e) {
             throw new UpcycleException(ErrorKind.InvalidHeaderJson, where,
-                    "header is not valid JSON: " + e.getOriginalMessage());
+                    "header is not valid JSON: " + JsonErrors.describe(e));
         } catch (IOException e) {
             // Parsing from a String does no I/O; anything here is a parser failure.
             throw new UpcycleException(ErrorKind.InvalidHeaderJson, where, "header is not valid JSON: " + e);

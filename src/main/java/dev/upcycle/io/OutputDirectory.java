@@ -21,7 +21,8 @@ import java.util.stream.Stream;
  * directory {@code .<name>.upcycle-tmp-<random>}; {@link #commit()} syncs it and renames it onto
  * the target; {@link #close()} without a commit removes it. The {@link OutputLock} is taken before
  * anything beside the target is touched and released only after the rename or the removal, so
- * one run at a time owns the target, its staging and its leftovers.
+ * one run at a time owns the target, its staging and its leftovers. A name too long for these
+ * siblings is shortened with a hash ({@link SiblingNames}).
  */
 public final class OutputDirectory implements AutoCloseable {
     /** The file that marks a directory as ours, so --force may replace it. */
@@ -54,7 +55,6 @@ public final class OutputDirectory implements AutoCloseable {
         if (abs.getFileName() == null) {
             throw new UpcycleException(ErrorKind.UnsafeOutput, where, "the output cannot be a file-system root");
         }
-        String name = abs.getFileName().toString();
         Path parent = abs.getParent();
         try {
             Files.createDirectories(parent);
@@ -62,7 +62,7 @@ public final class OutputDirectory implements AutoCloseable {
             throw new UpcycleException(ErrorKind.IoError, parent.toString(), "cannot create directory: " + e, null, e);
         }
         OutputLock lock = OutputLock.take(OutputLock.fileFor(abs), where);
-        Path staging = parent.resolve("." + name + ".upcycle-tmp-" + random());
+        Path staging = SiblingNames.sibling(abs, "tmp-" + random());
         try {
             recoverFromKilledRun(abs);
             checkTarget(abs, force);
@@ -87,7 +87,7 @@ public final class OutputDirectory implements AutoCloseable {
      * output back when the target is missing (nothing is lost), and delete the rest.
      */
     private static void recoverFromKilledRun(Path target) throws IOException {
-        String prefix = "." + target.getFileName() + ".upcycle-";
+        String prefix = SiblingNames.prefix(target);
         List<Path> leftovers;
         try (Stream<Path> s = Files.list(target.getParent())) {
             leftovers = s.filter(p -> {
@@ -185,7 +185,7 @@ public final class OutputDirectory implements AutoCloseable {
             }
             Path old = null;
             if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
-                old = target.resolveSibling("." + target.getFileName() + ".upcycle-old-" + random());
+                old = SiblingNames.sibling(target, "old-" + random());
                 Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
             }
             try {
@@ -206,7 +206,7 @@ public final class OutputDirectory implements AutoCloseable {
             if (old != null) {
                 // Rename before deleting: a run killed while deleting leaves a "trash" directory,
                 // which the next run deletes, never an "old" one it would take for an intact output.
-                Path trash = target.resolveSibling("." + target.getFileName() + ".upcycle-trash-" + random());
+                Path trash = SiblingNames.sibling(target, "trash-" + random());
                 Files.move(old, trash, StandardCopyOption.ATOMIC_MOVE);
                 deleteTree(trash);
             }

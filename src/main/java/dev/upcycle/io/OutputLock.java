@@ -51,7 +51,7 @@ public final class OutputLock implements AutoCloseable {
 
     /** The lock file for {@code target} (an absolute, normalised path). */
     static Path fileFor(Path target) {
-        return target.resolveSibling("." + target.getFileName() + ".upcycle-lock");
+        return SiblingNames.sibling(target, "lock");
     }
 
     /**

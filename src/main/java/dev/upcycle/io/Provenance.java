@@ -97,7 +97,7 @@ public record Provenance(String version, String command, JsonNode options, List<
             root = JSON.readTree(Files.readString(file, StandardCharsets.UTF_8));
         } catch (JsonProcessingException e) {
             throw new UpcycleException(ErrorKind.InvalidConfig, file.toString(),
-                    "not valid JSON: " + e.getOriginalMessage());
+                    "not valid JSON: " + JsonErrors.describe(e));
         } catch (IOException e) {
             throw new UpcycleException(ErrorKind.IoError, file.toString(), "cannot read: " + e.getMessage());
         }

@@ -92,7 +92,7 @@ public record ShardIndex(Path file, Map<String, String> weightMap, OptionalLong 
         } catch (CharacterCodingException e) {
             throw new UpcycleException(ErrorKind.InvalidIndex, where, "index is not valid UTF-8");
         } catch (JsonProcessingException e) {
-            throw new UpcycleException(ErrorKind.InvalidIndex, where, "index is not valid JSON: " + e.getOriginalMessage());
+            throw new UpcycleException(ErrorKind.InvalidIndex, where, "index is not valid JSON: " + JsonErrors.describe(e));
         } catch (IOException e) {
             throw new UpcycleException(ErrorKind.InvalidIndex, where, "index is not valid JSON: " + e);
         }

@@ -1,7 +1,6 @@
 package dev.upcycle.model;
 
 import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -10,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.JsonErrors;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -75,11 +75,8 @@ final class ConfigParser {
         try {
             tree = MAPPER.readTree(bytes);
         } catch (JsonProcessingException e) {
-            // The parser's own words and position, without Java class names or source excerpts.
-            JsonLocation at = e.getLocation();
-            throw new UpcycleException(ErrorKind.InvalidConfig, where, "not valid JSON: " + e.getOriginalMessage()
-                    + (at != null && at.getLineNr() > 0 ? " (line " + at.getLineNr() + ", column "
-                            + at.getColumnNr() + ")" : ""), null, e);
+            throw new UpcycleException(ErrorKind.InvalidConfig, where, "not valid JSON: " + JsonErrors.describe(e),
+                    null, e);
         } catch (IOException e) {
             // Reading a byte array does no I/O; anything else is a parser failure.
             throw new UpcycleException(ErrorKind.InvalidConfig, where, "not valid JSON: " + e.getMessage(), null, e);

@@ -84,6 +84,7 @@ public final class ModelDescription {
             }
         }
         mixedDtypes().ifPresent(out::add);
+        declaredDtype().ifPresent(out::add);
         return List.copyOf(out);
     }
 
@@ -249,6 +250,35 @@ public final class ModelDescription {
                 .findFirst().orElse("");
         return Optional.of(warning(ErrorKind.UnsupportedDtype, firstOther,
                 "mixed floating dtypes across weights (tensors per dtype: " + counts + ")"));
+    }
+
+    /**
+     * {@code torch_dtype} (or {@code dtype}) naming another dtype than the weights have: common in
+     * published checkpoints and harmless to loaders, which cast to the config's dtype (transformers
+     * with {@code torch_dtype="auto"}), so a warning that says which one a loader will use.
+     */
+    private Optional<Finding> declaredDtype() {
+        String declared = config.dtype();
+        if (declared == null || declared.equals("auto")) {
+            return Optional.empty();
+        }
+        Map<DType, Integer> counts = new EnumMap<>(DType.class);
+        for (ExpectedTensor e : expected) {
+            TensorHeader h = found.get(e.name());
+            if (h != null && h.dtype().isFloat()) {
+                counts.merge(h.dtype(), 1, Integer::sum);
+            }
+        }
+        if (counts.isEmpty()) {
+            return Optional.empty();
+        }
+        DType weights = Collections.max(counts.entrySet(), Map.Entry.comparingByValue()).getKey();
+        if (weights.torchName().equals(declared)) {
+            return Optional.empty();
+        }
+        return Optional.of(warning(ErrorKind.ConfigConflict, "", "config.json declares dtype " + declared
+                + " but the weights are " + weights + " (" + weights.torchName() + "); a loader that follows the "
+                + "config casts them to " + declared));
     }
 
     private int numExperts() {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
+import java.util.List;
 
 /**
  * Rotary position embedding settings, normalised from either encoding of formats.md 3.2
@@ -27,6 +28,43 @@ public record Rope(double theta, ObjectNode scaling) {
                     "rope scaling must name its rope_type, found " + scaling);
             ConfigLimits.require(!scaling.has("type") && !scaling.has("rope_theta"),
                     "rope scaling must be normalised (no \"type\", no \"rope_theta\"): use Rope.of");
+            checkValues(scaling);
+        }
+    }
+
+    /**
+     * The numbers a scaling type divides by or compares: present where its type needs them (as
+     * transformers requires), finite and positive. A factor of 0 or below would give NaN or
+     * negative frequencies, and a model that runs but computes nonsense.
+     */
+    private static void checkValues(ObjectNode s) {
+        String type = s.get("rope_type").textValue();
+        List<String> required = switch (type) {
+            case "linear", "dynamic", "yarn" -> List.of("factor");
+            case "llama3" -> List.of("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings");
+            default -> List.of();
+        };
+        for (String key : required) {
+            ConfigLimits.require(s.has(key) && !s.get(key).isNull(),
+                    "rope_scaling of type " + type + " needs \"" + key + "\"");
+        }
+        for (String key : List.of("factor", "low_freq_factor", "high_freq_factor", "attention_factor")) {
+            JsonNode v = s.get(key);
+            if (v != null && !v.isNull()) {
+                ConfigLimits.require(v.isNumber() && Double.isFinite(v.asDouble()) && v.asDouble() > 0,
+                        "rope_scaling " + key + " = " + v + " must be a finite number > 0");
+            }
+        }
+        JsonNode context = s.get("original_max_position_embeddings");
+        if (context != null) {
+            ConfigLimits.require(context.isIntegralNumber() && context.canConvertToInt() && context.asInt() > 0,
+                    "rope_scaling original_max_position_embeddings = " + context + " must be an integer > 0");
+        }
+        if (type.equals("llama3")) {
+            double low = s.get("low_freq_factor").asDouble();
+            double high = s.get("high_freq_factor").asDouble();
+            ConfigLimits.require(high > low, "rope_scaling high_freq_factor = " + high
+                    + " must be greater than low_freq_factor = " + low);
         }
     }
 

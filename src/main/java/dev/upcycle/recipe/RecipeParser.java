@@ -8,7 +8,9 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.JsonErrors;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,14 +57,20 @@ public final class RecipeParser {
      * @param overrides {@code --set} values; they replace declared variables and may add new ones
      */
     public static Recipe read(Path file, Map<String, String> overrides) {
+        // A device, pipe or directory has no size to check and may never end: refuse it unread.
+        if (!Files.isRegularFile(file)) {
+            throw new UpcycleException(ErrorKind.InvalidRecipe, file.toString(), Files.exists(file)
+                    ? "not a regular file; a recipe is a YAML text file" : "no such file");
+        }
         byte[] bytes;
-        try {
-            if (Files.size(file) > MAX_BYTES) {
-                throw error(file, "the file", "larger than 1 MiB; recipes are small text files");
-            }
-            bytes = Files.readAllBytes(file);
+        try (InputStream in = Files.newInputStream(file)) {
+            // The cap applies to what is read, not to what the file claims: at most one byte more.
+            bytes = in.readNBytes((int) MAX_BYTES + 1);
         } catch (IOException e) {
             throw new UpcycleException(ErrorKind.InvalidRecipe, file.toString(), "cannot read: " + e.getMessage());
+        }
+        if (bytes.length > MAX_BYTES) {
+            throw error(file, "the file", "larger than 1 MiB; recipes are small text files");
         }
         return parse(file, new String(bytes, StandardCharsets.UTF_8), overrides);
     }
@@ -76,7 +84,7 @@ public final class RecipeParser {
         } catch (UpcycleException e) {
             throw e;
         } catch (JsonProcessingException e) {
-            throw error(file, "the file", "not valid YAML: " + e.getOriginalMessage());
+            throw error(file, "the file", "not valid YAML: " + JsonErrors.describe(e));
         } catch (IOException | RuntimeException e) {
             throw error(file, "the file", "not valid YAML: " + e.getMessage());
         }
@@ -101,6 +109,8 @@ public final class RecipeParser {
         }
         declared.putAll(overrides);
         Map<String, String> resolved = Variables.resolve(declared, why -> error(file, "key 'vars'", why));
+        Budget budget = new Budget(file);
+        resolved.forEach((k, v) -> budget.spend(v.length(), "variable '" + k + "'"));
         JsonNode steps = root.get("steps");
         if (steps == null || !steps.isArray() || steps.isEmpty()) {
             throw error(file, "key 'steps'", "a recipe needs a non-empty list of steps");
@@ -109,7 +119,7 @@ public final class RecipeParser {
         int number = 0;
         for (JsonNode s : steps) {
             number++;
-            out.add(step(file, number, s, resolved));
+            out.add(step(file, number, s, resolved, budget));
         }
         return new Recipe(file, name, resolved, out);
     }
@@ -129,7 +139,28 @@ public final class RecipeParser {
         }
     }
 
-    private static Step step(Path file, int number, JsonNode node, Map<String, String> vars) {
+    /**
+     * The whole expanded recipe (variables and every option value) is capped like the file itself:
+     * values that each stay under the per-value limit could otherwise still add up to gigabytes.
+     */
+    private static final class Budget {
+        private final Path file;
+        private long left = MAX_BYTES;
+
+        Budget(Path file) {
+            this.file = file;
+        }
+
+        void spend(int chars, String where) {
+            left -= chars;
+            if (left < 0) {
+                throw error(file, where, "the recipe expands to more than " + MAX_BYTES
+                        + " characters in all; recipes are small text files");
+            }
+        }
+    }
+
+    private static Step step(Path file, int number, JsonNode node, Map<String, String> vars, Budget budget) {
         String where = "step " + number;
         if (!node.isObject() || node.size() != 1) {
             throw error(file, where, "each step is a map with exactly one key, the command name, e.g. '- verify: {dir: out}'");
@@ -149,9 +180,11 @@ public final class RecipeParser {
                 if (e.getValue().isArray()) {
                     for (JsonNode v : e.getValue()) {
                         values.add(substitute(scalar(v, file, keyWhere), vars, file, keyWhere));
+                        budget.spend(values.get(values.size() - 1).length(), keyWhere);
                     }
                 } else {
                     values.add(substitute(scalar(e.getValue(), file, keyWhere), vars, file, keyWhere));
+                    budget.spend(values.get(0).length(), keyWhere);
                 }
                 options.put(e.getKey(), values);
             }
@@ -160,8 +193,18 @@ public final class RecipeParser {
     }
 
     private static String substitute(String text, Map<String, String> vars, Path file, String where) {
-        return Variables.substitute(text, vars, name -> error(file, where, "undefined variable ${" + name + "}"
-                + " (define it under 'vars' or pass --set " + name + "=VALUE)"));
+        return Variables.substitute(text, vars, new Variables.Errors() {
+            @Override
+            public RuntimeException undefined(String name) {
+                return error(file, where, "undefined variable ${" + name + "}"
+                        + " (define it under 'vars' or pass --set " + name + "=VALUE)");
+            }
+
+            @Override
+            public RuntimeException tooLong(int limit) {
+                return error(file, where, "expands to more than " + limit + " characters");
+            }
+        });
     }
 
     private static String scalar(JsonNode v, Path file, String where) {

@@ -26,7 +26,7 @@ public final class TextCodec implements AutoCloseable {
     }
 
     /**
-     * @throws dev.upcycle.error.UpcycleException InvalidOption when the file is not a loadable
+     * @throws dev.upcycle.error.UpcycleException InvalidTokenizer when the file is not a loadable
      *         tokenizer, ImpossibleCombination when its ids exceed the model's {@code vocab}
      */
     public static TextCodec tokenizer(Path tokenizerJson, int vocab) {

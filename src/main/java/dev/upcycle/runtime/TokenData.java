@@ -7,6 +7,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -65,7 +69,7 @@ public final class TokenData {
         int width = dtype == BinDtype.U16 ? 2 : 4;
         long size = size(file);
         if (size % width != 0) {
-            throw new UpcycleException(ErrorKind.InvalidOption, file.toString(), size + " bytes is not a whole number of "
+            throw new UpcycleException(ErrorKind.InvalidData, file.toString(), size + " bytes is not a whole number of "
                     + dtype.name().toLowerCase(Locale.ROOT) + " ids", "name uint32 files *.u32.bin, or pass --bin-dtype");
         }
         long count = Math.min(size / width, limit);
@@ -75,7 +79,7 @@ public final class TokenData {
         for (int i = 0; i < ids.length; i++) {
             long v = width == 2 ? Short.toUnsignedInt(b.getShort()) : Integer.toUnsignedLong(b.getInt());
             if (v > Integer.MAX_VALUE) {
-                throw new UpcycleException(ErrorKind.InvalidOption, file.toString(), "id " + v + " at position " + i
+                throw new UpcycleException(ErrorKind.InvalidData, file.toString(), "id " + v + " at position " + i
                         + " is not a plausible token id");
             }
             ids[i] = (int) v;
@@ -89,7 +93,7 @@ public final class TokenData {
      */
     public static int[] tokenizer(Path file, Path tokenizerJson, int vocab, int limit) {
         try (HuggingFaceTokenizer tok = loadTokenizer(tokenizerJson, vocab)) {
-            String text = readText(file);
+            String text = utf8(file);
             int[] ids = new int[1024];
             int n = 0;
             int at = 0;
@@ -107,12 +111,26 @@ public final class TokenData {
         }
     }
 
-    private static String readText(Path file) {
+    /** The file as text; bytes that are not UTF-8 are bad input (exit 3), named by their offset. */
+    static String utf8(Path file) {
+        byte[] raw;
         try {
-            return Files.readString(file, StandardCharsets.UTF_8);
+            raw = Files.readAllBytes(file);
         } catch (IOException e) {
-            throw new UpcycleException(ErrorKind.IoError, file.toString(), "cannot read as UTF-8 text: " + e.getMessage());
+            throw new UpcycleException(ErrorKind.IoError, file.toString(), "cannot read: " + e.getMessage());
         }
+        ByteBuffer in = ByteBuffer.wrap(raw);
+        CharBuffer out = CharBuffer.allocate(raw.length);
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+        CoderResult r = decoder.decode(in, out, true);
+        if (r.isError()) {
+            throw new UpcycleException(ErrorKind.InvalidData, file.toString(), String.format(Locale.ROOT,
+                    "not UTF-8 text: byte 0x%02X at offset %d", raw[in.position()] & 0xFF, in.position()),
+                    "a tokenizer reads UTF-8 text; pass --bytes, or give pre-tokenized ids in a .bin file");
+        }
+        decoder.flush(out);
+        return out.flip().toString();
     }
 
     /**
@@ -126,7 +144,11 @@ public final class TokenData {
             return HuggingFaceTokenizer.builder().optTokenizerPath(tokenizerJson).optAddSpecialTokens(false)
                     .optTruncation(false).optPadding(false).build();
         } catch (IOException | RuntimeException e) {
-            throw new UpcycleException(ErrorKind.InvalidOption, tokenizerJson.toString(),
+            UpcycleException unpack = Djl.nativeLibraryFailure(e, "tokenizers");
+            if (unpack != null) {
+                throw unpack;
+            }
+            throw new UpcycleException(ErrorKind.InvalidTokenizer, tokenizerJson.toString(),
                     "cannot load the tokenizer: " + e.getMessage(), "pass a Hugging Face tokenizer.json");
         }
     }

@@ -2,6 +2,7 @@ package dev.upcycle.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -91,7 +92,18 @@ public final class AdamW {
     /** Restores a saved state (moments copied into the existing arrays). */
     public void restore(long steps, Map<String, float[]> first, Map<String, float[]> second) {
         this.step = steps;
-        m.forEach((name, a) -> a.set(first.get(name)));
-        v.forEach((name, a) -> a.set(second.get(name)));
+        m.forEach((name, a) -> copyInto(a, first.get(name)));
+        v.forEach((name, a) -> copyInto(a, second.get(name)));
+    }
+
+    /**
+     * Overwrites {@code target} with {@code values}, bit for bit, keeping the array (and its
+     * gradient flag). Not {@code NDArray.set(float[])}: DJL implements that under a libtorch guard
+     * that prints a deprecation warning on stderr, which is engine chatter, not the user's business.
+     */
+    static void copyInto(NDArray target, float[] values) {
+        try (NDArray fresh = target.getManager().create(values, target.getShape())) {
+            target.set(new NDIndex(":"), fresh);
+        }
     }
 }

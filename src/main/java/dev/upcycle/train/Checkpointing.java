@@ -135,23 +135,50 @@ public final class Checkpointing {
                 });
     }
 
-    /** Restores the moments (and master weights) of {@code dir}'s optimizer file. */
-    public static void restore(Path dir, Map<String, NDArray> parameters, AdamW optimizer) {
+    /**
+     * Restores the moments (and master weights) of {@code dir}'s optimizer file, checked against the
+     * model's parameters and the trainer state's step before anything is changed.
+     */
+    public static void restore(Path dir, Map<String, NDArray> parameters, AdamW optimizer, int stateStep) {
         Path file = ModelFiles.of(dir).optional(OPTIMIZER_FILE).orElseThrow(() -> new UpcycleException(
-                ErrorKind.InvalidConfig, dir.resolve(OPTIMIZER_FILE).toString(), "no optimizer state",
+                ErrorKind.InvalidRunState, dir.resolve(OPTIMIZER_FILE).toString(), "no optimizer state",
                 "--resume takes a checkpoints/step-N directory of a train run"));
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            String stepText = f.metadata().get("step");
+            if (stepText == null || !stepText.matches("\\d{1,10}") || Long.parseLong(stepText) != stateStep) {
+                throw new UpcycleException(ErrorKind.InvalidRunState, file + " (metadata 'step')", "is "
+                        + (stepText == null ? "missing" : "\"" + stepText + "\"") + "; the trainer state is at step "
+                        + stateStep);
+            }
             Map<String, float[]> m = new HashMap<>();
             Map<String, float[]> v = new HashMap<>();
-            for (String name : parameters.keySet()) {
-                m.put(name, f.readFloats("m." + name));
-                v.put(name, f.readFloats("v." + name));
+            Map<String, float[]> w = new HashMap<>();
+            for (Map.Entry<String, NDArray> p : parameters.entrySet()) {
+                String name = p.getKey();
+                long size = p.getValue().size();
+                m.put(name, sized(f, "m." + name, size));
+                v.put(name, sized(f, "v." + name, size));
                 if (f.contains("w." + name)) {
-                    parameters.get(name).set(f.readFloats("w." + name));
+                    w.put(name, sized(f, "w." + name, size));
                 }
             }
-            optimizer.restore(Long.parseLong(f.metadata().get("step")), m, v);
+            w.forEach((name, values) -> AdamW.copyInto(parameters.get(name), values));
+            optimizer.restore(stateStep, m, v);
         }
+    }
+
+    /** A tensor of the optimizer file that must hold exactly {@code size} values. */
+    private static float[] sized(SafetensorsFile f, String name, long size) {
+        if (!f.contains(name)) {
+            throw new UpcycleException(ErrorKind.InvalidRunState, f.path() + " (tensor " + name + ")",
+                    "missing from the optimizer state");
+        }
+        long have = f.tensor(name).elements();
+        if (have != size) {
+            throw new UpcycleException(ErrorKind.InvalidRunState, f.path() + " (tensor " + name + ")",
+                    have + " values; the model's parameter has " + size);
+        }
+        return f.readFloats(name);
     }
 
     private static String version() {

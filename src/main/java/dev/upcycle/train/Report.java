@@ -1,10 +1,12 @@
 package dev.upcycle.train;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.ModelFiles;
+import dev.upcycle.io.JsonErrors;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.ModelDescription;
@@ -65,30 +67,57 @@ public final class Report {
     public static Row read(Path run) {
         Path config = confined(run, TrainConfig.FILE_NAME);
         Path metrics = confined(run, MetricsFile.FILE_NAME);
+        JsonNode c = json(config, readText(run, config));
+        StateFields cf = new StateFields(config.toString());
+        List<StepMetrics> lines = new ArrayList<>();
+        int number = 0;
+        for (String line : readText(run, metrics).split("\n", -1)) {
+            number++;
+            if (!line.isBlank()) {
+                String where = metrics + " line " + number;
+                lines.add(StepMetrics.fromJson(json(Path.of(where), line), new StateFields(where)));
+            }
+        }
+        List<StepMetrics> steps = lines.stream().filter(m -> !m.isEval()).toList();
+        if (steps.isEmpty()) {
+            throw new UpcycleException(ErrorKind.InvalidRunState, metrics.toString(), "no training steps recorded");
+        }
+        double last10 = steps.subList(Math.max(0, steps.size() - 10), steps.size()).stream()
+                .mapToDouble(StepMetrics::loss).average().orElse(Double.NaN);
+        Double eval = lines.stream().filter(StepMetrics::isEval).reduce((a, b) -> b).map(StepMetrics::evalLoss)
+                .orElse(null);
+        double[] tps = steps.stream().mapToDouble(StepMetrics::tokensPerSecond).sorted().toArray();
+        int n = steps.get(steps.size() - 1).step();
+        long tokens = n * cf.integer(c, "tokens-per-step", 1, Long.MAX_VALUE / Integer.MAX_VALUE);
+        return new Row(run, c.path("dir").asText(), n, tokens, last10, eval, tps[tps.length / 2],
+                ModelSize.of(run, cf.integer(c, "seq-len", 1, Integer.MAX_VALUE), tokens));
+    }
+
+    private static String readText(Path run, Path file) {
         try {
-            JsonNode c = JSON.readTree(Files.readString(config, StandardCharsets.UTF_8));
-            List<StepMetrics> lines = new ArrayList<>();
-            for (String line : Files.readAllLines(metrics, StandardCharsets.UTF_8)) {
-                if (!line.isBlank()) {
-                    lines.add(StepMetrics.fromJson(JSON.readTree(line)));
-                }
-            }
-            List<StepMetrics> steps = lines.stream().filter(m -> !m.isEval()).toList();
-            if (steps.isEmpty()) {
-                throw new UpcycleException(ErrorKind.InvalidConfig, metrics.toString(), "no training steps recorded");
-            }
-            double last10 = steps.subList(Math.max(0, steps.size() - 10), steps.size()).stream()
-                    .mapToDouble(StepMetrics::loss).average().orElse(Double.NaN);
-            Double eval = lines.stream().filter(StepMetrics::isEval).reduce((a, b) -> b).map(StepMetrics::evalLoss)
-                    .orElse(null);
-            double[] tps = steps.stream().mapToDouble(StepMetrics::tokensPerSecond).sorted().toArray();
-            int n = steps.get(steps.size() - 1).step();
-            long tokens = n * c.path("tokens-per-step").asLong();
-            return new Row(run, c.path("dir").asText(), n, tokens, last10, eval, tps[tps.length / 2],
-                    ModelSize.of(run, c.path("seq-len").asLong(), tokens));
+            return Files.readString(file, StandardCharsets.UTF_8);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new UpcycleException(ErrorKind.InvalidRunState, file.toString(), "not UTF-8 text");
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new UpcycleException(ErrorKind.InvalidRunState, run.toString(), "not a train run: no "
+                    + file.getFileName(), "report takes output directories of upcycle train");
         } catch (IOException e) {
-            throw new UpcycleException(ErrorKind.IoError, run.toString(), "not a readable train run: " + e.getMessage(),
+            throw new UpcycleException(ErrorKind.IoError, file.toString(), "cannot read: " + e.getMessage(),
                     "report takes output directories of upcycle train");
+        }
+    }
+
+    /** One JSON value; {@code where} names the file (and line) in messages. */
+    private static JsonNode json(Path where, String text) {
+        try {
+            JsonNode n = JSON.readTree(text);
+            if (n == null || !n.isObject()) {
+                throw new UpcycleException(ErrorKind.InvalidRunState, where.toString(), "expected a JSON object");
+            }
+            return n;
+        } catch (JsonProcessingException e) {
+            throw new UpcycleException(ErrorKind.InvalidRunState, where.toString(), "not valid JSON: "
+                    + JsonErrors.describe(e));
         }
     }
 

@@ -6,6 +6,7 @@ import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.JsonFiles;
 import dev.upcycle.io.OutputDirectory;
 import dev.upcycle.io.Provenance;
+import dev.upcycle.io.SiblingNames;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -26,8 +27,16 @@ final class RunDirectory {
     private RunDirectory() {
     }
 
+    /**
+     * The run directory as {@link #prepare} left it.
+     *
+     * @param created whether this run made it (false: a resumed run continues a directory in place)
+     */
+    record Prepared(Path dir, boolean created) {
+    }
+
     /** Makes OUT ready for the run {@code c}, holding its current {@code train-config.json}. */
-    static Path prepare(TrainConfig c) {
+    static Prepared prepare(TrainConfig c) {
         Path out = c.output().toAbsolutePath().normalize();
         try {
             deleteLeftovers(out);
@@ -45,7 +54,7 @@ final class RunDirectory {
                     }
                     // Move the old run aside in one rename and delete it afterwards: deleting it in place
                     // could leave a half-deleted checkpoint behind if this run is killed meanwhile.
-                    Path old = out.resolveSibling("." + out.getFileName() + OLD + System.nanoTime());
+                    Path old = SiblingNames.sibling(out, OLD + System.nanoTime());
                     Files.move(out, old, StandardCopyOption.ATOMIC_MOVE);
                 } else {
                     Files.deleteIfExists(out.resolve(Provenance.FILE_NAME)); // the final model is rewritten
@@ -53,13 +62,14 @@ final class RunDirectory {
             } else if (Files.exists(out, LinkOption.NOFOLLOW_LINKS) && !Files.isDirectory(out, LinkOption.NOFOLLOW_LINKS)) {
                 throw new UpcycleException(ErrorKind.OutputExists, out.toString(), "exists and is not a directory");
             }
-            if (!Files.isDirectory(out, LinkOption.NOFOLLOW_LINKS) || empty(out)) {
+            boolean created = !Files.isDirectory(out, LinkOption.NOFOLLOW_LINKS) || empty(out);
+            if (created) {
                 create(out, c);
             } else {
                 JsonFiles.write(out.resolve(TrainConfig.FILE_NAME), c.toJson()); // a resumed run's options
             }
             deleteLeftovers(out);
-            return out;
+            return new Prepared(out, created);
         } catch (IOException e) {
             throw new UpcycleException(ErrorKind.IoError, out.toString(), "cannot prepare the output: " + e);
         }
@@ -70,7 +80,7 @@ final class RunDirectory {
      * leave an {@code OUT} without the file that marks it as a train run (--force would then refuse it).
      */
     private static void create(Path out, TrainConfig c) throws IOException {
-        Path staging = out.resolveSibling("." + out.getFileName() + NEW + System.nanoTime());
+        Path staging = SiblingNames.sibling(out, NEW + System.nanoTime());
         Files.createDirectories(staging);
         JsonFiles.write(staging.resolve(TrainConfig.FILE_NAME), c.toJson());
         if (Files.isDirectory(out, LinkOption.NOFOLLOW_LINKS)) {
@@ -122,8 +132,39 @@ final class RunDirectory {
         }
     }
 
-    private static final String OLD = ".upcycle-old-";
-    private static final String NEW = ".upcycle-new-";
+    /**
+     * After a failed run: removes a run directory this run created unless it holds a checkpoint to
+     * resume from, so a failure leaves no half-made OUT that the rerun would need --force to replace.
+     * A directory that existed before (a resumed run) is left as it is.
+     */
+    static void discardFailed(Prepared run) {
+        if (!run.created() || hasCheckpoint(run.dir())) {
+            return;
+        }
+        try {
+            // Out of the way in one rename, then deleted: a kill meanwhile leaves a leftover the next run removes.
+            Path old = SiblingNames.sibling(run.dir(), OLD + System.nanoTime());
+            Files.move(run.dir(), old, StandardCopyOption.ATOMIC_MOVE);
+            OutputDirectory.deleteTree(old);
+        } catch (IOException | RuntimeException e) {
+            // Best effort: the run's own error is what the user must see.
+        }
+    }
+
+    private static boolean hasCheckpoint(Path out) {
+        Path dir = out.resolve("checkpoints");
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return false;
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.anyMatch(p -> p.getFileName().toString().startsWith("step-"));
+        } catch (IOException e) {
+            return true; // cannot tell: keep it
+        }
+    }
+
+    private static final String OLD = "old-";
+    private static final String NEW = "new-";
 
     private static boolean empty(Path dir) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
@@ -140,8 +181,8 @@ final class RunDirectory {
         if (parent == null || !Files.isDirectory(parent)) {
             return;
         }
-        String old = "." + out.getFileName() + OLD;
-        String staged = "." + out.getFileName() + NEW;
+        String old = SiblingNames.prefix(out) + OLD;
+        String staged = SiblingNames.prefix(out) + NEW;
         List<Path> leftovers;
         try (Stream<Path> s = Files.list(parent)) {
             leftovers = s.filter(p -> p.getFileName().toString().startsWith(old)

@@ -56,22 +56,35 @@ public record StepMetrics(int step, double lr, double loss, double aux, double z
         return o;
     }
 
-    public static StepMetrics fromJson(JsonNode o) {
-        int step = o.get("step").asInt();
+    /** A line as written by {@link #toJson}, checked field by field (see {@link StateFields}). */
+    static StepMetrics fromJson(JsonNode o, StateFields f) {
+        int step = (int) f.integer(o, "step", 1, Integer.MAX_VALUE);
         if (o.has("eval_loss")) {
-            return eval(step, o.get("eval_loss").asDouble());
+            // A diverged model's eval loss is NaN, which the writer spells "NaN": the one non-finite value a run writes.
+            return eval(step, "NaN".equals(o.get("eval_loss").textValue()) ? Double.NaN : f.finite(o, "eval_loss"));
         }
         Map<Integer, double[]> load = new TreeMap<>();
         JsonNode l = o.path("expert_load");
+        if (!l.isMissingNode() && !l.isObject()) {
+            throw f.bad("expert_load", "must be a map of layer to fractions");
+        }
         for (Iterator<Map.Entry<String, JsonNode>> it = l.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
-            double[] f = new double[e.getValue().size()];
-            for (int i = 0; i < f.length; i++) {
-                f[i] = e.getValue().get(i).asDouble();
+            String field = "expert_load." + e.getKey();
+            if (!e.getKey().matches("\\d{1,6}") || !e.getValue().isArray()) {
+                throw f.bad(field, "must be a layer number with a list of fractions");
             }
-            load.put(Integer.parseInt(e.getKey()), f);
+            double[] fractions = new double[e.getValue().size()];
+            for (int i = 0; i < fractions.length; i++) {
+                JsonNode v = e.getValue().get(i);
+                if (!v.isNumber() || !Double.isFinite(v.asDouble())) {
+                    throw f.bad(field, "holds " + v + ", not a finite number");
+                }
+                fractions[i] = v.asDouble();
+            }
+            load.put(Integer.parseInt(e.getKey()), fractions);
         }
-        return new StepMetrics(step, o.get("lr").asDouble(), o.get("loss").asDouble(), o.get("aux").asDouble(),
-                o.get("z").asDouble(), o.get("grad_norm").asDouble(), o.get("tokens_per_s").asDouble(), load, null);
+        return new StepMetrics(step, f.finite(o, "lr"), f.finite(o, "loss"), f.finite(o, "aux"), f.finite(o, "z"),
+                f.finite(o, "grad_norm"), f.finite(o, "tokens_per_s"), load, null);
     }
 }

@@ -1,7 +1,6 @@
 package dev.upcycle.train;
 
 import ai.djl.Device;
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -105,11 +104,17 @@ public final class TrainLoop {
         // model is refused before the output exists or any weight is read.
         int vocab = CausalLm.configOf(c.model()).vocabSize();
         TokenSource.Tokens train = c.data().load(c.model(), vocab, MAX_TOKENS);
+        requireTokens(c.data(), train.ids().length, c.seqLen() + 1L,
+                "--seq-len " + c.seqLen() + " needs seq-len + 1 = " + (c.seqLen() + 1L));
         int[] evalIds = c.evalData() == null ? null : c.evalData().load(c.model(), vocab, c.evalTokens()).ids();
+        if (evalIds != null) {
+            requireTokens(c.evalData(), evalIds.length, 2, "predicting one token needs 2");
+        }
         Cancellation.check(); // a signal while the engine started: OUT is not touched yet
-        Path out = RunDirectory.prepare(c);
         try (NDManager root = Djl.newManager(device);
              CausalLm lm = CausalLm.load(c.resume() != null ? c.resume() : c.model(), root)) {
+            // Everything that can fail on the inputs or options is checked before OUT is touched, so
+            // such a failure leaves nothing behind and the rerun needs no --force.
             Map<String, NDArray> params = lm.parameters();
             params.values().forEach(p -> p.setRequiresGradient(true));
             AdamW optimizer = new AdamW(root, params, c.weightDecay());
@@ -118,52 +123,78 @@ public final class TrainLoop {
             Batcher data = new Batcher(train.ids(), c.seqLen(), c.seed(), state.dataPosition());
             LrSchedule schedule = LrSchedule.of(c);
             Checkpointing checkpoints = new Checkpointing(c.model(), lm.config(), c.toJson());
-            MetricsFile metrics = MetricsFile.start(out, state.metrics());
-            Progress progress = new Progress(log, terminal, c.logEvery(), c.steps());
-            progress.line(String.format(Locale.ROOT, "train %s (%s, %s) on %s (%s, %d tokens) -> %s%n  %s", c.model(),
-                    lm.config().family().name(), device, c.data().file(), train.tokenization(), train.ids().length,
-                    out, c.summary()));
-            long started = System.nanoTime();
-            long tokens = state.tokensSeen();
-            Path lastCheckpoint = c.resume();
-            double seconds = 0;
-            for (int step = state.step() + 1; step <= c.steps(); step++) {
-                double lr = schedule.at(step - 1);                                           // lr
-                long t0 = System.nanoTime();
-                StepLosses losses = forwardBackward(lm, data, c);                            // forward/backward
-                double norm = GradClip.clip(params.values(), c.gradClip());                  // clip
-                requireFinite(step, losses.loss(), norm, lastCheckpoint);
-                optimizer.step(params, lr);                                                  // step
-                AdamW.zeroGradients(params.values());
-                double stepSeconds = (System.nanoTime() - t0) / 1e9;
-                seconds += stepSeconds;
-                tokens += c.tokensPerStep();
-                StepMetrics m = new StepMetrics(step, lr, losses.loss(), losses.aux(), losses.z(), norm,
-                        c.tokensPerStep() / stepSeconds, losses.load(), null);
-                metrics.add(m);                                                              // log
-                progress.step(m, state.step(), (System.nanoTime() - started) / 1e9);
-                if (evalIds != null && (step == c.steps() || c.evalEvery() > 0 && step % c.evalEvery() == 0)) {
-                    double evalLoss = Evaluator.evaluate(lm, evalIds, c.seqLen()).loss();    // eval
-                    metrics.add(StepMetrics.eval(step, evalLoss));
-                    progress.line(String.format(Locale.ROOT, "step %d  eval loss %.4f", step, evalLoss));
-                }
-                if (c.saveEvery() > 0 && step % c.saveEvery() == 0) {                       // checkpoint
-                    lastCheckpoint = checkpoints.save(out.resolve("checkpoints").resolve("step-" + step), params,
-                            optimizer, new TrainerState(step, c.seed(), data.position(), tokens, metrics.all()));
-                    progress.line("saved " + lastCheckpoint);
+            RunDirectory.Prepared run = RunDirectory.prepare(c);
+            boolean finished = false;
+            try {
+                Result r = train(c, log, terminal, lm, params, optimizer, state, train, evalIds, data, schedule,
+                        checkpoints, run.dir(), device);
+                finished = true;
+                return r;
+            } finally {
+                if (!finished) {
+                    RunDirectory.discardFailed(run);
                 }
             }
-            checkpoints.saveFinal(out, params);
-            Plots.loss(metrics.all(), out.resolve(Plots.LOSS_FILE));
-            Plots.expertLoad(metrics.all(), out.resolve(Plots.LOAD_FILE));
-            int done = c.steps() - state.step();
-            Result r = new Result(out, c.steps(), metrics.lastLoss(), metrics.lastEval(),
-                    done > 0 ? done * c.tokensPerStep() / seconds : Double.NaN, device.toString(), train.tokenization());
-            progress.line(String.format(Locale.ROOT, "done: %d steps, loss %.4f%s, %.0f tokens/s; model in %s",
-                    r.steps(), r.finalLoss(), r.evalLoss() == null ? "" : String.format(Locale.ROOT,
-                            ", eval loss %.4f", r.evalLoss()), r.tokensPerSecond(), out));
-            return r;
         }
+    }
+
+    /** The data gives too few tokens for one training window (or one evaluation). */
+    private static void requireTokens(TokenSource source, int have, long need, String why) {
+        if (have < need) {
+            throw new UpcycleException(ErrorKind.InvalidData, source.file().toString(), have + " token"
+                    + (have == 1 ? "" : "s") + "; " + why, have == 0 ? "the file is empty" : "give more data or lower --seq-len");
+        }
+    }
+
+    private static Result train(TrainConfig c, PrintWriter log, boolean terminal, CausalLm lm,
+                                Map<String, NDArray> params, AdamW optimizer, TrainerState state,
+                                TokenSource.Tokens train, int[] evalIds, Batcher data, LrSchedule schedule,
+                                Checkpointing checkpoints, Path out, Device device) {
+        MetricsFile metrics = MetricsFile.start(out, state.metrics());
+        Progress progress = new Progress(log, terminal, c.logEvery(), c.steps());
+        progress.line(String.format(Locale.ROOT, "train %s (%s, %s) on %s (%s, %d tokens) -> %s%n  %s", c.model(),
+                lm.config().family().name(), device, c.data().file(), train.tokenization(), train.ids().length,
+                out, c.summary()));
+        long started = System.nanoTime();
+        long tokens = state.tokensSeen();
+        Path lastCheckpoint = c.resume();
+        double seconds = 0;
+        for (int step = state.step() + 1; step <= c.steps(); step++) {
+            double lr = schedule.at(step - 1);                                           // lr
+            long t0 = System.nanoTime();
+            StepLosses losses = forwardBackward(lm, data, c);                            // forward/backward
+            double norm = GradClip.clip(params.values(), c.gradClip());                  // clip
+            requireFinite(step, losses.loss(), norm, lastCheckpoint);
+            optimizer.step(params, lr);                                                  // step
+            AdamW.zeroGradients(params.values());
+            double stepSeconds = (System.nanoTime() - t0) / 1e9;
+            seconds += stepSeconds;
+            tokens += c.tokensPerStep();
+            StepMetrics m = new StepMetrics(step, lr, losses.loss(), losses.aux(), losses.z(), norm,
+                    c.tokensPerStep() / stepSeconds, losses.load(), null);
+            metrics.add(m);                                                              // log
+            progress.step(m, state.step(), (System.nanoTime() - started) / 1e9);
+            if (evalIds != null && (step == c.steps() || c.evalEvery() > 0 && step % c.evalEvery() == 0)) {
+                double evalLoss = Evaluator.evaluate(lm, evalIds, c.seqLen()).loss();    // eval
+                metrics.add(StepMetrics.eval(step, evalLoss));
+                progress.line(String.format(Locale.ROOT, "step %d  eval loss %.4f", step, evalLoss));
+            }
+            if (c.saveEvery() > 0 && step % c.saveEvery() == 0) {                       // checkpoint
+                lastCheckpoint = checkpoints.save(out.resolve("checkpoints").resolve("step-" + step), params,
+                        optimizer, new TrainerState(step, c.seed(), data.position(), tokens, metrics.all()));
+                progress.line("saved " + lastCheckpoint);
+            }
+        }
+        checkpoints.saveFinal(out, params);
+        Plots.loss(metrics.all(), out.resolve(Plots.LOSS_FILE));
+        Plots.expertLoad(metrics.all(), out.resolve(Plots.LOAD_FILE));
+        int done = c.steps() - state.step();
+        Result r = new Result(out, c.steps(), metrics.lastLoss(), metrics.lastEval(),
+                done > 0 ? done * c.tokensPerStep() / seconds : Double.NaN, device.toString(), train.tokenization());
+        progress.line(String.format(Locale.ROOT, "done: %d steps, loss %.4f%s, %.0f tokens/s; model in %s",
+                r.steps(), r.finalLoss(), r.evalLoss() == null ? "" : String.format(Locale.ROOT,
+                        ", eval loss %.4f", r.evalLoss()), r.tokensPerSecond(), out));
+        return r;
     }
 
     /** Mean losses of one optimizer step over its micro-batches, and the expert load. */
@@ -184,7 +215,7 @@ public final class TrainLoop {
         double aux = 0;
         double z = 0;
         Map<Integer, long[]> load = new TreeMap<>();
-        try (GradientCollector collector = Engine.getEngine(Djl.ENGINE).newGradientCollector()) {
+        try (GradientCollector collector = Djl.engine().newGradientCollector()) {
             for (int micro = 0; micro < c.accumulate(); micro++) {
                 Cancellation.check();
                 Batcher.Batch b = data.next(c.batch());
@@ -250,14 +281,14 @@ public final class TrainLoop {
             throw new UpcycleException(ErrorKind.ImpossibleCombination, "--steps", "the checkpoint is at step " + s.step()
                     + ", beyond --steps " + c.steps(), "raise --steps to at least " + s.step());
         }
-        Checkpointing.restore(c.resume(), params, optimizer);
+        Checkpointing.restore(c.resume(), params, optimizer, s.step());
         return s;
     }
 
     /** auto: a CUDA GPU when the engine sees one; gpu: fail clearly without one. */
     static Device device(TrainConfig.DeviceChoice choice) {
         Djl.offline();
-        int gpus = choice == TrainConfig.DeviceChoice.CPU ? 0 : Engine.getEngine(Djl.ENGINE).getGpuCount();
+        int gpus = choice == TrainConfig.DeviceChoice.CPU ? 0 : Djl.engine().getGpuCount();
         if (choice == TrainConfig.DeviceChoice.GPU && gpus == 0) {
             throw new UpcycleException(ErrorKind.ImpossibleCombination, "--device gpu",
                     "DJL's PyTorch engine (" + Djl.engineVersion() + ") sees no CUDA GPU",

@@ -73,6 +73,11 @@ public final class Inspector {
                 }
                 parameters = desc.totalParameters();
                 active = desc.activeParameters();
+            } else if (java.nio.file.Files.isDirectory(path)) {
+                // A checkpoint directory whose weights have no config cannot be loaded or converted by
+                // anything: an error, not a blank. A lone .safetensors file needs no config.
+                problems.add(new Finding(Severity.ERROR, ErrorKind.InvalidConfig, "", "no config.json beside the "
+                        + "weights; nothing can load this checkpoint without it"));
             }
             return new Inspection(ckpt.directory(), ckpt.index().isPresent(), files, headers.size(), dtypes, bytes,
                     config, parameters, active, problems);

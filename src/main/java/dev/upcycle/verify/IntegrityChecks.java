@@ -2,6 +2,7 @@ package dev.upcycle.verify;
 
 import dev.upcycle.error.Cancellation;
 import dev.upcycle.error.ErrorKind;
+import dev.upcycle.error.ExitCode;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.Checkpoint;
 import dev.upcycle.io.FileDigest;
@@ -64,6 +65,7 @@ public final class IntegrityChecks {
             if (e.kind() == ErrorKind.NoCheckpoint || e.kind() == ErrorKind.UnsupportedPickleCheckpoint) {
                 throw e;
             }
+            rethrowEnvironment(e);
             boolean index = INDEX_KINDS.contains(e.kind());
             String skipped = "not run: the checkpoint could not be opened";
             CheckResult.InputError error = CheckResult.InputError.of(e);
@@ -99,6 +101,7 @@ public final class IntegrityChecks {
             if (e.kind() == ErrorKind.UnsafePath) {
                 return unsafe(e);
             }
+            rethrowEnvironment(e);
             return new CheckResult("manifest", CheckResult.Status.FAIL, Provenance.FILE_NAME + " is unreadable",
                     List.of(e.line()));
         }
@@ -149,6 +152,7 @@ public final class IntegrityChecks {
         try {
             config = ModelConfig.read(ckpt.configFile().get(), registry);
         } catch (UpcycleException e) {
+            rethrowEnvironment(e);
             return CheckResult.badInput("config", "config.json is invalid", List.of(e.line()),
                     CheckResult.InputError.of(e));
         }
@@ -157,8 +161,11 @@ public final class IntegrityChecks {
         ModelDescription desc = ModelDescription.of(config.family(), config, headers);
         List<String> problems = new ArrayList<>();
         CheckResult.InputError first = null;
+        List<String> warnings = new ArrayList<>();
         for (Finding f : desc.check()) {
-            if (f.isError()) {
+            if (!f.isError()) {
+                warnings.add("warning " + f.kind() + (f.tensor().isEmpty() ? "" : " " + f.tensor()) + ": " + f.message());
+            } else {
                 problems.add(f.kind() + (f.tensor().isEmpty() ? "" : " " + f.tensor()) + ": " + f.message());
                 if (first == null) {
                     first = new CheckResult.InputError(f.kind(),
@@ -178,8 +185,9 @@ public final class IntegrityChecks {
             }
         }
         if (problems.isEmpty()) {
-            return CheckResult.pass("config", config.family() + ": " + desc.expected().size()
-                    + " expected tensors present with the right shapes, nothing unexpected");
+            return new CheckResult("config", CheckResult.Status.PASS, config.family() + ": " + desc.expected().size()
+                    + " expected tensors present with the right shapes, nothing unexpected"
+                    + (warnings.isEmpty() ? "" : "; " + warnings.size() + " warning(s)"), warnings);
         }
         return CheckResult.badInput("config", problems.size() + " disagreement(s) between config.json and the tensors",
                 problems, withMore(first, problems.size()));
@@ -210,6 +218,16 @@ public final class IntegrityChecks {
         }
         return CheckResult.badInput("finite", problems.size() + " tensor(s) hold NaN or Inf", problems,
                 withMore(first, problems.size()));
+    }
+
+    /**
+     * A file that could not be read (too many open files, permission denied, an I/O error) says
+     * nothing about the checkpoint: it is the environment's failure (exit 4), never a finding.
+     */
+    private static void rethrowEnvironment(UpcycleException e) {
+        if (e.exitCode() == ExitCode.ENVIRONMENT) {
+            throw e;
+        }
     }
 
     private static CheckResult.InputError withMore(CheckResult.InputError e, int count) {

@@ -91,8 +91,8 @@ class EvalCommandTest {
     void oddSizedBinIsRejected() throws IOException {
         Path a = Files.write(tmp.resolve("odd.bin"), new byte[] {1, 2, 3});
         Cli r = Cli.run("eval", MODEL, "--data", a.toString());
-        assertThat(r.code()).isEqualTo(2);
-        assertThat(r.errorLine()).contains("not a whole number of u16 ids");
+        assertThat(r.code()).isEqualTo(3);
+        assertThat(r.errorLine()).startsWith("upcycle: InvalidData : ").contains("not a whole number of u16 ids");
     }
 
     @Test

@@ -75,7 +75,11 @@ class HostileCliTest {
     static List<String> args(String command, Case c, Path ckpt, Path outParent) {
         List<String> a = new ArrayList<>();
         a.add(command);
-        a.add(ckpt.toString());
+        // A case that is a lone weights file (no config.json) is inspected as that file: a directory
+        // of weights without a config is itself a problem inspect reports.
+        boolean loneFile = command.equals(INSPECT) && c.outcome() == Outcome.ACCEPTED
+                && !Files.exists(ckpt.resolve("config.json")) && Files.exists(ckpt.resolve("model.safetensors"));
+        a.add(loneFile ? ckpt.resolve("model.safetensors").toString() : ckpt.toString());
         switch (command) {
             case INSPECT -> {
                 if (c.outcome() != Outcome.ERROR) {
@@ -159,6 +163,14 @@ class HostileCliTest {
         assertThat(r.code()).as(what).isNotEqualTo(70);
         assertThat(r.err()).as(what).doesNotContain("\tat ").doesNotContain("InternalError")
                 .doesNotContain("Exception");
+        // Issue 14: the parser's own advice, source quotes and character codes are not for users; a
+        // JSON syntax error says where it is (a size or depth limit has no single place).
+        assertThat(r.err() + r.out()).as(what).doesNotContain("JsonReadFeature").doesNotContain("Source:")
+                .doesNotContain("enable `").doesNotContain("(code ");
+        boolean limit = r.errorLine().contains(" more than ") || r.errorLine().contains(" longer than ");
+        if (r.errorLine().contains("not valid JSON") && !limit) {
+            assertThat(r.errorLine()).as(what).containsPattern("\\(line \\d+, column \\d+\\)");
+        }
         assertThat(r.err().lines().count()).as(what + "\nat most an error line and a hint").isLessThanOrEqualTo(2);
         assertThat(r.out()).as(what).doesNotContain("\tat ");
     }

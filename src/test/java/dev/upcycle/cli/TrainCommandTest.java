@@ -134,6 +134,35 @@ class TrainCommandTest {
         assertThat(out.resolve("upcycle.json")).doesNotExist();
     }
 
+    /** Issue 14: a run that fails on its data leaves no OUT, so the rerun needs no --force. */
+    @Test
+    void failingOnItsDataLeavesNoOutputAndTheRerunNeedsNoForce() throws IOException {
+        Path out = tmp.resolve("out");
+        Path tooShort = Files.writeString(tmp.resolve("short.txt"), "0123456789");
+        String[] options = {"--steps", "1", "--batch", "1", "--seq-len", "16", "--save-every", "0", "-q"};
+        Cli bad = train(FIXTURE, out, concat(options, "--data", tooShort.toString()));
+        assertThat(bad.code()).as(bad.err()).isEqualTo(3);
+        assertThat(bad.errorLine()).startsWith("upcycle: InvalidData : " + tooShort + " : 10 tokens;");
+        assertThat(out).doesNotExist();
+        try (Stream<Path> s = Files.list(tmp)) {
+            assertThat(s.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith(".out"));
+        }
+        Cli good = train(FIXTURE, out, concat(options, "--data", TRAIN));
+        assertThat(good.code()).as(good.err()).isZero();
+        assertThat(out.resolve("upcycle.json")).exists();
+    }
+
+    /** Issue 14: a run that fails before its first checkpoint removes the directory it made. */
+    @Test
+    void aRunThatFailsBeforeItsFirstCheckpointRemovesItsOutput() {
+        Path out = tmp.resolve("out");
+        Cli r = train(randomLlama(), out, new String[] {"--data", TRAIN, "--steps", "20", "--batch", "2", "--seq-len",
+            "16", "--lr", "1e30", "--min-lr", "0", "--warmup", "0", "--grad-clip", "0", "--save-every", "0", "-q"});
+        assertThat(r.code()).as(r.err()).isEqualTo(1);
+        assertThat(r.errorLine()).contains("NonFiniteLoss");
+        assertThat(out).doesNotExist();
+    }
+
     @Test
     void moeTrainingRunsAndPlotsTheExpertLoad() throws IOException {
         Path moe = TestModels.upcycle(FIXTURE, tmp.resolve("moe"), "mixtral", 8, 2, -1);

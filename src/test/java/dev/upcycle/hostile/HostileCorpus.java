@@ -282,11 +282,11 @@ public final class HostileCorpus {
                 }));
 
         // ---- 28-29, 32: config.json ------------------------------------------------------------------
-        c.add(new Case("c28-config-missing", "no config.json (inspect shows family unknown; convert/verify need it)",
+        c.add(finding("c28-config-missing", "weights without config.json: nothing can load them, inspect lists it",
                 ErrorKind.InvalidConfig, d -> {
                     Base.copySingle(d);
                     Files.delete(d.resolve("config.json"));
-                }, Outcome.ACCEPTED, READS_DATA));
+                }));
         c.add(err("c28-config-not-json", "config.json is not JSON", ErrorKind.InvalidConfig,
                 d -> config(d, "model_type: llama\n")));
         c.add(err("c28-config-array", "config.json is a JSON array", ErrorKind.InvalidConfig,
@@ -331,6 +331,36 @@ public final class HostileCorpus {
                 ErrorKind.InvalidConfig, d -> editConfig(d, o -> mixtral(o).put("num_local_experts", 1_000_000_000))));
         c.add(err("c32-mixtral-topk-over-experts", "a mixtral config with top-k 9 of 8 experts",
                 ErrorKind.InvalidConfig, d -> editConfig(d, o -> mixtral(o).put("num_experts_per_tok", 9))));
+
+        // ---- issue 14: values a config may not hold, JSON errors in users' terms ----------------------
+        c.add(err("c32-rope-factor-zero", "linear rope_scaling with factor 0 (frequencies become infinite)",
+                ErrorKind.InvalidConfig, d -> editConfig(d, o -> rope(o, "{\"rope_type\":\"linear\",\"factor\":0}"))));
+        c.add(err("c32-rope-factor-negative", "linear rope_scaling with factor -2", ErrorKind.InvalidConfig,
+                d -> editConfig(d, o -> rope(o, "{\"type\":\"linear\",\"factor\":-2.0}"))));
+        c.add(err("c32-rope-factor-nan-string", "rope_scaling factor \"NaN\"", ErrorKind.InvalidConfig,
+                d -> editConfig(d, o -> rope(o, "{\"rope_type\":\"dynamic\",\"factor\":\"NaN\"}"))));
+        c.add(err("c32-rope-linear-without-factor", "linear rope_scaling without its factor", ErrorKind.InvalidConfig,
+                d -> editConfig(d, o -> rope(o, "{\"rope_type\":\"linear\"}"))));
+        c.add(err("c32-rope-llama3-bands-inverted", "llama3 rope_scaling with high_freq_factor below low_freq_factor",
+                ErrorKind.InvalidConfig, d -> editConfig(d, o -> rope(o, "{\"rope_type\":\"llama3\",\"factor\":8.0,"
+                        + "\"low_freq_factor\":4.0,\"high_freq_factor\":1.0,\"original_max_position_embeddings\":8192}"))));
+        c.add(err("c32-rope-llama3-no-context", "llama3 rope_scaling without original_max_position_embeddings",
+                ErrorKind.InvalidConfig, d -> editConfig(d, o -> rope(o, "{\"rope_type\":\"llama3\",\"factor\":8.0,"
+                        + "\"low_freq_factor\":1.0,\"high_freq_factor\":4.0}"))));
+        c.add(new Case("c28-torch-dtype-disagrees", "torch_dtype and dtype say bfloat16, the weights are F32 (a warning)",
+                ErrorKind.ConfigConflict, d -> editConfig(d, o -> {
+                    o.put("torch_dtype", "bfloat16");
+                    o.put("dtype", "bfloat16");
+                }), Outcome.WARNING, ALL));
+        c.add(err("c28-config-nan-literal", "config.json with a bare NaN (Python's json.dumps writes it)",
+                ErrorKind.InvalidConfig, d -> config(d, Base.configText().replaceFirst("\"rms_norm_eps\": [^,]*,",
+                        "\"rms_norm_eps\": NaN,"))));
+        c.add(err("c28-config-trailing-comma", "config.json with a comma before its closing brace",
+                ErrorKind.InvalidConfig, d -> config(d, Base.configText().trim().replaceFirst("\\s*}$", ",\n}"))));
+        c.add(err("h05-nan-literal", "a header whose shape holds a bare NaN", ErrorKind.InvalidHeaderJson,
+                d -> raw(d, st("{\"a\":{\"dtype\":\"F32\",\"shape\":[NaN],\"data_offsets\":[0,4]}}", 4))));
+        c.add(err("i20-index-single-quotes", "model.safetensors.index.json written with single quotes",
+                ErrorKind.InvalidIndex, d -> sharded(d, s -> s.indexText = s.indexText.replace('"', '\''))));
 
         // ---- 30-31, 33-34, 37: tensors against config ---------------------------------------------
         c.add(finding("t30-q-proj-shape", "q_proj has shape [16, 17] instead of [16, 16]", ErrorKind.ShapeMismatch,
@@ -478,6 +508,16 @@ public final class HostileCorpus {
         ObjectNode o = (ObjectNode) JSON.readTree(dir.resolve("config.json").toFile());
         edit.accept(o);
         Files.writeString(dir.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(o));
+    }
+
+    /** Legacy rope_scaling only (the base config also spells plain RoPE as rope_parameters). */
+    private static void rope(ObjectNode o, String scaling) {
+        o.remove("rope_parameters");
+        try {
+            o.set("rope_scaling", JSON.readTree(scaling));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     private static ObjectNode mixtral(ObjectNode o) {
