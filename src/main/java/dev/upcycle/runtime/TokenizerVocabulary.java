@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
+import dev.upcycle.io.JsonErrors;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -54,9 +55,14 @@ public final class TokenizerVocabulary {
             }
             expect(p, max < Integer.MAX_VALUE, "token id " + max + " is not a plausible id");
             return (int) (max + 1);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new UpcycleException(ErrorKind.InvalidTokenizer, tokenizerJson.toString(),
+                    "not a tokenizer: " + JsonErrors.describe(e), "pass a Hugging Face tokenizer.json");
+        } catch (Malformed e) {
+            throw new UpcycleException(ErrorKind.InvalidTokenizer, tokenizerJson.toString(),
+                    "not a tokenizer: " + e.getMessage(), "pass a Hugging Face tokenizer.json");
         } catch (IOException e) {
-            throw new UpcycleException(ErrorKind.InvalidOption, tokenizerJson.toString(),
-                    "cannot load the tokenizer: " + e.getMessage(), "pass a Hugging Face tokenizer.json");
+            throw new UpcycleException(ErrorKind.IoError, tokenizerJson.toString(), "cannot read: " + e.getMessage());
         }
     }
 
@@ -111,7 +117,14 @@ public final class TokenizerVocabulary {
 
     private static void expect(JsonParser p, boolean ok, String why) throws IOException {
         if (!ok) {
-            throw new IOException(why);
+            throw new Malformed(why);
+        }
+    }
+
+    /** Valid JSON that is not a tokenizer's: bad input, not an I/O failure. */
+    private static final class Malformed extends IOException {
+        Malformed(String why) {
+            super(why);
         }
     }
 }

@@ -62,7 +62,7 @@ class TokenizerVocabularyTest {
             Path t = write(bad);
             assertThatThrownBy(() -> TokenizerVocabulary.size(t)).as(bad)
                     .isInstanceOfSatisfying(UpcycleException.class,
-                            e -> assertThat(e.kind()).isEqualTo(ErrorKind.InvalidOption));
+                            e -> assertThat(e.kind()).isEqualTo(ErrorKind.InvalidTokenizer));
         }
     }
 }
