@@ -2,11 +2,11 @@ package dev.upcycle.error;
 
 /**
  * Every named failure the tool reports, with the exit code it maps to. The names are the
- * error names of specs/formats.md section 7 (and the safetensors reference loader), so a
+ * error names listed in docs/formats.md, "Errors and exit codes" (and the safetensors reference loader), so a
  * user can search for them.
  */
 public enum ErrorKind {
-    // safetensors container (formats.md 1.3 and 7)
+    // safetensors container (docs/formats.md, "The safetensors container")
     HeaderTooSmall(ExitCode.BAD_INPUT),
     HeaderTooLarge(ExitCode.BAD_INPUT),
     InvalidHeaderLength(ExitCode.BAD_INPUT),
@@ -22,7 +22,7 @@ public enum ErrorKind {
     InvalidMetadata(ExitCode.BAD_INPUT),
     InvalidTensorName(ExitCode.BAD_INPUT),
     TensorNotFound(ExitCode.BAD_INPUT),
-    // sharded checkpoints and directories (formats.md 2 and 7)
+    // sharded checkpoints and directories (docs/formats.md, "Sharded checkpoints")
     InvalidIndex(ExitCode.BAD_INPUT),
     UnsafePath(ExitCode.BAD_INPUT),
     MissingShard(ExitCode.BAD_INPUT),
@@ -30,7 +30,7 @@ public enum ErrorKind {
     AmbiguousCheckpoint(ExitCode.BAD_INPUT),
     UnsupportedPickleCheckpoint(ExitCode.BAD_INPUT),
     NoCheckpoint(ExitCode.BAD_INPUT),
-    // config and model description (formats.md 3 and 7)
+    // config and model description (docs/formats.md, "Source families")
     InvalidConfig(ExitCode.BAD_INPUT),
     UnsupportedArchitecture(ExitCode.BAD_INPUT),
     ConfigConflict(ExitCode.BAD_INPUT),
@@ -38,10 +38,10 @@ public enum ErrorKind {
     MissingTensor(ExitCode.BAD_INPUT),
     UnexpectedTensor(ExitCode.BAD_INPUT),
     NonFiniteWeights(ExitCode.BAD_INPUT),
-    // numbers (formats.md 6)
+    // numbers (docs/formats.md, "Dtypes")
     DtypeOverflow(ExitCode.BAD_INPUT),
     UnsupportedDtype(ExitCode.BAD_INPUT),
-    // recipes (specs/cli.md, Recipes)
+    // recipes (README, "upcycle run")
     InvalidRecipe(ExitCode.BAD_INPUT),
     // inputs of eval, train, sample and report besides the model: data files, tokenizers, and the
     // state a train run left (trainer-state.json, optimizer state, metrics.jsonl, train-config.json)

@@ -24,7 +24,7 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Strict parser and validator of a safetensors header (formats.md 1.3 and section 7, items
+ * Strict parser and validator of a safetensors header (docs/formats.md, "The safetensors container" and "Rejected inputs", items
  * 1-19). The JSON is read twice: a syntax pass first (so that parser bombs, bad JSON and
  * trailing garbage are always {@code InvalidHeaderJson}, whatever they contain), then a
  * pass that checks the shape of every entry. Duplicate keys are detected here at the token
@@ -95,7 +95,7 @@ final class HeaderParser {
         long n = header.length;
         checkLength(n, fileLength, where);
         // The header is checked and parsed as bytes: decoding a 100 MB header to a String
-        // would need three times that in heap (formats.md 7: no huge allocation).
+        // would need three times that in heap (docs/formats.md, "Rejected inputs": no huge allocation).
         checkUtf8(header, where);
         checkOuterWhitespace(header, where);
         syntaxPass(header, where);
@@ -360,7 +360,7 @@ final class HeaderParser {
     }
 
     /**
-     * The reference walk (formats.md 1.3 steps 6-8): sort by (BEGIN, END), require contiguous
+     * The reference walk (docs/formats.md, "The safetensors container"): sort by (BEGIN, END), require contiguous
      * ranges from 0, sizes matching shapes, and data ending exactly at the end of the file.
      */
     private static List<TensorHeader> validateOffsets(List<TensorHeader> tensors, long n, long fileLength,

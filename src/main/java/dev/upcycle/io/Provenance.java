@@ -18,7 +18,7 @@ import java.util.stream.Stream;
 
 /**
  * The {@code upcycle.json} written into every output directory: which tool and options made it,
- * the inputs with their SHA-256, and every output file with size and SHA-256 (specs/cli.md,
+ * the inputs with their SHA-256, and every output file with size and SHA-256 (docs/formats.md, "upcycle.json";
  * convert). Deterministic: no timestamps, files sorted by path, so equal runs give equal bytes.
  *
  * @param options the full option set, as JSON

@@ -23,7 +23,7 @@ import java.util.OptionalLong;
 import java.util.TreeSet;
 
 /**
- * A parsed {@code model.safetensors.index.json} (formats.md section 2): which shard holds each
+ * A parsed {@code model.safetensors.index.json} (docs/formats.md, "Sharded checkpoints"): which shard holds each
  * tensor. Shard names are checked to be plain file names; whether they exist is
  * {@link Checkpoint}'s business.
  *

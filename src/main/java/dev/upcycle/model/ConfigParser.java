@@ -194,7 +194,7 @@ final class ConfigParser {
 
     /**
      * Legacy ({@code rope_theta}, {@code rope_scaling}) and v5 ({@code rope_parameters}, which
-     * holds {@code rope_theta}); formats.md 3.2. When both are present they must agree.
+     * holds {@code rope_theta}); docs/formats.md, "Config fields". When both are present they must agree.
      */
     private Rope rope() {
         boolean hasLegacy = root.has("rope_theta") || root.has("rope_scaling");
@@ -249,7 +249,7 @@ final class ConfigParser {
                 familyDouble("router_jitter_noise"));
     }
 
-    /** bam.md 5: the native family's attention-expert fields. */
+    /** The native family (docs/attention-experts.md, "The native checkpoint format")'s attention-expert fields. */
     private MoaConfig moa() {
         JsonNode perTok = root.get("attention_experts_per_tok");
         return new MoaConfig(MoaConfig.Variant.parse(optionalText("moa_variant")),

@@ -15,7 +15,7 @@ import java.util.TreeMap;
 
 /**
  * A checkpoint as family + config + the tensor headers found, and how the three agree
- * (formats.md 3.1, 3.2 and 7 items 30-33, 35, 37). Pure: it sees headers only; the one check
+ * (docs/formats.md: "Source families", "Config fields" and "Rejected inputs"). Pure: it sees headers only; the one check
  * that needs data (tied {@code lm_head} bytes) is left to the caller through
  * {@link #tiedHeadNeedsByteCheck()}.
  */
@@ -105,7 +105,7 @@ public final class ModelDescription {
 
     /**
      * True when {@code tie_word_embeddings} is set and {@code lm_head.weight} is nevertheless
-     * present with the embedding's shape: formats.md 3.2 requires the two to be byte-identical
+     * present with the embedding's shape: tied embeddings require the two to be byte-identical (docs/formats.md, "Config fields")
      * (else ConfigConflict), which only a caller that reads data can check.
      */
     public boolean tiedHeadNeedsByteCheck() {
@@ -230,7 +230,7 @@ public final class ModelDescription {
                 + "with shape " + head.shape() + ", unlike the embedding " + (embed == null ? "(missing)" : embed.shape()));
     }
 
-    /** formats.md 7 item 35: a warning; conversion is the caller's choice. */
+    /** A warning, not a rejection (docs/formats.md, "Rejected inputs"); conversion is the caller's choice. */
     private Optional<Finding> mixedDtypes() {
         Map<DType, Integer> counts = new EnumMap<>(DType.class);
         for (ExpectedTensor e : expected) {

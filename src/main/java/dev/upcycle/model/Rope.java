@@ -7,7 +7,7 @@ import dev.upcycle.error.UpcycleException;
 import java.util.List;
 
 /**
- * Rotary position embedding settings, normalised from either encoding of formats.md 3.2
+ * Rotary position embedding settings, normalised from either encoding of the config (docs/formats.md, "Config fields")
  * (legacy {@code rope_theta} + {@code rope_scaling}, or v5 {@code rope_parameters}).
  *
  * @param theta   the base frequency ({@code rope_theta})

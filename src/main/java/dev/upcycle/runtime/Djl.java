@@ -13,7 +13,7 @@ import java.nio.file.Path;
 /**
  * Starts DJL's PyTorch engine without the network. The offline and tracking properties are set
  * in this class's static initialiser, before any DJL class that reads them is loaded, and only
- * when the user has not set them (djl-notes.md: without OPT_OUT_TRACKING the engine waits on a
+ * when the user has not set them (docs/design.md, "Working with DJL": without OPT_OUT_TRACKING the engine waits on a
  * metadata address at start-up).
  */
 public final class Djl {

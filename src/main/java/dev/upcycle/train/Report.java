@@ -43,7 +43,7 @@ public final class Report {
     /**
      * @param parameters    every parameter of the trained model
      * @param active        parameters used per token
-     * @param flopsPerToken forward FLOPs per token of the decoder layers at the run's sequence length (bam.md 6)
+     * @param flopsPerToken forward FLOPs per token of the decoder layers at the run's sequence length (docs/attention-experts.md, "Parameters, active parameters and FLOPs")
      * @param trainFlops    3 x flopsPerToken x tokens: forward and backward, the usual estimate
      */
     public record ModelSize(long parameters, long active, long flopsPerToken, double trainFlops) {
@@ -137,7 +137,7 @@ public final class Report {
                             z.active(), z.flopsPerToken(), z.trainFlops())));
         }
         b.append("\nFLOPs/token: forward FLOPs of the decoder layers per token at the run's sequence length "
-                + "(bam.md 6); train FLOPs: 3 x FLOPs/token x tokens (forward and backward).\n");
+                + "(docs/attention-experts.md); train FLOPs: 3 x FLOPs/token x tokens (forward and backward).\n");
         b.append(acrossSeeds(rows));
         for (Row r : rows) {
             Path rel = base.relativize(r.run().toAbsolutePath());

@@ -205,7 +205,7 @@ public final class TrainLoop {
      * {@code accumulate} micro-batches, each in its own scope, their gradients summed in one
      * collector: the loss of each is {@code (ce + aux + z) / accumulate}.
      */
-    /** γ of the attention routers' z-loss: the model config's {@code attention_router_z_loss_coef} (bam.md 2). */
+    /** γ of the attention routers' z-loss: the model config's {@code attention_router_z_loss_coef} (docs/attention-experts.md, "Training the routers"). */
     static double attentionZLoss(CausalLm lm) {
         return lm.config().moa() == null ? 0 : lm.config().moa().attentionRouterZLossCoef();
     }

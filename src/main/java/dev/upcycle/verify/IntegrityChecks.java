@@ -28,7 +28,7 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The integrity checks of {@code upcycle verify} (specs/cli.md): manifest sizes and SHA-256,
+ * The integrity checks of {@code upcycle verify} (README, "upcycle verify"): manifest sizes and SHA-256,
  * headers, index coverage, config against tensors, NaN/Inf. Problems in the checkpoint are
  * failed checks, not exceptions, so that every check is reported; only a path with no
  * checkpoint at all throws.

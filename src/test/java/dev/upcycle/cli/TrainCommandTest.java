@@ -204,8 +204,8 @@ class TrainCommandTest {
     }
 
     /**
-     * bam.md 7 "CM": --compute-of trains round(steps x F(reference) / F(model)) steps, F the forward
-     * FLOPs per token of bam.md 6 at the run's sequence length.
+     * Compute-matched training (docs/attention-experts.md, "BAM's comparisons"): --compute-of trains round(steps x F(reference) / F(model)) steps, F the forward
+     * FLOPs per token (docs/attention-experts.md, "Parameters, active parameters and FLOPs") at the run's sequence length.
      */
     @Test
     void computeOfMatchesTheTrainingComputeOfAnotherModel() throws IOException {

@@ -68,7 +68,7 @@ public final class HostileCorpus {
     /**
      * One hostile input.
      *
-     * @param id          short stable name (also the seed file name); prefix = formats.md 7 item
+     * @param id          short stable name (also the seed file name); prefix = the row of docs/formats.md, "Rejected inputs", for item
      * @param description what is wrong with it
      * @param expected    the error kind every detecting command must name (null only for ACCEPTED)
      * @param builder     writes the case
