@@ -111,6 +111,21 @@ public final class CausalLm implements AutoCloseable {
         }
     }
 
+    /**
+     * Opens {@code dir}'s weights for a forward the runtime implements (checked before any weight
+     * is read); the source is closed again when the check fails.
+     */
+    static WeightSource openSupported(Path dir, FamilyRegistry families) {
+        WeightSource src = WeightSource.open(dir, families);
+        try {
+            requireSupported(src.config(), dir.toString());
+            return src;
+        } catch (RuntimeException e) {
+            src.close();
+            throw e;
+        }
+    }
+
     /** Refuses configs whose forward the runtime does not implement, before any weight is read. */
     static void requireSupported(ModelConfig c, String where) {
         if (!"silu".equals(c.hiddenAct())) {

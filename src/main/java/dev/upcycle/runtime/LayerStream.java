@@ -56,9 +56,8 @@ public final class LayerStream implements AutoCloseable {
      *                                            {@link CausalLm#requireSupported}
      */
     public static LayerStream open(Path dir, FamilyRegistry families, List<int[]> sequences) {
-        WeightSource src = WeightSource.open(dir, families);
+        WeightSource src = CausalLm.openSupported(dir, families);
         try {
-            CausalLm.requireSupported(src.config(), dir.toString());
             return new LayerStream(src, sequences);
         } catch (RuntimeException e) {
             src.close();

@@ -75,9 +75,8 @@ public final class StreamedEval implements AutoCloseable {
     }
 
     static StreamedEval open(Path dir, FamilyRegistry families, Limits limits) {
-        WeightSource src = WeightSource.open(dir, families);
+        WeightSource src = CausalLm.openSupported(dir, families);
         try {
-            CausalLm.requireSupported(src.config(), dir.toString());
             return new StreamedEval(src, limits);
         } catch (RuntimeException e) {
             src.close();
