@@ -105,8 +105,7 @@ public final class CausalLm implements AutoCloseable {
      * sample check their tokenizer and data against before loading the model.
      */
     public static ModelConfig configOf(Path dir) {
-        try (WeightSource src = WeightSource.open(dir, FamilyRegistry.builtIn())) {
-            requireSupported(src.config(), dir.toString());
+        try (WeightSource src = openSupported(dir, FamilyRegistry.builtIn())) {
             return src.config();
         }
     }

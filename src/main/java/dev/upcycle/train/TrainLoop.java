@@ -12,7 +12,6 @@ import dev.upcycle.error.Interrupted;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.ModelFiles;
 import dev.upcycle.io.OutputLock;
-import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.runtime.CausalLm;
 import dev.upcycle.runtime.Djl;
@@ -20,7 +19,6 @@ import dev.upcycle.runtime.Evaluator;
 import dev.upcycle.runtime.MemoryAvailable;
 import dev.upcycle.runtime.MemoryCheck;
 import dev.upcycle.runtime.MemoryEstimate;
-import dev.upcycle.runtime.WeightSource;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -54,12 +52,12 @@ public final class TrainLoop {
         refuseOutputOverInput(c);
         // The side files copied into OUT obey the link rule: an unsafe one stops the run before OUT is touched.
         ModelFiles.of(c.model()).sideFiles();
-        requireFits(c);
+        ModelConfig config = requireFits(c);
         // One run per output directory at a time: OUT is written in place, so two would interleave.
         try (OutputLock lock = OutputLock.acquire(c.output())) {
             boolean existed = Files.exists(c.output(), LinkOption.NOFOLLOW_LINKS);
             try {
-                return runLocked(c, log, terminal);
+                return runLocked(c, config.vocabSize(), log, terminal);
             } catch (Interrupted i) {
                 RunDirectory.afterInterrupt(c, existed);
                 throw i;
@@ -70,14 +68,11 @@ public final class TrainLoop {
     /**
      * Before anything is created or loaded: the sequence length must fit the model's positions,
      * and the memory estimate (parameters, gradients, AdamW moments, activations of one
-     * micro-batch) what the machine and the JVM have.
+     * micro-batch) what the machine and the JVM have. Returns the config it checked.
      */
-    static void requireFits(TrainConfig c) {
+    static ModelConfig requireFits(TrainConfig c) {
         Path model = c.resume() != null ? c.resume() : c.model();
-        ModelConfig config;
-        try (WeightSource src = WeightSource.open(model, FamilyRegistry.builtIn())) {
-            config = src.config();
-        }
+        ModelConfig config = CausalLm.configOf(model);
         if (c.seqLen() > config.maxPositionEmbeddings()) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--seq-len", c.seqLen() + " is more than the model's "
                     + "max_position_embeddings " + config.maxPositionEmbeddings() + " (at most "
@@ -85,6 +80,7 @@ public final class TrainLoop {
         }
         MemoryCheck.require(model.toString(), MemoryEstimate.train(config, c.batch(), c.seqLen()),
                 MemoryAvailable.probe(), "--batch or --seq-len (--accumulate keeps the tokens per step)");
+        return config;
     }
 
     /** The output must not be, contain or lie inside the model it reads: --force would delete it. */
@@ -98,11 +94,10 @@ public final class TrainLoop {
         }
     }
 
-    private static Result runLocked(TrainConfig c, PrintWriter log, boolean terminal) {
+    private static Result runLocked(TrainConfig c, int vocab, PrintWriter log, boolean terminal) {
         Device device = device(c.device());
         // Data first, against the config's vocabulary: a tokenizer or data that does not fit the
         // model is refused before the output exists or any weight is read.
-        int vocab = CausalLm.configOf(c.model()).vocabSize();
         TokenSource.Tokens train = c.data().load(c.model(), vocab, MAX_TOKENS);
         requireTokens(c.data(), train.ids().length, c.seqLen() + 1L,
                 "--seq-len " + c.seqLen() + " needs seq-len + 1 = " + (c.seqLen() + 1L));
