@@ -9,16 +9,16 @@ import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.DType;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.MoaConfig;
-import dev.upcycle.upcycle.BlockSpec;
-import dev.upcycle.upcycle.LayerSelection;
-import dev.upcycle.upcycle.MoaSpec;
-import dev.upcycle.upcycle.RouterInit;
-import dev.upcycle.upcycle.Routing;
-import dev.upcycle.upcycle.ScalingMode;
-import dev.upcycle.upcycle.SharedExpertMode;
-import dev.upcycle.upcycle.UpcyclePlan;
-import dev.upcycle.upcycle.UpcycleRequest;
-import dev.upcycle.upcycle.UpcycleSpec;
+import dev.upcycle.moe.BlockSpec;
+import dev.upcycle.moe.LayerSelection;
+import dev.upcycle.moe.MoaSpec;
+import dev.upcycle.moe.RouterInit;
+import dev.upcycle.moe.RoutingMode;
+import dev.upcycle.moe.ScalingMode;
+import dev.upcycle.moe.SharedExpertMode;
+import dev.upcycle.moe.UpcycleSpec;
+import dev.upcycle.plan.UpcyclePlan;
+import dev.upcycle.plan.UpcycleRequest;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
@@ -239,7 +239,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         RouterInit init = seeds > 1 && !parsed.hasMatchedOption("--router-init") ? RouterInit.RANDOM
                 : RouterInit.parse(routerInit);
         UpcycleSpec.Builder b = UpcycleSpec.builder().experts(n).topK(n != experts && !parsed.hasMatchedOption("--top-k") ? Math.min(topK, n) : topK).granularity(granularity)
-                .routing(Routing.parse(routing)).scaling(ScalingMode.parse(scaling))
+                .routing(RoutingMode.parse(routing)).scaling(ScalingMode.parse(scaling))
                 .routerInit(init).routerStd(routerStd).seed(seed)
                 .sharedExperts(sharedExperts).sharedExpertMode(SharedExpertMode.parse(sharedExpertMode))
                 .sharedExpertSize(sharedExpertSize == null ? 0 : sharedExpertSize);

@@ -2,6 +2,7 @@ package dev.upcycle.cli;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.upcycle.data.TokenSource;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.ExitCode;
 import dev.upcycle.error.UpcycleException;
@@ -10,7 +11,6 @@ import dev.upcycle.model.ModelConfig;
 import dev.upcycle.runtime.Evaluator;
 import dev.upcycle.runtime.MemoryAvailable;
 import dev.upcycle.runtime.StreamedEval;
-import dev.upcycle.train.TokenSource;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,9 +1,9 @@
 package dev.upcycle.cli;
 
+import dev.upcycle.data.TokenData;
+import dev.upcycle.data.TokenSource;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
-import dev.upcycle.runtime.TokenData;
-import dev.upcycle.train.TokenSource;
 import java.nio.file.Path;
 import java.util.Locale;
 import picocli.CommandLine.Option;

@@ -1,9 +1,9 @@
 package dev.upcycle.cli;
 
+import dev.upcycle.data.TextCodec;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.ModelFiles;
-import dev.upcycle.runtime.TextCodec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;

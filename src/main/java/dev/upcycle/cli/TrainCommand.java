@@ -2,10 +2,10 @@ package dev.upcycle.cli;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.upcycle.data.TokenSource;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.train.ComputeMatch;
-import dev.upcycle.train.TokenSource;
 import dev.upcycle.train.TrainConfig;
 import dev.upcycle.train.TrainLoop;
 import java.io.PrintWriter;

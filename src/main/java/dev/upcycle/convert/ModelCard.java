@@ -1,7 +1,7 @@
 package dev.upcycle.convert;
 
-import dev.upcycle.upcycle.UpcyclePlan;
-import dev.upcycle.upcycle.UpcycleSpec;
+import dev.upcycle.moe.UpcycleSpec;
+import dev.upcycle.plan.UpcyclePlan;
 import java.util.Locale;
 
 /** The short README.md written next to the weights: base model, method, options, step-0 verdict. */

@@ -5,12 +5,12 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.io.ShardPlan;
 import dev.upcycle.model.ConfigWriter;
-import dev.upcycle.upcycle.Fidelity;
-import dev.upcycle.upcycle.PlannedTensor;
-import dev.upcycle.upcycle.UpcyclePlan;
-import dev.upcycle.upcycle.UpcycleSpec;
 import dev.upcycle.model.MoaConfig;
-import dev.upcycle.upcycle.MoaAccounting;
+import dev.upcycle.moe.Fidelity;
+import dev.upcycle.moe.MoaAccounting;
+import dev.upcycle.moe.UpcycleSpec;
+import dev.upcycle.plan.PlannedTensor;
+import dev.upcycle.plan.UpcyclePlan;
 import java.util.List;
 import java.util.Locale;
 

@@ -4,9 +4,9 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.model.MoaConfig;
-import dev.upcycle.upcycle.MoaSpec;
-import dev.upcycle.upcycle.RouterInit;
-import dev.upcycle.upcycle.UpcyclePlan;
+import dev.upcycle.moe.MoaSpec;
+import dev.upcycle.moe.RouterInit;
+import dev.upcycle.plan.UpcyclePlan;
 import java.util.List;
 
 /**

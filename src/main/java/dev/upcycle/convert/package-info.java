@@ -1,6 +1,6 @@
 /**
  * {@code upcycle convert}: opens a dense checkpoint, asks the pure planner in
- * {@link dev.upcycle.upcycle} for an {@link dev.upcycle.upcycle.UpcyclePlan}, and streams that
+ * {@link dev.upcycle.plan.Planner} for an {@link dev.upcycle.plan.UpcyclePlan}, and streams that
  * plan into a complete-or-absent output directory ({@link dev.upcycle.convert.Converter},
  * {@link dev.upcycle.convert.PlanExecutor}), with tokenizer files, a model card and
  * {@code upcycle.json}. Memory does not grow with the model: tensors are copied channel to

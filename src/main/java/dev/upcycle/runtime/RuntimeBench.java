@@ -3,6 +3,7 @@ package dev.upcycle.runtime;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.upcycle.data.TokenData;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.ModelDescription;

@@ -5,7 +5,7 @@ import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.ModelFiles;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.ModelConfig;
-import dev.upcycle.upcycle.MoaAccounting;
+import dev.upcycle.moe.MoaAccounting;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;

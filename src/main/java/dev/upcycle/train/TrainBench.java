@@ -1,10 +1,12 @@
 package dev.upcycle.train;
 
 import ai.djl.ndarray.NDArray;
+import dev.upcycle.data.Batcher;
+import dev.upcycle.data.TokenData;
+import dev.upcycle.data.TokenSource;
 import dev.upcycle.runtime.CausalLm;
 import dev.upcycle.runtime.Djl;
 import dev.upcycle.runtime.Throughput;
-import dev.upcycle.runtime.TokenData;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;

@@ -2,6 +2,7 @@ package dev.upcycle.train;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.upcycle.data.TokenSource;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import java.nio.file.Path;

@@ -97,7 +97,7 @@ class EvalCommandTest {
 
     @Test
     void huggingFaceTokenizer() throws IOException {
-        Path tok = Files.writeString(tmp.resolve("tokenizer.json"), dev.upcycle.runtime.TokenDataTestAccess.json());
+        Path tok = Files.writeString(tmp.resolve("tokenizer.json"), dev.upcycle.data.TokenDataTestAccess.json());
         Path text = Files.writeString(tmp.resolve("t.txt"), "the cat sat on the mat. the mat sat on the cat.\n");
         Cli r = Cli.run("eval", MODEL, "--data", text.toString(), "--tokenizer", tok.toString(), "--json");
         assertThat(r.code()).as(r.err()).isZero();

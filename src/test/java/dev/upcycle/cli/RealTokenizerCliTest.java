@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.upcycle.runtime.RealTokenizers;
-import dev.upcycle.runtime.TextCodec;
+import dev.upcycle.data.RealTokenizers;
+import dev.upcycle.data.TextCodec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

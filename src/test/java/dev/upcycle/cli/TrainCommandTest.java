@@ -217,7 +217,7 @@ class TrainCommandTest {
         Cli r = Cli.run("train", moa.toString(), "--data", TRAIN, "-o", tmp.resolve("cm").toString(), "--steps", "30",
                 "--batch", "2", "--seq-len", "32", "--compute-of", dense.toString(), "--save-every", "0", "--json");
         assertThat(r.code()).as(r.err()).isZero();
-        var a = dev.upcycle.upcycle.MoaAccounting.of(
+        var a = dev.upcycle.moe.MoaAccounting.of(
                 dev.upcycle.model.ModelConfig.read(dense.resolve("config.json"), dev.upcycle.model.FamilyRegistry.builtIn()));
         double ratio = (double) a.dense(32).flopsPerToken()
                 / a.bam(dev.upcycle.model.MoaConfig.Variant.SEPARATE, 4, 4, 4, 1, 32).flopsPerToken();

@@ -3,15 +3,15 @@ package dev.upcycle.convert;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.upcycle.model.MoaConfig;
+import dev.upcycle.moe.MoaSpec;
+import dev.upcycle.moe.RouterInit;
+import dev.upcycle.plan.UpcycleRequest;
 import dev.upcycle.reference.ReferenceModel;
-import dev.upcycle.upcycle.MoaSpec;
-import dev.upcycle.upcycle.RouterInit;
-import dev.upcycle.upcycle.UpcycleRequest;
 import java.nio.file.Path;
 import java.util.List;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * T16 (docs/design.md, "Invariants of attention experts and merges"): with identical attention experts

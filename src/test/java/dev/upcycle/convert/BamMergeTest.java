@@ -8,16 +8,16 @@ import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.Checkpoint;
 import dev.upcycle.io.DType;
 import dev.upcycle.io.TensorBytes;
-import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.MoaConfig;
+import dev.upcycle.model.ModelConfig;
+import dev.upcycle.moe.MoaSpec;
+import dev.upcycle.moe.RouterInit;
+import dev.upcycle.moe.RoutingMode;
+import dev.upcycle.moe.UpcycleSpec;
+import dev.upcycle.plan.UpcycleRequest;
 import dev.upcycle.reference.ReferenceModel;
 import dev.upcycle.runtime.CausalLm;
 import dev.upcycle.synth.Synthesizer;
-import dev.upcycle.upcycle.MoaSpec;
-import dev.upcycle.upcycle.RouterInit;
-import dev.upcycle.upcycle.Routing;
-import dev.upcycle.upcycle.UpcycleRequest;
-import dev.upcycle.upcycle.UpcycleSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -52,7 +52,7 @@ class BamMergeTest {
     }
 
     static UpcycleRequest request(int n, MoaConfig.Variant v, String target) {
-        UpcycleSpec spec = UpcycleSpec.builder().experts(n).topK(1).routing(Routing.TOPK_SOFTMAX)
+        UpcycleSpec spec = UpcycleSpec.builder().experts(n).topK(1).routing(RoutingMode.TOPK_SOFTMAX)
                 .routerInit(RouterInit.RANDOM).routerStd(0.02).build();
         UpcycleRequest r = UpcycleRequest.of(spec).withTarget(target);
         return v == null ? r : r.withMoa(new MoaSpec(v, n, null, RouterInit.RANDOM, 0.02));

@@ -15,11 +15,11 @@ import dev.upcycle.io.TensorRef;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.ModelDescription;
 import dev.upcycle.model.TensorRole;
-import dev.upcycle.upcycle.RouterInit;
-import dev.upcycle.upcycle.Routing;
-import dev.upcycle.upcycle.ScalingMode;
-import dev.upcycle.upcycle.SharedExpertMode;
-import dev.upcycle.upcycle.UpcycleSpec;
+import dev.upcycle.moe.RouterInit;
+import dev.upcycle.moe.RoutingMode;
+import dev.upcycle.moe.ScalingMode;
+import dev.upcycle.moe.SharedExpertMode;
+import dev.upcycle.moe.UpcycleSpec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -45,7 +45,7 @@ class ConvertOutputTest {
     Path tmp;
 
     private static UpcycleSpec e4g2t2() {
-        return UpcycleSpec.builder().experts(8).topK(2).granularity(2).routing(Routing.TOPK_SOFTMAX)
+        return UpcycleSpec.builder().experts(8).topK(2).granularity(2).routing(RoutingMode.TOPK_SOFTMAX)
                 .scaling(ScalingMode.EXACT_DOWN).build();
     }
 
@@ -88,7 +88,7 @@ class ConvertOutputTest {
         int e = 4;
         int g = 2;
         int k = 4;
-        UpcycleSpec plain = UpcycleSpec.builder().expansion(e).granularity(g).topK(k).routing(Routing.parse(routing))
+        UpcycleSpec plain = UpcycleSpec.builder().expansion(e).granularity(g).topK(k).routing(RoutingMode.parse(routing))
                 .routerInit(RouterInit.ZERO).routerStd(0).scaling(ScalingMode.EXACT_DOWN).build();
         UpcycleSpec shared = plain.toBuilder().sharedExpert(SharedExpertMode.SPLIT, 16).build();
         for (UpcycleSpec spec : List.of(plain, shared)) {

@@ -2,13 +2,13 @@ package dev.upcycle.convert;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.MoaConfig;
-import dev.upcycle.upcycle.MoaAccounting;
-import dev.upcycle.upcycle.MoaSpec;
-import dev.upcycle.upcycle.RouterInit;
-import dev.upcycle.upcycle.UpcyclePlan;
-import dev.upcycle.upcycle.UpcycleRequest;
+import dev.upcycle.model.ModelConfig;
+import dev.upcycle.moe.MoaAccounting;
+import dev.upcycle.moe.MoaSpec;
+import dev.upcycle.moe.RouterInit;
+import dev.upcycle.plan.UpcyclePlan;
+import dev.upcycle.plan.UpcycleRequest;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

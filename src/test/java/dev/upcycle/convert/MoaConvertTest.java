@@ -10,15 +10,15 @@ import dev.upcycle.io.DType;
 import dev.upcycle.io.TensorBytes;
 import dev.upcycle.io.TensorRef;
 import dev.upcycle.model.MoaConfig;
+import dev.upcycle.moe.MoaAccounting;
+import dev.upcycle.moe.MoaSpec;
+import dev.upcycle.moe.RouterInit;
+import dev.upcycle.moe.RoutingMode;
+import dev.upcycle.moe.ScalingMode;
+import dev.upcycle.moe.UpcycleSpec;
+import dev.upcycle.plan.UpcycleRequest;
 import dev.upcycle.reference.ReferenceModel;
 import dev.upcycle.runtime.CausalLm;
-import dev.upcycle.upcycle.MoaAccounting;
-import dev.upcycle.upcycle.MoaSpec;
-import dev.upcycle.upcycle.RouterInit;
-import dev.upcycle.upcycle.Routing;
-import dev.upcycle.upcycle.ScalingMode;
-import dev.upcycle.upcycle.UpcycleRequest;
-import dev.upcycle.upcycle.UpcycleSpec;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,7 +39,7 @@ class MoaConvertTest {
     static UpcycleSpec ffn(int experts, int topK) {
         // FFN top-k renormalised (topk-softmax): exact preservation needs it
         // (docs/attention-experts.md, "One seed: copies, and why the router then learns nothing").
-        return UpcycleSpec.builder().experts(experts).topK(topK).routing(Routing.TOPK_SOFTMAX)
+        return UpcycleSpec.builder().experts(experts).topK(topK).routing(RoutingMode.TOPK_SOFTMAX)
                 .scaling(ScalingMode.EXACT_DOWN).routerInit(RouterInit.RANDOM).routerStd(0.02).build();
     }
 
@@ -158,7 +158,7 @@ class MoaConvertTest {
     @Test
     void topKWithoutRenormalisationIsNotTheDenseModel(@TempDir Path tmp) {
         Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
-        UpcycleSpec spec = UpcycleSpec.builder().experts(4).topK(2).routing(Routing.SOFTMAX_TOPK)
+        UpcycleSpec spec = UpcycleSpec.builder().experts(4).topK(2).routing(RoutingMode.SOFTMAX_TOPK)
                 .scaling(ScalingMode.NONE).routerInit(RouterInit.RANDOM).routerStd(0.02).build();
         Converter.Result r = ConvertFixtures.converter().convert(dense, tmp.resolve("moa"),
                 UpcycleRequest.of(spec).withTarget("native")

@@ -4,14 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.upcycle.io.DType;
 import dev.upcycle.model.ModelConfig;
+import dev.upcycle.moe.RouterInit;
+import dev.upcycle.moe.RoutingMode;
+import dev.upcycle.moe.ScalingMode;
+import dev.upcycle.moe.SharedExpertMode;
+import dev.upcycle.moe.UpcycleSpec;
+import dev.upcycle.plan.UpcyclePlan;
+import dev.upcycle.plan.UpcycleRequest;
 import dev.upcycle.reference.ReferenceModel;
-import dev.upcycle.upcycle.RouterInit;
-import dev.upcycle.upcycle.Routing;
-import dev.upcycle.upcycle.ScalingMode;
-import dev.upcycle.upcycle.SharedExpertMode;
-import dev.upcycle.upcycle.UpcyclePlan;
-import dev.upcycle.upcycle.UpcycleRequest;
-import dev.upcycle.upcycle.UpcycleSpec;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,12 +38,12 @@ class StepZeroEquivalenceTest {
     }
 
     static UpcycleSpec.Builder topkSoftmax(int n, int k, int g) {
-        return UpcycleSpec.builder().experts(n).topK(k).granularity(g).routing(Routing.TOPK_SOFTMAX)
+        return UpcycleSpec.builder().experts(n).topK(k).granularity(g).routing(RoutingMode.TOPK_SOFTMAX)
                 .scaling(ScalingMode.EXACT_DOWN).routerInit(RouterInit.VIRTUAL_GROUP).routerStd(1.0);
     }
 
     static UpcycleSpec.Builder softmaxTopkZero(int n, int k, int g, ScalingMode scaling) {
-        return UpcycleSpec.builder().experts(n).topK(k).granularity(g).routing(Routing.SOFTMAX_TOPK)
+        return UpcycleSpec.builder().experts(n).topK(k).granularity(g).routing(RoutingMode.SOFTMAX_TOPK)
                 .scaling(scaling).routerInit(RouterInit.ZERO).routerStd(0.02);
     }
 
@@ -129,7 +129,7 @@ class StepZeroEquivalenceTest {
         UpcycleSpec spec = softmaxTopkZero(8, 2, 1, ScalingMode.PAPER).build();
         Converter.Result r = ConvertFixtures.converter().convert(dense, tmp.resolve("moe"),
                 ConvertFixtures.request(spec, "qwen2-moe"), ConvertFixtures.settings());
-        assertThat(r.plan().fidelity().verdict()).isEqualTo(dev.upcycle.upcycle.Fidelity.Verdict.APPROXIMATE);
+        assertThat(r.plan().fidelity().verdict()).isEqualTo(dev.upcycle.moe.Fidelity.Verdict.APPROXIMATE);
         int[] tokens = ConvertFixtures.tokens(64, 12);
         try (ReferenceModel d = ReferenceModel.open(dense); ReferenceModel m = ReferenceModel.open(r.output())) {
             assertThat(ReferenceModel.relError(m.logits(tokens), d.logits(tokens))).isGreaterThan(1e-3);

@@ -5,12 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.upcycle.moe.Fidelity;
+import dev.upcycle.moe.RouterInit;
+import dev.upcycle.moe.RoutingMode;
+import dev.upcycle.moe.ScalingMode;
+import dev.upcycle.moe.UpcycleSpec;
 import dev.upcycle.runtime.CausalLm;
-import dev.upcycle.upcycle.Fidelity;
-import dev.upcycle.upcycle.RouterInit;
-import dev.upcycle.upcycle.Routing;
-import dev.upcycle.upcycle.ScalingMode;
-import dev.upcycle.upcycle.UpcycleSpec;
 import java.nio.file.Path;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,17 +33,17 @@ class TieOrderRuntimeTest {
     static Stream<Arguments> cases() {
         return Stream.of(
                 // The three conversions: N=6, G=2, K=2, zero router.
-                Arguments.of("qwen3", "qwen3-moe", Routing.TOPK_SOFTMAX, RouterInit.ZERO, 2, Fidelity.Verdict.NOT_PRESERVING),
-                Arguments.of("llama", "qwen2-moe", Routing.SOFTMAX_TOPK, RouterInit.ZERO, 2, Fidelity.Verdict.NOT_PRESERVING),
-                Arguments.of("qwen2", "qwen2-moe", Routing.SOFTMAX_TOPK, RouterInit.ZERO, 2, Fidelity.Verdict.NOT_PRESERVING),
+                Arguments.of("qwen3", "qwen3-moe", RoutingMode.TOPK_SOFTMAX, RouterInit.ZERO, 2, Fidelity.Verdict.NOT_PRESERVING),
+                Arguments.of("llama", "qwen2-moe", RoutingMode.SOFTMAX_TOPK, RouterInit.ZERO, 2, Fidelity.Verdict.NOT_PRESERVING),
+                Arguments.of("qwen2", "qwen2-moe", RoutingMode.SOFTMAX_TOPK, RouterInit.ZERO, 2, Fidelity.Verdict.NOT_PRESERVING),
                 // Exact without any tie order: distinct group rows, or every expert selected.
-                Arguments.of("qwen3", "qwen3-moe", Routing.TOPK_SOFTMAX, RouterInit.VIRTUAL_GROUP, 2, Fidelity.Verdict.EXACT),
-                Arguments.of("llama", "qwen2-moe", Routing.SOFTMAX_TOPK, RouterInit.ZERO, 6, Fidelity.Verdict.EXACT));
+                Arguments.of("qwen3", "qwen3-moe", RoutingMode.TOPK_SOFTMAX, RouterInit.VIRTUAL_GROUP, 2, Fidelity.Verdict.EXACT),
+                Arguments.of("llama", "qwen2-moe", RoutingMode.SOFTMAX_TOPK, RouterInit.ZERO, 6, Fidelity.Verdict.EXACT));
     }
 
     @ParameterizedTest(name = "{0} -> {1} {2} {3} K={4}")
     @MethodSource("cases")
-    void measuredErrorIsConsistentWithTheVerdict(String family, String target, Routing routing, RouterInit init,
+    void measuredErrorIsConsistentWithTheVerdict(String family, String target, RoutingMode routing, RouterInit init,
                                                  int k, Fidelity.Verdict verdict, @TempDir Path tmp) {
         Path dense = ConvertFixtures.dense(tmp.resolve("dense"), family);
         UpcycleSpec spec = UpcycleSpec.builder().experts(N).granularity(G).topK(k).routing(routing).routerInit(init)

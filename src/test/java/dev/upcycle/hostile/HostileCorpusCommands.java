@@ -218,7 +218,7 @@ public final class HostileCorpusCommands {
     }
 
     private static Path tokenizer(Path dir) throws IOException {
-        return Files.writeString(dir.resolve("tokenizer.json"), dev.upcycle.runtime.TokenDataTestAccess.json());
+        return Files.writeString(dir.resolve("tokenizer.json"), dev.upcycle.data.TokenDataTestAccess.json());
     }
 
     private static Path copyModel(Path dir) throws IOException {

@@ -1,5 +1,7 @@
 package dev.upcycle.train;
 
+import dev.upcycle.data.Batcher;
+import dev.upcycle.data.TokenSource;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.data.Offset.offset;
 

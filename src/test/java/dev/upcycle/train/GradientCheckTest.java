@@ -1,5 +1,6 @@
 package dev.upcycle.train;
 
+import dev.upcycle.data.Batcher;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.engine.Engine;

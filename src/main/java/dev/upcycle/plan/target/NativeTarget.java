@@ -1,0 +1,117 @@
+package dev.upcycle.plan.target;
+
+import dev.upcycle.model.Family;
+import dev.upcycle.model.MoaConfig;
+import dev.upcycle.model.ModelConfig;
+import dev.upcycle.model.TensorRole;
+import dev.upcycle.moe.BlockSpec;
+import dev.upcycle.moe.ExpertLayout;
+import dev.upcycle.moe.LayerSelection;
+import dev.upcycle.moe.MoaSpec;
+import dev.upcycle.moe.RoutingMode;
+import dev.upcycle.moe.UpcycleSpec;
+import dev.upcycle.plan.UpcycleRequest;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The native MoA format (docs/attention-experts.md, "The native checkpoint format"; family
+ * {@code upcycle_moa}): Mixtral-named FFN experts, attention experts under a router, {@code moe_layers}
+ * / {@code moa_layers} listing the expert layers. Routing with or without renormalisation
+ * ({@code router_norm_topk_prob}); no shared expert, no q/k norm, no sliding window.
+ */
+final class NativeTarget implements MoeTarget {
+    /** Attention experts and parallel blocks are this tool's own format: transformers has no class for it. */
+    @Override
+    public java.util.Optional<TransformersFloor> transformers() {
+        return java.util.Optional.empty();
+    }
+
+    @Override
+    public String cliName() {
+        return "native";
+    }
+
+    @Override
+    public String familyName() {
+        return "upcycle_moa";
+    }
+
+    @Override
+    public boolean expresses(RoutingMode routing) {
+        return true;
+    }
+
+    @Override
+    public boolean attentionExperts() {
+        return true;
+    }
+
+    @Override
+    public List<String> impossible(ModelConfig source, UpcycleSpec spec, List<Integer> layers) {
+        List<String> out = new ArrayList<>();
+        if (spec.hasSharedExpert()) {
+            out.add("the native format has no shared expert; use --target qwen2-moe");
+        }
+        if (layers.size() != source.numHiddenLayers() && spec.granularity() != 1) {
+            out.add("the native format writes dense layers intermediate_size wide, which is the expert width; "
+                    + "--layers with --granularity > 1 cannot be expressed");
+        }
+        if (source.family().has(TensorRole.ATTN_Q_NORM)) {
+            out.add("the native format has no per-head q/k norms (" + source.family().name() + " source)");
+        }
+        return out;
+    }
+
+    @Override
+    public List<String> approximations(ModelConfig source) {
+        List<String> out = new ArrayList<>();
+        boolean window = source.slidingWindow() != null
+                && (!source.family().declares("use_sliding_window") || source.useSlidingWindow());
+        if (window) {
+            out.add("the source uses a sliding attention window " + source.slidingWindow()
+                    + "; the native format has full causal attention");
+        }
+        return out;
+    }
+
+    @Override
+    public ModelConfig config(ModelConfig source, Family family, UpcycleSpec spec, ExpertLayout layout,
+                              List<Integer> layers, double auxLoss) {
+        return config(source, family, UpcycleRequest.of(spec).withLayers(LayerSelection.ALL), layout, layers);
+    }
+
+    @Override
+    public ModelConfig config(ModelConfig source, Family family, UpcycleRequest request, ExpertLayout layout,
+                              List<Integer> layers) {
+        UpcycleSpec spec = request.spec();
+        boolean all = layers.size() == source.numHiddenLayers();
+        List<Integer> dense = new ArrayList<>();
+        for (int l = 0; l < source.numHiddenLayers(); l++) {
+            if (!layers.contains(l)) {
+                dense.add(l);
+            }
+        }
+        MoaSpec moa = request.moa();
+        BlockSpec.Resolved blocks = request.block().resolve(source);
+        // parallel_num_norms is 1 in the config of sequential blocks (as in the docs' example), where
+        // it is unused.
+        int norms = blocks.parallel() ? blocks.norms() : 1;
+        // --attention keep: an FFN-only MoE in the native format, no MoA layer.
+        MoaConfig moaConfig = moa == null
+                ? new MoaConfig(MoaConfig.Variant.SEPARATE, 1, null, List.of(), blocks.layout(), norms, 0.0)
+                : new MoaConfig(moa.variant(), moa.experts(), moa.topK(), all ? null : layers, blocks.layout(), norms,
+                        0.0);
+        boolean bias = source.attentionBias() || source.family().template(TensorRole.ATTN_Q_BIAS)
+                .map(t -> t.when().test(source, 0)).orElse(false);
+        return TargetConfigs.common(source, family)
+                .intermediateSize(layout.expertIntermediate())
+                .attentionBias(bias)
+                .numExperts(spec.experts()).numExpertsPerTok(spec.topK()).expertWidth(layout.expertIntermediate())
+                .normTopkProb(spec.routing().normTopkProb())
+                .mlpOnlyLayers(dense)
+                .routerAuxLossCoef(request.routerAuxLossCoef())
+                .moa(moaConfig)
+                .build();
+    }
+}
