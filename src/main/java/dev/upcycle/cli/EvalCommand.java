@@ -48,7 +48,7 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
     Path data;
 
     @picocli.CommandLine.Mixin
-    TokenizationOptions tokenization;
+    TokenizerOptions.WithBinDtype tokenization;
 
     @Option(names = "--max-tokens", paramLabel = "N", description = "Evaluate at most N predicted tokens (up to 2^30).")
     Integer maxTokens;

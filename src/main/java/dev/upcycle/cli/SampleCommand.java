@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.data.TextCodec;
+import dev.upcycle.data.TokenData;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.ExitCode;
 import dev.upcycle.error.UpcycleException;
@@ -143,13 +144,7 @@ final class SampleCommand implements Callable<Integer> {
         if (ids.length == 0) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--prompt", "the prompt gives no tokens; at least one is needed");
         }
-        for (int i = 0; i < ids.length; i++) {
-            if (ids[i] < 0 || ids[i] >= vocab) {
-                throw new UpcycleException(ErrorKind.ImpossibleCombination, "--prompt", "token id " + ids[i]
-                        + " at position " + i + " is outside the model's vocabulary of " + vocab,
-                        "use the model's own tokenizer");
-            }
-        }
+        TokenData.requireInVocabulary(ids, vocab, "--prompt");
     }
 
     private void print(int promptTokens, int[] ids, String text, long kvFloats, double tokensPerSecond, String held) {

@@ -1,45 +1,56 @@
 package dev.upcycle.cli;
 
 import dev.upcycle.data.TextCodec;
+import dev.upcycle.data.TokenData;
+import dev.upcycle.data.TokenSource;
+import dev.upcycle.data.TokenizerChoice;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
-import dev.upcycle.io.ModelFiles;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Optional;
+import java.util.Locale;
 import picocli.CommandLine.Option;
 
-/** {@code --tokenizer} / {@code --bytes}: one definition for eval, train and sample. */
-final class TokenizerOptions {
+/**
+ * {@code --tokenizer} / {@code --bytes}: one definition for eval, train and sample. The options are
+ * only collected here; which tokenizer they give is {@link TokenizerChoice}'s rule.
+ */
+class TokenizerOptions {
     @Option(names = "--tokenizer", paramLabel = "TOKENIZER_JSON", description = "A Hugging Face tokenizer.json.")
     Path tokenizer;
 
     @Option(names = "--bytes", description = "One token per byte (id = byte value).")
     boolean bytes;
 
-    /**
-     * Text to ids for the model in {@code dir}, by eval's rule (TokenSource): {@code --tokenizer},
-     * else {@code DIR/tokenizer.json} unless {@code --bytes}, else bytes for a 256-token vocabulary.
-     */
+    /** Text to ids for the model in {@code dir} of {@code vocab} tokens. */
     TextCodec codec(Path dir, int vocab) {
-        if (tokenizer != null && bytes) {
-            throw new UpcycleException(ErrorKind.InvalidOption, "--tokenizer", "give --tokenizer or --bytes, not both");
+        return TokenizerChoice.resolve(tokenizer, bytes, dir, vocab).codec();
+    }
+
+    /** The options of commands that read a data file (eval, train): these plus the width of a .bin file's ids. */
+    static final class WithBinDtype extends TokenizerOptions {
+        @Option(names = "--bin-dtype", paramLabel = "u16|u32",
+                description = "Width of the ids of a .bin file (default: u32 for *.u32.bin, else u16).")
+        String binDtype;
+
+        /** The whole of {@code data}, tokenized as these options say. */
+        TokenSource source(Path data) {
+            return source(data, 0, 1);
         }
-        if (tokenizer != null && !Files.isRegularFile(tokenizer)) {
-            throw new UpcycleException(ErrorKind.IoError, tokenizer.toString(), "no such file");
+
+        /** Slice {@code slice} (0-based) of {@code slices} equal parts of {@code data}. */
+        TokenSource source(Path data, int slice, int slices) {
+            return new TokenSource(data, tokenizer, bytes, width(), slice, slices);
         }
-        if (tokenizer != null) {
-            return TextCodec.tokenizer(tokenizer, vocab);
+
+        private TokenData.BinDtype width() {
+            if (binDtype == null) {
+                return null;
+            }
+            return switch (binDtype.toLowerCase(Locale.ROOT)) {
+                case "u16", "uint16" -> TokenData.BinDtype.U16;
+                case "u32", "uint32" -> TokenData.BinDtype.U32;
+                default -> throw new UpcycleException(ErrorKind.InvalidOption, "--bin-dtype", binDtype + " is not u16 or u32");
+            };
         }
-        // The model's own tokenizer.json is a model file: the link rule applies (--tokenizer is the user's choice).
-        Optional<Path> own = bytes ? Optional.empty() : ModelFiles.of(dir).optional("tokenizer.json");
-        if (own.isPresent()) {
-            return TextCodec.tokenizer(own.get(), vocab);
-        }
-        if (bytes || vocab == 256) {
-            return TextCodec.bytes();
-        }
-        throw new UpcycleException(ErrorKind.InvalidOption, dir.toString(), "no tokenizer: the model has no "
-                + "tokenizer.json and a vocabulary of " + vocab + ", not 256 bytes", "pass --tokenizer FILE or --bytes");
     }
 }

@@ -51,7 +51,7 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
     OutputOptions output;
 
     @Mixin
-    TokenizationOptions tokenization;
+    TokenizerOptions.WithBinDtype tokenization;
 
     @Option(names = "--steps", defaultValue = "200", description = "Optimizer steps (default: ${DEFAULT-VALUE}).")
     int steps;

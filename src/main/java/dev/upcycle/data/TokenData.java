@@ -111,6 +111,21 @@ public final class TokenData {
         }
     }
 
+    /**
+     * Refuses an id outside {@code [0, vocab)}: one the model's embedding does not have.
+     *
+     * @param where the file or option the ids came from, for the message
+     */
+    public static void requireInVocabulary(int[] ids, int vocab, String where) {
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= vocab) {
+                throw new UpcycleException(ErrorKind.ImpossibleCombination, where, "token id " + ids[i]
+                        + " at position " + i + " is outside the model's vocabulary of " + vocab,
+                        "use the model's own tokenizer");
+            }
+        }
+    }
+
     /** The file as text; bytes that are not UTF-8 are bad input (exit 3), named by their offset. */
     static String utf8(Path file) {
         byte[] raw;

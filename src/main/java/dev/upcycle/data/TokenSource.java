@@ -4,17 +4,14 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
-import dev.upcycle.io.ModelFiles;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
-import java.util.Optional;
 
 /**
  * A data file and how to turn it into token ids, with {@code eval}'s rules: a {@code .bin} file is
- * already tokenized ({@code binDtype} or its name gives the width); a text file goes through
- * {@code tokenizer}, else the model's own {@code tokenizer.json}, else bytes when asked or when
- * the model's vocabulary is 256.
+ * already tokenized ({@code binDtype} or its name gives the width); a text file goes through the
+ * tokenizer {@link TokenizerChoice} picks.
  *
  * @param tokenizer a Hugging Face tokenizer.json, or null
  * @param bytes     one token per byte
@@ -39,9 +36,7 @@ public record TokenSource(Path file, Path tokenizer, boolean bytes, TokenData.Bi
         if (file == null) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--data", "a data file is required");
         }
-        if (tokenizer != null && bytes) {
-            throw new UpcycleException(ErrorKind.InvalidOption, "--tokenizer", "give --tokenizer or --bytes, not both");
-        }
+        TokenizerChoice.requireOneOf(tokenizer, bytes);
     }
 
     /** The ids (at most {@code limit}) and how they were made, checked against {@code vocab}. */
@@ -51,7 +46,6 @@ public record TokenSource(Path file, Path tokenizer, boolean bytes, TokenData.Bi
         }
         int[] ids;
         String how;
-        Optional<Path> own = tokenizer != null || TokenData.isBin(file) ? Optional.empty() : ownTokenizer(modelDir);
         if (TokenData.isBin(file)) {
             if (tokenizer != null || bytes) {
                 throw new UpcycleException(ErrorKind.InvalidOption, file.toString(),
@@ -60,25 +54,12 @@ public record TokenSource(Path file, Path tokenizer, boolean bytes, TokenData.Bi
             TokenData.BinDtype width = binDtype == null ? TokenData.BinDtype.byName(file) : binDtype;
             ids = TokenData.bin(file, width, limit);
             how = "bin-" + width.name().toLowerCase(Locale.ROOT);
-        } else if (tokenizer != null || own.isPresent()) {
-            Path t = tokenizer != null ? tokenizer : own.get();
-            ids = TokenData.tokenizer(file, t, vocab, limit);
-            how = "tokenizer " + t;
-        } else if (bytes || vocab == 256) {
-            ids = TokenData.bytes(file, limit);
-            how = "bytes";
         } else {
-            throw new UpcycleException(ErrorKind.InvalidOption, file.toString(), "no tokenizer: " + modelDir
-                    + " has no tokenizer.json and a vocabulary of " + vocab + ", not 256 bytes",
-                    "pass --tokenizer FILE or --bytes");
+            TokenizerChoice choice = TokenizerChoice.resolve(tokenizer, bytes, modelDir, vocab);
+            ids = choice.encode(file, limit);
+            how = choice.description();
         }
-        for (int i = 0; i < ids.length; i++) {
-            if (ids[i] < 0 || ids[i] >= vocab) {
-                throw new UpcycleException(ErrorKind.ImpossibleCombination, file.toString(), "token id " + ids[i]
-                        + " at position " + i + " is outside the model's vocabulary of " + vocab,
-                        "use the model's own tokenizer");
-            }
-        }
+        TokenData.requireInVocabulary(ids, vocab, file.toString());
         if (slices > 1) {
             int from = (int) ((long) ids.length * slice / slices);
             int to = (int) ((long) ids.length * (slice + 1) / slices);
@@ -86,11 +67,6 @@ public record TokenSource(Path file, Path tokenizer, boolean bytes, TokenData.Bi
             how = how + ", slice " + (slice + 1) + "/" + slices + " (tokens " + from + " to " + to + ")";
         }
         return new Tokens(ids, how);
-    }
-
-    /** The model's own tokenizer.json unless --bytes, under the link rule of every model file. */
-    private Optional<Path> ownTokenizer(Path modelDir) {
-        return bytes ? Optional.empty() : ModelFiles.of(modelDir).optional("tokenizer.json");
     }
 
     /** Parses {@code I/N} (1-based: "2/3" is the second of three slices). */
