@@ -1,6 +1,5 @@
 package dev.upcycle.cli;
 
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.convert.Converter;
 import dev.upcycle.convert.PlanReport;
@@ -265,44 +264,30 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         return seedIndex;
     }
 
-    /** The options that decide the output's content (not where it goes), for upcycle.json. */
+    /**
+     * The options that decide the output's content (not where it goes), for upcycle.json: as given,
+     * except those the request resolves (merge defaults, normalised names, MoA settings without MoA).
+     */
     private ObjectNode optionsJson(UpcycleRequest r) {
         UpcycleSpec s = r.spec();
-        ObjectNode o = JsonNodeFactory.instance.objectNode();
-        o.put("experts", s.experts());
-        o.put("top-k", s.topK());
-        o.put("granularity", s.granularity());
-        o.put("routing", s.routing().cliName());
-        o.put("scaling", s.scaling().cliName());
-        o.put("router-init", s.routerInit().cliName());
-        o.put("router-std", s.routerStd());
-        o.put("shared-experts", s.sharedExperts());
-        o.put("shared-expert-size", s.sharedExpertSize());
-        o.put("shared-expert-mode", s.sharedExpertMode().cliName());
-        o.put("layers", r.layers().text());
-        o.put("target", target);
-        o.put("attention", attention);
-        if (r.moa() != null) {
-            o.put("attention-experts", r.moa().experts());
-            o.put("attention-top-k", r.moa().activeExperts());
-            o.put("attention-router-init", r.moa().routerInit().cliName());
-            if (r.moa().variant() == MoaConfig.Variant.SHARED_KV) {
-                o.put("shared-kv-init", r.moa().sharedKvInitText());
-            }
-        }
-        o.put("expert-noise-std", r.expertNoiseStd());
-        o.put("block-layout", blockLayout);
-        if (parallelNorms != null) {
-            o.put("parallel-norms", parallelNorms);
-        }
-        o.put("force-parallel", forceParallel);
-        o.put("dtype", r.dtype() == null ? "keep" : r.dtype().safetensorsName().toLowerCase(java.util.Locale.ROOT));
-        o.put("seed", s.seed());
-        o.put("max-shard-size", maxShardSize);
-        o.put("allow-approximate", allowApproximate);
-        o.put("allow-nonfinite", allowNonfinite);
-        o.put("router-aux-loss-coef", r.routerAuxLossCoef());
-        return o;
+        MoaSpec moa = r.moa();
+        boolean sharedKv = moa != null && moa.variant() == MoaConfig.Variant.SHARED_KV;
+        return RecordedOptions.of(spec)
+                .resolved("experts", s.experts())
+                .resolved("top-k", s.topK())
+                .resolved("routing", s.routing().cliName())
+                .resolved("scaling", s.scaling().cliName())
+                .resolved("router-init", s.routerInit().cliName())
+                .resolved("shared-expert-size", s.sharedExpertSize())
+                .resolved("shared-expert-mode", s.sharedExpertMode().cliName())
+                .resolved("layers", r.layers().text())
+                .resolved("attention-experts", moa == null ? null : moa.experts())
+                .resolved("attention-top-k", moa == null ? null : moa.activeExperts())
+                .resolved("attention-router-init", moa == null ? null : moa.routerInit().cliName())
+                .resolved("shared-kv-init", sharedKv ? moa.sharedKvInitText() : null)
+                .resolved("dtype", r.dtype() == null ? "keep" : r.dtype().safetensorsName().toLowerCase(java.util.Locale.ROOT))
+                .extra("router-aux-loss-coef", r.routerAuxLossCoef())
+                .json();
     }
 
     @picocli.CommandLine.Option(names = {"-v", "--verbose"},

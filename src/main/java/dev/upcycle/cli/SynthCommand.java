@@ -1,6 +1,5 @@
 package dev.upcycle.cli;
 
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
@@ -16,7 +15,9 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code upcycle synth}: a deterministic random dense checkpoint of any supported family. */
 @Command(name = "synth", sortOptions = false, mixinStandardHelpOptions = true,
@@ -24,6 +25,8 @@ import picocli.CommandLine.Option;
         footerHeading = "%nExample:%n",
         footer = "  upcycle synth --family qwen2 --layers 2 --hidden 64 -o /tmp/tiny-qwen2")
 final class SynthCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
 
     @Option(names = "--family", required = true, paramLabel = "NAME",
             description = "Dense family: llama, mistral, qwen2 or qwen3.")
@@ -146,29 +149,8 @@ final class SynthCommand implements Callable<Integer> {
         return Synthesizer.parallelBlocks(c, parallelBlocks);
     }
 
+    /** The options for upcycle.json: as given, the dtype by its torch name. */
     private ObjectNode optionsJson(DType type) {
-        ObjectNode o = JsonNodeFactory.instance.objectNode();
-        o.put("family", family);
-        o.put("layers", layers);
-        o.put("hidden", hidden);
-        o.put("heads", heads);
-        o.put("kv-heads", kvHeads);
-        o.put("intermediate", intermediate);
-        o.put("vocab", vocab);
-        if (headDim != null) {
-            o.put("head-dim", headDim);
-        }
-        o.put("tie-embeddings", tieEmbeddings);
-        o.put("attention-bias", attentionBias);
-        if (slidingWindow != null) {
-            o.put("sliding-window", slidingWindow);
-        }
-        if (parallelBlocks != null) {
-            o.put("parallel-blocks", parallelBlocks);
-        }
-        o.put("dtype", type.torchName());
-        o.put("seed", seed);
-        o.put("max-shard-size", maxShardSize);
-        return o;
+        return RecordedOptions.of(spec).resolved("dtype", type.torchName()).json();
     }
 }
