@@ -17,6 +17,7 @@ import dev.upcycle.moe.RoutingMode;
 import dev.upcycle.moe.ScalingMode;
 import dev.upcycle.moe.SharedExpertMode;
 import dev.upcycle.moe.UpcycleSpec;
+import dev.upcycle.plan.RequestNormaliser;
 import dev.upcycle.plan.UpcyclePlan;
 import dev.upcycle.plan.UpcycleRequest;
 import java.io.PrintWriter;
@@ -232,22 +233,18 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
 
     private UpcycleRequest request() {
         var parsed = spec.commandLine().getParseResult();
-        int seeds = inputs.size();
-        // A merge makes one FFN expert per seed, and its routers start random
-        // (docs/attention-experts.md, "Several seeds: BTX and BAM merges").
-        int n = seeds > 1 && !parsed.hasMatchedOption("--experts") ? seeds : experts;
-        RouterInit init = seeds > 1 && !parsed.hasMatchedOption("--router-init") ? RouterInit.RANDOM
-                : RouterInit.parse(routerInit);
-        UpcycleSpec.Builder b = UpcycleSpec.builder().experts(n).topK(n != experts && !parsed.hasMatchedOption("--top-k") ? Math.min(topK, n) : topK).granularity(granularity)
+        RequestNormaliser.SeedDefaults d = RequestNormaliser.seedDefaults(inputs.size(), new RequestNormaliser.Typed(
+                experts, parsed.hasMatchedOption("--experts"), topK, parsed.hasMatchedOption("--top-k"),
+                RouterInit.parse(routerInit), parsed.hasMatchedOption("--router-init"), attentionExperts));
+        UpcycleSpec.Builder b = UpcycleSpec.builder().experts(d.experts()).topK(d.topK()).granularity(granularity)
                 .routing(RoutingMode.parse(routing)).scaling(ScalingMode.parse(scaling))
-                .routerInit(init).routerStd(routerStd).seed(seed)
+                .routerInit(d.routerInit()).routerStd(routerStd).seed(seed)
                 .sharedExperts(sharedExperts).sharedExpertMode(SharedExpertMode.parse(sharedExpertMode))
                 .sharedExpertSize(sharedExpertSize == null ? 0 : sharedExpertSize);
         DType type = dtype.equalsIgnoreCase("keep") ? null : Options.writableDtype(dtype, "--dtype");
         MoaConfig.Variant variant = MoaSpec.parseMode(attention);
         Integer kvSeed = sharedKvSeed();
-        MoaSpec moa = variant == null ? null : new MoaSpec(variant,
-                attentionExperts != null ? attentionExperts : seeds > 1 ? seeds : n, attentionTopK,
+        MoaSpec moa = variant == null ? null : new MoaSpec(variant, d.attentionExperts(), attentionTopK,
                 RouterInit.parse(attentionRouterInit), routerStd, kvSeed);
         BlockSpec block = new BlockSpec(BlockSpec.parseLayout(blockLayout), parallelNorms, forceParallel);
         return new UpcycleRequest(b.build(), target, LayerSelection.parse(layers), type, Options.size(maxShardSize),

@@ -45,6 +45,11 @@ final class MixtralTarget implements MoeTarget {
     }
 
     @Override
+    public String routingNote(RoutingMode routing) {
+        return "Mixtral always renormalises";
+    }
+
+    @Override
     public List<String> impossible(ModelConfig source, UpcycleSpec spec, List<Integer> layers) {
         List<String> out = new ArrayList<>();
         if (!expresses(spec.routing())) {

@@ -53,6 +53,14 @@ public interface MoeTarget {
      */
     java.util.Optional<TransformersFloor> transformers();
 
+    /**
+     * How the target writes a routing mode, in the plan's words: the {@code norm_topk_prob} it
+     * writes, or why it needs none.
+     */
+    default String routingNote(RoutingMode routing) {
+        return "norm_topk_prob=" + routing.normTopkProb();
+    }
+
     /** Whether the target can hold attention experts (--attention moa-*). */
     default boolean attentionExperts() {
         return false;
