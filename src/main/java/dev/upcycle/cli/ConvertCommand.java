@@ -65,8 +65,8 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             description = "Split the dense FFN into G neuron shards per copy; 1 or a divisor of the intermediate size (default: ${DEFAULT-VALUE}).")
     int granularity;
 
-    @Option(names = "--routing", paramLabel = "MODE", defaultValue = "softmax-topk",
-            description = "softmax-topk (softmax over all experts, top-K, no renormalisation; the paper's choice) or topk-softmax (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--routing", paramLabel = "MODE", defaultValue = "topk-softmax",
+            description = "topk-softmax (top-K, then softmax over them: exact at step 0, Mixtral's) or softmax-topk (softmax over all experts, top-K, no renormalisation; the paper's choice, see recipes/paper.yaml) (default: ${DEFAULT-VALUE}).")
     String routing;
 
     @Option(names = "--scaling", paramLabel = "MODE", defaultValue = "paper",

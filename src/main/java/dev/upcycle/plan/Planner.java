@@ -69,7 +69,8 @@ public final class Planner {
             Candidate named = candidate(MoeTargets.byName(in.request().target()), in);
             return finish(in, named, PlanExplainer.chosenByName(named.target()));
         }
-        List<Candidate> candidates = MoeTargets.all().stream().map(t -> candidate(t, in)).toList();
+        List<Candidate> candidates = MoeTargets.forSource(in.source().family()).stream()
+                .map(t -> candidate(t, in)).toList();
         boolean allowApproximate = in.request().allowApproximate();
         Candidate chosen = candidates.stream().filter(Candidate::exactFit).findFirst()
                 .or(() -> allowApproximate ? candidates.stream().filter(Candidate::possible).findFirst()

@@ -45,6 +45,11 @@ final class MixtralTarget implements MoeTarget {
     }
 
     @Override
+    public boolean isNaturalFor(Family source) {
+        return source.name().equals("llama") || source.name().equals("mistral");
+    }
+
+    @Override
     public String routingNote(RoutingMode routing) {
         return "Mixtral always renormalises";
     }
