@@ -195,6 +195,14 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
                     bar == null ? null : t -> {
                         bar.advance(previous[0]);
                         previous[0] = t.byteSize();
+                    }, planned -> {
+                        // Said before the write, so a long conversion does not end with a surprise.
+                        if (!planned.fidelity().isExact()) {
+                            err.println("upcycle: warning: " + PlanReport.verdictLine(planned.fidelity()));
+                            if (verbose) {
+                                err.println("upcycle: step 0 is " + PlanReport.verdict(planned.fidelity()));
+                            }
+                        }
                     });
             if (bar != null) {
                 bar.advance(previous[0]);
@@ -206,9 +214,6 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         }
         UpcyclePlan plan = r.plan();
         written = plan;
-        if (!plan.fidelity().isExact()) {
-            err.println("upcycle: warning: step 0 is " + PlanReport.verdict(plan.fidelity()));
-        }
         r.sourceWarnings().forEach(w -> err.println("upcycle: warning: " + w));
         if (verbose) {
             plan.choices().forEach(c -> err.println("upcycle: choice: " + c));

@@ -33,6 +33,24 @@ public final class PlanReport {
         };
     }
 
+    /**
+     * The verdict in one line, for convert to print before it writes: the verdict, its main reason
+     * and the options that make step 0 exact; the reasons in full are behind {@code -v}.
+     */
+    public static String verdictLine(Fidelity f) {
+        String name = switch (f.verdict()) {
+            case EXACT -> "exact";
+            case APPROXIMATE -> "approximate";
+            case NOT_PRESERVING -> "not function-preserving";
+        };
+        if (f.isExact()) {
+            return "step 0 is exact";
+        }
+        return "step 0 is " + name + ": " + f.mainReason()
+                + (f.exactWith().isEmpty() ? "" : "; exact with " + String.join(" ", f.exactWith()))
+                + " (-v says why; docs/method.md, \"Exactness\")";
+    }
+
     /** The readable plan. */
     public static String text(UpcyclePlan p) {
         StringBuilder b = new StringBuilder();

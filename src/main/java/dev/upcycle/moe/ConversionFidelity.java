@@ -61,7 +61,8 @@ public final class ConversionFidelity {
             if (!math.isExact()) {
                 reasons.addAll(math.reasons());
             }
-            fidelity = new Fidelity(Fidelity.Verdict.NOT_PRESERVING, reasons, math.warnings(), OptionalDouble.empty());
+            fidelity = new Fidelity(Fidelity.Verdict.NOT_PRESERVING, reasons, math.warnings(), OptionalDouble.empty(),
+                    "the target format cannot reproduce the source's attention, norms or tensors", List.of());
         }
         return withAttentionAndSeeds(facts, fidelity);
     }
@@ -89,7 +90,11 @@ public final class ConversionFidelity {
                 + "rounds to zero in " + facts.routerDtype() + ", so the " + spec.routerInit()
                 + " router is the zero router.");
         reasons.addAll(zero.reasons());
-        return new Fidelity(zero.verdict(), reasons, zero.warnings(), zero.expectedRelativeError());
+        List<String> fixes = new ArrayList<>(List.of("a larger --router-std"));
+        fixes.addAll(zero.exactWith());
+        return new Fidelity(zero.verdict(), reasons, zero.warnings(), zero.expectedRelativeError(),
+                "--router-std " + fmt(spec.routerStd()) + " rounds every router weight to zero in "
+                        + facts.routerDtype() + ", and " + zero.mainReason(), fixes);
     }
 
     /**
@@ -107,7 +112,8 @@ public final class ConversionFidelity {
             return new Fidelity(Fidelity.Verdict.NOT_PRESERVING, List.of("Block layout: the seed's "
                     + BlockSpec.layoutOf(facts.seed()).token() + " blocks are written as " + blocks.layout().token()
                     + " blocks (--force-parallel); the FFN now reads a different input, so step 0 does not "
-                    + "match the seed."), warns, OptionalDouble.empty());
+                    + "match the seed."), warns, OptionalDouble.empty(),
+                    "--force-parallel writes the seed's blocks in another layout", List.of("--block-layout seed"));
         }
         if (moa != null) {
             reasons.add(String.format(Locale.ROOT, "Attention: %d identical copies of the attention per MoA layer "
@@ -127,16 +133,21 @@ public final class ConversionFidelity {
                     + "every copied expert weight (--expert-noise-std), so the experts are no longer identical "
                     + "and step 0 differs from the dense model by an amount that grows with the noise.",
                     fmt(noise))));
-            return new Fidelity(f.verdict() == Fidelity.Verdict.NOT_PRESERVING ? f.verdict()
-                    : Fidelity.Verdict.APPROXIMATE, reasons, warns, OptionalDouble.empty());
+            boolean worse = f.verdict() == Fidelity.Verdict.NOT_PRESERVING;
+            List<String> fixes = new ArrayList<>(f.exactWith());
+            fixes.add("--expert-noise-std 0");
+            return new Fidelity(worse ? f.verdict() : Fidelity.Verdict.APPROXIMATE, reasons, warns,
+                    OptionalDouble.empty(), worse ? f.mainReason() : "--expert-noise-std makes the copied experts "
+                    + "differ", fixes);
         }
         if (!facts.oneFunction()) {
             reasons = new ArrayList<>(List.of("Merging " + facts.seeds() + " seeds (" + (moa == null ? "BTX" : "BAM "
                     + moa.variant().token()) + "): experts come from different models and the other tensors are "
                     + "their mean, so the result matches no seed."));
-            return new Fidelity(Fidelity.Verdict.NOT_PRESERVING, reasons, warns, OptionalDouble.empty());
+            return new Fidelity(Fidelity.Verdict.NOT_PRESERVING, reasons, warns, OptionalDouble.empty(),
+                    "a merge of different seeds matches no seed, by design", List.of());
         }
-        return new Fidelity(f.verdict(), reasons, warns, f.expectedRelativeError());
+        return new Fidelity(f.verdict(), reasons, warns, f.expectedRelativeError(), f.mainReason(), f.exactWith());
     }
 
     /** As the plan prints numbers: integers plainly, others to 6 significant digits. */
