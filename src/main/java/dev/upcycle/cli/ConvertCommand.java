@@ -151,6 +151,9 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
     @Option(names = "--dry-run", description = "Print the plan and write nothing.")
     boolean dryRun;
 
+    @Option(names = "--tensors", description = "With --dry-run, also list every output tensor with its source, slice, scale and file.")
+    boolean tensors;
+
     @Option(names = "--json", description = "Print one JSON document (the plan with --dry-run, else a summary).")
     boolean json;
 
@@ -180,7 +183,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         PrintWriter err = spec.commandLine().getErr();
         if (dryRun) {
             UpcyclePlan plan = converter.plan(inputs, request);
-            out.print(json ? Json.pretty(PlanReport.json(plan)) + "\n" : PlanReport.text(plan));
+            out.print(json ? Json.pretty(PlanReport.json(plan)) + "\n" : PlanReport.text(plan, tensors, verbose));
             return 0;
         }
         ProgressBar bar = ProgressBar.onTerminal(err, "convert", () -> converter.outputBytes(inputs, request),

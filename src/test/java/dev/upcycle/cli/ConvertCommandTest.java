@@ -184,7 +184,7 @@ class ConvertCommandTest {
     @Test
     void dryRunPrintsThePlanAndWritesNothing(@TempDir Path tmp) throws IOException {
         Path out = tmp.resolve("out");
-        Cli r = Cli.run("convert", llama.toString(), "-o", out.toString(), "--dry-run", "--routing", "topk-softmax",
+        Cli r = Cli.run("convert", llama.toString(), "-o", out.toString(), "--dry-run", "--tensors", "--routing", "topk-softmax",
                 "--experts", "4", "--granularity", "2", "--scaling", "exact-down");
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.out()).contains("plan: llama -> mixtral", "step 0: exact", "parameters:", "active per token",
