@@ -16,6 +16,7 @@ import dev.upcycle.moe.RoutingMode;
 import dev.upcycle.moe.ScalingMode;
 import dev.upcycle.moe.SharedExpertMode;
 import dev.upcycle.moe.UpcycleSpec;
+import dev.upcycle.plan.RequestNormaliser;
 import dev.upcycle.plan.UpcyclePlan;
 import dev.upcycle.plan.UpcycleRequest;
 import java.io.PrintWriter;
@@ -63,8 +64,8 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             description = "Split the dense FFN into G neuron shards per copy; 1 or a divisor of the intermediate size (default: ${DEFAULT-VALUE}).")
     int granularity;
 
-    @Option(names = "--routing", paramLabel = "MODE", defaultValue = "softmax-topk",
-            description = "softmax-topk (softmax over all experts, top-K, no renormalisation; the paper's choice) or topk-softmax (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--routing", paramLabel = "MODE", defaultValue = "topk-softmax",
+            description = "topk-softmax (top-K, then softmax over them: exact at step 0, Mixtral's) or softmax-topk (softmax over all experts, top-K, no renormalisation; the paper's choice, see recipes/paper.yaml) (default: ${DEFAULT-VALUE}).")
     String routing;
 
     @Option(names = "--scaling", paramLabel = "MODE", defaultValue = "paper",
@@ -149,6 +150,9 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
     @Option(names = "--dry-run", description = "Print the plan and write nothing.")
     boolean dryRun;
 
+    @Option(names = "--tensors", description = "With --dry-run, also list every output tensor with its source, slice, scale and file.")
+    boolean tensors;
+
     @Option(names = "--json", description = "Print one JSON document (the plan with --dry-run, else a summary).")
     boolean json;
 
@@ -178,7 +182,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         PrintWriter err = spec.commandLine().getErr();
         if (dryRun) {
             UpcyclePlan plan = converter.plan(inputs, request);
-            out.print(json ? Json.pretty(PlanReport.json(plan)) + "\n" : PlanReport.text(plan));
+            out.print(json ? Json.pretty(PlanReport.json(plan)) + "\n" : PlanReport.text(plan, tensors, verbose));
             return 0;
         }
         ProgressBar bar = ProgressBar.onTerminal(err, "convert", () -> converter.outputBytes(inputs, request),
@@ -193,6 +197,14 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
                     bar == null ? null : t -> {
                         bar.advance(previous[0]);
                         previous[0] = t.byteSize();
+                    }, planned -> {
+                        // Said before the write, so a long conversion does not end with a surprise.
+                        if (!planned.fidelity().isExact()) {
+                            err.println("upcycle: warning: " + PlanReport.verdictLine(planned.fidelity()));
+                            if (verbose) {
+                                err.println("upcycle: step 0 is " + PlanReport.verdict(planned.fidelity()));
+                            }
+                        }
                     });
             if (bar != null) {
                 bar.advance(previous[0]);
@@ -204,9 +216,6 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         }
         UpcyclePlan plan = r.plan();
         written = plan;
-        if (!plan.fidelity().isExact()) {
-            err.println("upcycle: warning: step 0 is " + PlanReport.verdict(plan.fidelity()));
-        }
         r.sourceWarnings().forEach(w -> err.println("upcycle: warning: " + w));
         if (verbose) {
             plan.choices().forEach(c -> err.println("upcycle: choice: " + c));
@@ -231,22 +240,18 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
 
     private UpcycleRequest request() {
         var parsed = spec.commandLine().getParseResult();
-        int seeds = inputs.size();
-        // A merge makes one FFN expert per seed, and its routers start random
-        // (docs/attention-experts.md, "Several seeds: BTX and BAM merges").
-        int n = seeds > 1 && !parsed.hasMatchedOption("--experts") ? seeds : experts;
-        RouterInit init = seeds > 1 && !parsed.hasMatchedOption("--router-init") ? RouterInit.RANDOM
-                : RouterInit.parse(routerInit);
-        UpcycleSpec.Builder b = UpcycleSpec.builder().experts(n).topK(n != experts && !parsed.hasMatchedOption("--top-k") ? Math.min(topK, n) : topK).granularity(granularity)
+        RequestNormaliser.SeedDefaults d = RequestNormaliser.seedDefaults(inputs.size(), new RequestNormaliser.Typed(
+                experts, parsed.hasMatchedOption("--experts"), topK, parsed.hasMatchedOption("--top-k"),
+                RouterInit.parse(routerInit), parsed.hasMatchedOption("--router-init"), attentionExperts));
+        UpcycleSpec.Builder b = UpcycleSpec.builder().experts(d.experts()).topK(d.topK()).granularity(granularity)
                 .routing(RoutingMode.parse(routing)).scaling(ScalingMode.parse(scaling))
-                .routerInit(init).routerStd(routerStd).seed(seed)
+                .routerInit(d.routerInit()).routerStd(routerStd).seed(seed)
                 .sharedExperts(sharedExperts).sharedExpertMode(SharedExpertMode.parse(sharedExpertMode))
                 .sharedExpertSize(sharedExpertSize == null ? 0 : sharedExpertSize);
         DType type = dtype.equalsIgnoreCase("keep") ? null : Options.writableDtype(dtype, "--dtype");
         MoaConfig.Variant variant = MoaSpec.parseMode(attention);
         Integer kvSeed = sharedKvSeed();
-        MoaSpec moa = variant == null ? null : new MoaSpec(variant,
-                attentionExperts != null ? attentionExperts : seeds > 1 ? seeds : n, attentionTopK,
+        MoaSpec moa = variant == null ? null : new MoaSpec(variant, d.attentionExperts(), attentionTopK,
                 RouterInit.parse(attentionRouterInit), routerStd, kvSeed);
         BlockSpec block = new BlockSpec(BlockSpec.parseLayout(blockLayout), parallelNorms, forceParallel);
         return new UpcycleRequest(b.build(), target, LayerSelection.parse(layers), type, Options.size(maxShardSize),

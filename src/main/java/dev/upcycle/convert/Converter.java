@@ -143,6 +143,15 @@ public final class Converter {
 
     public Result convert(List<Path> seedDirs, Path output, UpcycleRequest request, Settings settings,
                    Consumer<PlannedTensor> beforeEach) {
+        return convert(seedDirs, output, request, settings, beforeEach, null);
+    }
+
+    /**
+     * As {@link #convert(List, Path, UpcycleRequest, Settings, Consumer)}; {@code planned} sees the plan
+     * before anything is scanned or written (the CLI states the verdict there), or is null.
+     */
+    public Result convert(List<Path> seedDirs, Path output, UpcycleRequest request, Settings settings,
+                   Consumer<PlannedTensor> beforeEach, Consumer<UpcyclePlan> planned) {
         Path input = seedDirs.get(0);
         for (Path p : seedDirs) {
             refuseUnsafeOutput(p, output);
@@ -151,6 +160,9 @@ public final class Converter {
         try {
             SourceModel src = seeds.get(0);
             UpcyclePlan plan = planOf(seeds, request);
+            if (planned != null) {
+                planned.accept(plan);
+            }
             Path root = src.checkpoint().directory().toAbsolutePath();
             Timing time = new Timing(settings.log());
             List<FileDigest> inputs = new ArrayList<>();

@@ -33,25 +33,61 @@ public final class PlanReport {
         };
     }
 
-    /** The readable plan. */
+    /**
+     * The verdict in one line, for convert to print before it writes: the verdict, its main reason
+     * and the options that make step 0 exact; the reasons in full are behind {@code -v}.
+     */
+    public static String verdictLine(Fidelity f) {
+        String name = switch (f.verdict()) {
+            case EXACT -> "exact";
+            case APPROXIMATE -> "approximate";
+            case NOT_PRESERVING -> "not function-preserving";
+        };
+        if (f.isExact()) {
+            return "step 0 is exact";
+        }
+        return "step 0 is " + name + ": " + f.mainReason()
+                + (f.exactWith().isEmpty() ? "" : "; exact with " + String.join(" ", f.exactWith()))
+                + " (-v says why; docs/method.md, \"Exactness\")";
+    }
+
+    /** The readable plan: the summary and the tensor table. */
     public static String text(UpcyclePlan p) {
+        return text(p, true, true);
+    }
+
+    /**
+     * The readable plan: a summary (target, verdict, parameters, FLOPs, files), the choices and
+     * warnings; the accounting of the attention-expert variants only when attention experts are
+     * asked for.
+     *
+     * @param tensors also list every tensor with its source, slice, scale and file
+     * @param reasons give the verdict's reasons in full rather than its one-line form
+     */
+    public static String text(UpcyclePlan p, boolean tensors, boolean reasons) {
         StringBuilder b = new StringBuilder();
         UpcycleSpec s = p.spec();
         b.append("plan: ").append(p.source().family().name()).append(" -> ").append(p.target().cliName())
                 .append(" (").append(p.targetConfig().family().architecture()).append("), ").append(s.configName())
                 .append('\n');
+        b.append("step 0: ").append(reasons || p.fidelity().isExact() ? verdict(p.fidelity())
+                : verdictLine(p.fidelity()).substring("step 0 is ".length())).append('\n');
         b.append(String.format(Locale.ROOT, "parameters: %,d total, %,d active per token%n", p.totalParameters(),
                 p.activeParameters()));
-        b.append(String.format(Locale.ROOT, "accounting (every layer an expert layer, no biases, n_ctx %d):%n",
-                nCtx(p)));
-        b.append(String.format(Locale.ROOT, "  %-16s %16s %16s %20s%n", "model", "parameters", "active", "FLOPs/token"));
-        for (MoaAccounting.Counts c : accounting(p)) {
-            b.append(String.format(Locale.ROOT, "  %-16s %,16d %,16d %,20d%n", c.model(), c.total(), c.active(),
-                    c.flopsPerToken()));
+        b.append(String.format(Locale.ROOT, "forward FLOPs per token: %,d (decoder layers, n_ctx %d)%n",
+                MoaAccounting.forwardFlops(p.targetConfig(), nCtx(p)), nCtx(p)));
+        if (p.request().moa() != null) {
+            b.append(String.format(Locale.ROOT, "accounting by formula (every layer an expert layer, no biases, "
+                    + "n_ctx %d):%n", nCtx(p)));
+            b.append(String.format(Locale.ROOT, "  %-16s %16s %16s %20s%n", "model", "parameters", "active",
+                    "FLOPs/token"));
+            for (MoaAccounting.Counts c : accounting(p)) {
+                b.append(String.format(Locale.ROOT, "  %-16s %,16d %,16d %,20d%n", c.model(), c.total(), c.active(),
+                        c.flopsPerToken()));
+            }
         }
-        b.append(String.format(Locale.ROOT, "output: %,d bytes of tensors in %d file%s%n", p.outputBytes(),
-                p.shards().size(), p.shards().size() == 1 ? "" : "s"));
-        b.append("step 0: ").append(verdict(p.fidelity())).append('\n');
+        b.append(String.format(Locale.ROOT, "output: %,d bytes of tensors in %d file%s: %s%n", p.outputBytes(),
+                p.shards().size(), p.shards().size() == 1 ? "" : "s", files(p.shards())));
         b.append("transformers: ").append(transformers(p)).append('\n');
         b.append("choices:\n");
         p.choices().forEach(c -> b.append("  - ").append(c).append('\n'));
@@ -59,6 +95,11 @@ public final class PlanReport {
             b.append("warnings:\n");
             p.fidelity().warnings().forEach(w -> b.append("  - ").append(w).append('\n'));
             p.warnings().forEach(w -> b.append("  - ").append(w).append('\n'));
+        }
+        if (!tensors) {
+            b.append(String.format(Locale.ROOT, "(%d tensors: --tensors lists each with its source; --json gives "
+                    + "the whole plan)%n", p.tensors().size()));
+            return b.toString();
         }
         int nameWidth = 6;
         int shapeWidth = 5;
@@ -72,6 +113,16 @@ public final class PlanReport {
             b.append(String.format(Locale.ROOT, row, t.name(), t.dtype(), t.shape(), t.shard(), t.source().describe()));
         }
         return b.toString();
+    }
+
+    /** The output files with their sizes; the first and last of a long list. */
+    private static String files(List<ShardPlan> shards) {
+        java.util.function.Function<ShardPlan, String> one = f -> String.format(Locale.ROOT, "%s (%,d bytes)",
+                f.fileName(), f.byteSize());
+        if (shards.size() <= 4) {
+            return String.join(", ", shards.stream().map(one).toList());
+        }
+        return one.apply(shards.get(0)) + ", ... " + one.apply(shards.get(shards.size() - 1));
     }
 
     /** Context length for the FLOP formulas: the model's, capped at 4096. */

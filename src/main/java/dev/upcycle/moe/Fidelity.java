@@ -15,9 +15,19 @@ import java.util.OptionalDouble;
  *                               0 for exact (up to rounding in the output dtype), the measured
  *                               worst case of docs/method.md, "Measured errors", where one is known,
  *                               empty otherwise
+ * @param mainReason             the verdict's main reason in one short clause, for the one-line
+ *                               message convert prints
+ * @param exactWith              the options that, added to the user's, make step 0 exact (empty when
+ *                               exact, or when no option does)
  */
 public record Fidelity(Verdict verdict, List<String> reasons, List<String> warnings,
-                       OptionalDouble expectedRelativeError) {
+                       OptionalDouble expectedRelativeError, String mainReason, List<String> exactWith) {
+
+    /** A verdict whose main reason is its first reason, with no known fix. */
+    public Fidelity(Verdict verdict, List<String> reasons, List<String> warnings,
+                    OptionalDouble expectedRelativeError) {
+        this(verdict, reasons, warnings, expectedRelativeError, reasons.isEmpty() ? "" : reasons.get(0), List.of());
+    }
 
     /** How closely step 0 matches the dense model. Declared from best to worst. */
     public enum Verdict {
@@ -37,6 +47,8 @@ public record Fidelity(Verdict verdict, List<String> reasons, List<String> warni
         if (reasons.isEmpty()) {
             throw new IllegalArgumentException("a fidelity verdict needs at least one reason");
         }
+        Objects.requireNonNull(mainReason, "mainReason");
+        exactWith = List.copyOf(exactWith);
     }
 
     public boolean isExact() {

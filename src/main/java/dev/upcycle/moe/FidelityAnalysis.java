@@ -20,6 +20,8 @@ public final class FidelityAnalysis {
     static final double PAPER_SWIGLU_ERROR = 1.2e-1;
     static final double PAPER_GEGLU_ERROR = 7.4e-2;
     static final double PAPER_GELU_ERROR = 1.3e-1;
+    /** The largest s of the "Measured errors" grid (G up to 4 with topk-softmax). */
+    static final double MEASURED_MAX_S = 4;
     /** docs/method.md, "Measured errors": a top-K set that cuts a virtual group. */
     static final double CUT_GROUP_ERROR = 1.8;
     /** docs/method.md, "Measured errors": independent router rows with G > 1. */
@@ -41,7 +43,8 @@ public final class FidelityAnalysis {
         if (!targetCanExpressRouting) {
             f.wrong(OptionalDouble.empty(), "The target format cannot express " + spec.routing()
                     + " routing, so the written model would route differently from this plan; choose a target "
-                    + "that supports it (Qwen-MoE expresses both modes through norm_topk_prob) or change --routing.");
+                    + "that supports it (Qwen-MoE expresses both modes through norm_topk_prob) or change --routing.",
+                    "the target cannot express " + spec.routing() + " routing", otherRouting(spec));
         }
         if (spec.hasSharedExpert() && spec.sharedExpertMode() == SharedExpertMode.FULL_COPY) {
             // Full-copy shared expert (docs/method.md, "Shared experts"): the routed down projections
@@ -75,7 +78,8 @@ public final class FidelityAnalysis {
         warn(spec, warnings);
         if (!targetCanExpressRouting) {
             f.wrong(OptionalDouble.empty(), "The target format cannot express " + spec.routing()
-                    + " routing, so the written model would route differently from this plan.");
+                    + " routing, so the written model would route differently from this plan.",
+                    "the target cannot express " + spec.routing() + " routing", otherRouting(spec));
         }
         String same = "All " + seeds + " seeds have byte-identical tensors, so the merge's " + spec.experts()
                 + " experts are unscaled copies of the one dense FFN and its averaged tensors equal the seed's";
@@ -86,7 +90,9 @@ public final class FidelityAnalysis {
             f.wrong(OptionalDouble.of(shortfall), String.format(Locale.ROOT, "%s. With softmax-topk routing the "
                     + "selected probabilities sum to S(x) < 1 for K=%d < N=%d (K/N = %s with the zero router), and a "
                     + "merge copies the experts unscaled, so the output is S(x) times the dense output (error up to "
-                    + "1 - K/N = %s). Use --routing topk-softmax.", same, k, n, fmt((double) k / n), fmt(shortfall)));
+                    + "1 - K/N = %s). Use --routing topk-softmax.", same, k, n, fmt((double) k / n), fmt(shortfall)),
+                    "a merge copies its experts unscaled, and softmax-topk weights sum to less than 1 for K < N",
+                    "--routing topk-softmax");
         }
         String exact = same + (spec.routing() == RoutingMode.TOPK_SOFTMAX
                 ? "; topk-softmax weights sum to 1, so any router and any selection among tied experts reproduce "
@@ -127,14 +133,18 @@ public final class FidelityAnalysis {
                     "Top-k K=%d is not a multiple of granularity G=%d, so every token's top-K set cuts a "
                             + "virtual group: some of the dense FFN's shards are counted twice and others not at "
                             + "all, and no scaling repairs that (measured error up to %.0f%%). Choose K as a "
-                            + "multiple of %d.", spec.topK(), g, CUT_GROUP_ERROR * 100, g));
+                            + "multiple of %d.", spec.topK(), g, CUT_GROUP_ERROR * 100, g),
+                    "top-k K=" + spec.topK() + " is not a multiple of granularity G=" + g,
+                    "--top-k " + Math.min(spec.experts(), (spec.topK() + g - 1) / g * g));
         }
         if (spec.routerInit() == RouterInit.RANDOM) {
             f.wrong(OptionalDouble.of(INDEPENDENT_ROWS_ERROR), String.format(Locale.ROOT,
                     "The random router gives the G=%d shards of one dense copy independent logits, so a top-K "
                             + "set usually holds some shards twice and others not at all (measured error about "
                             + "%.0f%%). Use --router-init virtual-group%s.", g, INDEPENDENT_ROWS_ERROR * 100,
-                    spec.routing() == RoutingMode.TOPK_SOFTMAX ? "" : " (with --routing topk-softmax for an exact start)"));
+                    spec.routing() == RoutingMode.TOPK_SOFTMAX ? "" : " (with --routing topk-softmax for an exact start)"),
+                    "the random router gives the G=" + g + " shards of one dense copy independent logits",
+                    "--router-init virtual-group");
         }
         // A virtual-group router needs no tie order: its G experts of one group tie with each other,
         // but distinct groups get distinct random rows, so (with probability 1) no two groups tie and,
@@ -149,7 +159,9 @@ public final class FidelityAnalysis {
                             + "shards twice and others not at all (the cut-group error, up to %.0f%%), so step 0 "
                             + "is not guaranteed. Use --router-init virtual-group with --routing topk-softmax and "
                             + "an exact scaling mode, or --granularity 1.",
-                    spec.experts(), spec.topK(), CUT_GROUP_ERROR * 100));
+                    spec.experts(), spec.topK(), CUT_GROUP_ERROR * 100),
+                    "the zero router leaves the top-K set to tie order, which can cut a virtual group",
+                    "--router-init virtual-group", "--routing topk-softmax");
         }
     }
 
@@ -168,14 +180,17 @@ public final class FidelityAnalysis {
         String fix = spec.granularity() == 1 ? "Use --router-init zero for an exact start."
                 : "With G > 1 no router makes softmax-topk exact for K < N (the zero router leaves the selection "
                         + "to tie order); use --routing topk-softmax with the virtual-group router for an exact start.";
+        String upTo = fmt((double) spec.experts() / spec.topK());
         f.approximate(OptionalDouble.empty(), String.format(Locale.ROOT,
                 "With softmax-topk routing and a non-zero router, the selected probabilities sum to S(x) >= K/N, "
-                        + "so every token's output is multiplied by N*S(x)/K >= 1, which equals 1 only when all "
-                        + "logits are equal. The excess grows with the logit spread sigma_l ~ sigma*||x|| "
-                        + "(sigma=%s here; ||x|| is of order sqrt(d) times the norm weight): measured mean/max "
-                        + "excess for E8G8T8 is +0.014/0.042 at sigma_l=0.01, +0.12/0.39 at 0.08, +0.49/1.7 at "
-                        + "0.3 and +1.9/5.9 at 1.0. %s",
-                fmt(spec.routerStd()), fix));
+                        + "so every token's output is multiplied by N*S(x)/K, which lies between 1 (all logits "
+                        + "equal) and N/K = %s (N=%d, K=%d). Where it falls depends on the logit spread "
+                        + "sigma_l ~ sigma*||x|| (sigma=%s here; ||x|| is of order sqrt(d) times the norm weight), "
+                        + "that is on the model and the data: verify --against measures it, and docs/method.md, "
+                        + "\"Exactness\" lists measured excesses. %s",
+                upTo, spec.experts(), spec.topK(), fmt(spec.routerStd()), fix),
+                "softmax-topk with a non-zero router multiplies each token's output by N*S(x)/K, between 1 and "
+                        + "N/K = " + upTo, "--routing topk-softmax");
     }
 
     /**
@@ -190,25 +205,68 @@ public final class FidelityAnalysis {
                     f.wrong(OptionalDouble.of(Math.abs(1 - 1 / s)), String.format(Locale.ROOT,
                             "Without scaling the MoE output is 1/s of the dense output (s=%s for %s routing "
                                     + "with N=%d, K=%d, G=%d). Use --scaling exact-balanced or exact-down.",
-                            fmt(s), spec.routing(), spec.experts(), spec.topK(), spec.granularity()));
+                            fmt(s), spec.routing(), spec.experts(), spec.topK(), spec.granularity()),
+                            "without scaling the output is 1/s of the dense output (s=" + fmt(s) + ")",
+                            "--scaling exact-balanced");
                 }
             }
             case PAPER -> {
                 if (s != 1.0 && !activation.isPositivelyHomogeneous()) {
                     String root = activation.isGated() ? "s^(1/3)" : "s^(1/2)";
-                    f.approximate(OptionalDouble.of(paperError(activation)), String.format(Locale.ROOT,
-                            "Paper scaling puts %s = %s inside %s, which is not homogeneous, so the expert "
-                                    + "function changes by an amount that grows with s=%s; expect about %s relative "
-                                    + "error at step 0. Use --scaling exact-balanced (or exact-down) for an exact start.",
-                            root, fmt(activation.isGated() ? StrictMath.cbrt(s) : StrictMath.sqrt(s)),
-                            activation == FfnActivation.SILU_GLU ? "SiLU" : "GELU",
-                            fmt(s), fmt(paperError(activation))));
+                    double c = activation.isGated() ? StrictMath.cbrt(s) : StrictMath.sqrt(s);
+                    String name = activation == FfnActivation.SILU_GLU ? "SiLU" : "GELU";
+                    // Measured only on random layers with s <= 4; beyond that no figure is honest.
+                    boolean measured = s <= MEASURED_MAX_S;
+                    f.approximate(measured ? OptionalDouble.of(paperError(activation)) : OptionalDouble.empty(),
+                            String.format(Locale.ROOT,
+                            "Paper scaling puts %s = %s inside %s, which is not homogeneous: %s(c*z)/(c*%s(z)) is "
+                                    + "not 1, so a neuron whose pre-activation z is +1 or -1 changes its output by "
+                                    + "%s or %s (c = %s for s=%s). How much the layer's output changes depends on "
+                                    + "how the pre-activations are spread, that is on the model and the data%s. "
+                                    + "Use --scaling exact-balanced (or exact-down) for an exact start.",
+                            root, fmt(c), name, name, name, percent(neuronChange(activation, c, 1)),
+                            percent(neuronChange(activation, c, -1)), fmt(c), fmt(s),
+                            measured ? String.format(Locale.ROOT, " (random layers with s <= %s: up to %s relative "
+                                    + "error)", fmt(MEASURED_MAX_S), fmt(paperError(activation)))
+                                    : "; verify --against measures it"),
+                            "paper scaling puts " + root + " = " + fmt(c) + " inside " + name + ", which is not "
+                                    + "homogeneous", "--scaling exact-balanced");
                 }
             }
             case EXACT_DOWN, EXACT_BALANCED -> {
             }
             default -> throw new IllegalStateException(spec.scaling().toString());
         }
+    }
+
+    /**
+     * The relative change of one neuron's activation when the factor {@code c} moves inside it:
+     * {@code act(c*z) / (c*act(z)) - 1}.
+     */
+    static double neuronChange(FfnActivation a, double c, double z) {
+        return switch (a) {
+            case SILU_GLU -> sigmoid(c * z) / sigmoid(z) - 1;
+            case GELU_GLU, GELU -> phi(c * z) / phi(z) - 1;
+            case SQUARED_RELU, RELU -> 0.0;
+        };
+    }
+
+    private static double sigmoid(double x) {
+        return 1 / (1 + StrictMath.exp(-x));
+    }
+
+    /** The normal CDF in GELU's tanh form (the form the families use). */
+    private static double phi(double x) {
+        return 0.5 * (1 + StrictMath.tanh(StrictMath.sqrt(2 / StrictMath.PI) * (x + 0.044715 * x * x * x)));
+    }
+
+    private static String percent(double v) {
+        return String.format(Locale.ROOT, "%+.0f%%", v * 100);
+    }
+
+    private static String otherRouting(UpcycleSpec spec) {
+        return "--routing " + (spec.routing() == RoutingMode.SOFTMAX_TOPK ? RoutingMode.TOPK_SOFTMAX
+                : RoutingMode.SOFTMAX_TOPK);
     }
 
     private static double paperError(FfnActivation a) {
@@ -285,28 +343,36 @@ public final class FidelityAnalysis {
                 : String.format(Locale.ROOT, "%.3g", v);
     }
 
-    /** The worst verdict seen so far, its reasons and the largest known error. */
+    /**
+     * The worst verdict seen so far, its reasons, its main reason (the first finding of the worst
+     * verdict), the options that repair every finding, and the largest known error.
+     */
     private static final class Findings {
         private Fidelity.Verdict verdict = Fidelity.Verdict.EXACT;
         private final List<String> reasons = new ArrayList<>();
+        private final java.util.Set<String> fixes = new java.util.LinkedHashSet<>();
+        private String mainReason;
         private double error;
         private boolean errorKnown = true;
 
-        void approximate(OptionalDouble expected, String reason) {
-            add(Fidelity.Verdict.APPROXIMATE, expected, reason);
+        void approximate(OptionalDouble expected, String reason, String shortReason, String... fix) {
+            add(Fidelity.Verdict.APPROXIMATE, expected, reason, shortReason, fix);
         }
 
-        void wrong(OptionalDouble expected, String reason) {
-            add(Fidelity.Verdict.NOT_PRESERVING, expected, reason);
+        void wrong(OptionalDouble expected, String reason, String shortReason, String... fix) {
+            add(Fidelity.Verdict.NOT_PRESERVING, expected, reason, shortReason, fix);
         }
 
-        private void add(Fidelity.Verdict v, OptionalDouble expected, String reason) {
+        private void add(Fidelity.Verdict v, OptionalDouble expected, String reason, String shortReason,
+                         String... fix) {
             if (v.compareTo(verdict) > 0) {
-                // The expected error is that of the worst findings only.
+                // The expected error and the main reason are those of the worst findings only.
                 verdict = v;
                 error = 0;
                 errorKnown = true;
+                mainReason = shortReason;
             }
+            fixes.addAll(List.of(fix));
             reasons.add(reason);
             if (v.compareTo(verdict) < 0) {
                 return;
@@ -320,9 +386,10 @@ public final class FidelityAnalysis {
 
         Fidelity toFidelity(List<String> warnings, String exactReason) {
             if (verdict == Fidelity.Verdict.EXACT) {
-                return new Fidelity(verdict, List.of(exactReason), warnings, OptionalDouble.of(0.0));
+                return new Fidelity(verdict, List.of(exactReason), warnings, OptionalDouble.of(0.0), "exact", List.of());
             }
-            return new Fidelity(verdict, reasons, warnings, errorKnown ? OptionalDouble.of(error) : OptionalDouble.empty());
+            return new Fidelity(verdict, reasons, warnings, errorKnown ? OptionalDouble.of(error) : OptionalDouble.empty(),
+                    mainReason, List.copyOf(fixes));
         }
     }
 }

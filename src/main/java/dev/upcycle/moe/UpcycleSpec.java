@@ -79,7 +79,7 @@ public record UpcycleSpec(int experts, int topK, int granularity, RoutingMode ro
         }
     }
 
-    /** A spec with the CLI defaults (softmax-topk, paper, virtual-group, std 0.02, seed 0, no shared expert). */
+    /** A spec with the paper's defaults (softmax-topk, paper, virtual-group, std 0.02, seed 0, no shared expert); the CLI's routing default is topk-softmax. */
     public static UpcycleSpec of(int experts, int topK, int granularity) {
         return builder().experts(experts).topK(topK).granularity(granularity).build();
     }

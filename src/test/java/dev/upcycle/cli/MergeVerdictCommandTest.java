@@ -76,7 +76,7 @@ class MergeVerdictCommandTest {
     @Test
     void identicalSeedsWithSoftmaxTopkLoseTheUnselectedMass() throws IOException {
         Cli d = Cli.run("convert", seed.toString(), seed.toString(), "--dry-run", "--json", "--experts", "4",
-                "--top-k", "2", "--router-init", "zero");
+                "--top-k", "2", "--router-init", "zero", "--routing", "softmax-topk");
         assertThat(d.code()).as(d.err()).isZero();
         JsonNode step0 = JSON.readTree(d.out()).get("step0");
         assertThat(step0.get("verdict").asText()).isEqualTo("not function-preserving");

@@ -45,6 +45,16 @@ final class MixtralTarget implements MoeTarget {
     }
 
     @Override
+    public boolean isNaturalFor(Family source) {
+        return source.name().equals("llama") || source.name().equals("mistral");
+    }
+
+    @Override
+    public String routingNote(RoutingMode routing) {
+        return "Mixtral always renormalises";
+    }
+
+    @Override
     public List<String> impossible(ModelConfig source, UpcycleSpec spec, List<Integer> layers) {
         List<String> out = new ArrayList<>();
         if (!expresses(spec.routing())) {

@@ -53,6 +53,22 @@ public interface MoeTarget {
      */
     java.util.Optional<TransformersFloor> transformers();
 
+    /**
+     * How the target writes a routing mode, in the plan's words: the {@code norm_topk_prob} it
+     * writes, or why it needs none.
+     */
+    default String routingNote(RoutingMode routing) {
+        return "norm_topk_prob=" + routing.normTopkProb();
+    }
+
+    /**
+     * Whether this is the MoE family of the dense family {@code source} (Mixtral for Llama and
+     * Mistral, Qwen2-MoE for Qwen2, Qwen3-MoE for Qwen3): {@code auto} tries it first.
+     */
+    default boolean isNaturalFor(Family source) {
+        return false;
+    }
+
     /** Whether the target can hold attention experts (--attention moa-*). */
     default boolean attentionExperts() {
         return false;

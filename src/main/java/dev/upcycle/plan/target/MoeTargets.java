@@ -2,6 +2,8 @@ package dev.upcycle.plan.target;
 
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
+import dev.upcycle.model.Family;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.stream.Collectors;
@@ -26,6 +28,16 @@ public final class MoeTargets {
     /** Every target, in {@code auto}'s order of preference. */
     public static List<MoeTarget> all() {
         return ALL;
+    }
+
+    /**
+     * Every target in the order {@code auto} tries them for {@code source}: its natural MoE family
+     * first, then the others in {@link #all()}'s order.
+     */
+    public static List<MoeTarget> forSource(Family source) {
+        List<MoeTarget> out = new ArrayList<>(ALL.stream().filter(t -> t.isNaturalFor(source)).toList());
+        ALL.stream().filter(t -> !t.isNaturalFor(source)).forEach(out::add);
+        return out;
     }
 
     /** The target named {@code name} ({@code mixtral}, {@code qwen2-moe}, {@code qwen3-moe}). */

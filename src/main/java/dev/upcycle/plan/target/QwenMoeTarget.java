@@ -45,6 +45,11 @@ final class QwenMoeTarget implements MoeTarget {
     }
 
     @Override
+    public boolean isNaturalFor(Family source) {
+        return source.name().equals(qwen3 ? "qwen3" : "qwen2");
+    }
+
+    @Override
     public String familyName() {
         return qwen3 ? "qwen3_moe" : "qwen2_moe";
     }
