@@ -22,7 +22,7 @@ import picocli.CommandLine.Model.OptionSpec;
  */
 final class RecordedOptions {
     /** Where the output goes and how the command reports: never part of what was made. */
-    private static final Set<String> NOT_RECORDED = Set.of("--output", "--force", "--quiet", "--json", "--dry-run",
+    private static final Set<String> NOT_RECORDED = Set.of("--output", "--force", "--quiet", "--json", "--dry-run", "--tensors",
             "--verbose");
 
     private final CommandSpec spec;
