@@ -230,6 +230,33 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
         return out;
     }
 
+    /**
+     * The sliding window of {@code layer}, or null for full attention: Mistral and Mixtral apply
+     * {@code sliding_window} to every layer; the Qwen families only with {@code use_sliding_window},
+     * and only from layer {@code max_window_layers} on (transformers {@code layer_types}).
+     */
+    public Integer slidingWindow(int layer) {
+        return usesSlidingWindow() && layer >= firstWindowLayer() ? slidingWindow : null;
+    }
+
+    /** Whether the window applies at all (the Qwen families keep a window they do not use). */
+    public boolean usesSlidingWindow() {
+        return slidingWindow != null && (!family.declares("use_sliding_window") || useSlidingWindow);
+    }
+
+    /**
+     * The first layer a used window applies to; the layers before it attend fully. 0 outside the
+     * Qwen families, whose {@code max_window_layers} counts those full layers.
+     */
+    public int firstWindowLayer() {
+        return family.declares("use_sliding_window") && maxWindowLayers != null ? maxWindowLayers : 0;
+    }
+
+    /** Sequential or parallel attention and MLP; sequential for every family without attention experts. */
+    public MoaConfig.BlockLayout blockLayout() {
+        return moa == null ? MoaConfig.BlockLayout.SEQUENTIAL : moa.blockLayout();
+    }
+
     /** The dtype hint as a tensor dtype; empty for {@code auto} or none. */
     public Optional<DType> dtypeHint() {
         if (dtype == null) {
