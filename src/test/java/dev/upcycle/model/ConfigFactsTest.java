@@ -98,4 +98,21 @@ class ConfigFactsTest {
         assertThat(c.blockLayout()).isEqualTo(MoaConfig.BlockLayout.PARALLEL);
         assertThat(Fixtures.tiny("upcycle_moa").build().blockLayout()).isEqualTo(MoaConfig.BlockLayout.SEQUENTIAL);
     }
+
+    /** One default path: a file that gives only the required fields reads as the builder's defaults. */
+    @Test
+    void aMinimalFileAndAnUnsetBuilderAgreeForEveryFamily() {
+        for (Family f : Fixtures.FAMILIES.all()) {
+            ObjectNode o = (ObjectNode) Fixtures.json("{'vocab_size': 128, 'hidden_size': 64,"
+                    + " 'intermediate_size': 160, 'num_hidden_layers': 2, 'num_attention_heads': 4, 'rms_norm_eps': 1e-6}");
+            o.put("model_type", f.modelType()).putArray("architectures").add(f.architecture());
+            ModelConfig.Builder b = ModelConfig.builder(f).vocabSize(128).hiddenSize(64).intermediateSize(160)
+                    .numHiddenLayers(2).numAttentionHeads(4);
+            if (f.moa()) {
+                o.put(f.keys().numAttentionExperts(), 2);
+                b.moa(MoaConfig.of(MoaConfig.Variant.SEPARATE, 2));
+            }
+            assertThat(ModelConfig.parse(o, Fixtures.FAMILIES, "config.json")).as(f.name()).isEqualTo(b.build());
+        }
+    }
 }
