@@ -31,6 +31,7 @@ public final class ModelSource implements AutoCloseable {
     private final Path path;
     private final Checkpoint checkpoint;
     private final ModelConfig config;
+    private final UpcycleException configError;
     private final ModelDescription description;
     private final Map<String, TensorHeader> headers;
     private final UpcycleException sideFileProblem;
@@ -46,7 +47,17 @@ public final class ModelSource implements AutoCloseable {
             found.put(ref.name(), ref.header());
         }
         this.headers = Collections.unmodifiableMap(found);
-        this.config = checkpoint.configFile().map(f -> ModelConfig.read(f, registry)).orElse(null);
+        ModelConfig read = null;
+        UpcycleException error = null;
+        if (checkpoint.configFile().isPresent()) {
+            try {
+                read = ModelConfig.read(checkpoint.configFile().get(), registry);
+            } catch (UpcycleException e) {
+                error = e;
+            }
+        }
+        this.config = read;
+        this.configError = error;
         List<Finding> out = new ArrayList<>();
         // Findings about the files rather than the config name no tensor (null).
         for (String w : checkpoint.warnings()) {
@@ -62,7 +73,7 @@ public final class ModelSource implements AutoCloseable {
             this.tiedHeadMismatch = null;
             this.configFindings = List.of();
             // A lone .safetensors file needs no config; a checkpoint directory does.
-            if (directory) {
+            if (directory && configError == null) {
                 out.add(new Finding(Severity.ERROR, ErrorKind.InvalidConfig, "", NO_CONFIG + "; " + NO_CONFIG_WHY));
             }
         } else {
@@ -88,7 +99,11 @@ public final class ModelSource implements AutoCloseable {
     public static ModelSource open(Path path, FamilyRegistry registry) {
         Checkpoint ckpt = Checkpoint.open(path);
         try {
-            return new ModelSource(path, ckpt, Files.isDirectory(path), registry);
+            ModelSource src = new ModelSource(path, ckpt, Files.isDirectory(path), registry);
+            if (src.configError != null) {
+                throw src.configError;
+            }
+            return src;
         } catch (RuntimeException e) {
             try {
                 ckpt.close();
@@ -100,10 +115,9 @@ public final class ModelSource implements AutoCloseable {
     }
 
     /**
-     * Describes a checkpoint directory the caller has already opened (to report reader errors its
-     * own way); closing the result closes {@code checkpoint}.
-     *
-     * @throws UpcycleException any error reading {@code config.json} when there is one
+     * Describes a checkpoint directory the caller has already opened, to report reader and config
+     * errors its own way: a config that cannot be read is {@link #configError()}, not thrown.
+     * Closing the result closes {@code checkpoint}.
      */
     public static ModelSource of(Checkpoint checkpoint, FamilyRegistry registry) {
         return new ModelSource(checkpoint.directory(), checkpoint, true, registry);
@@ -118,7 +132,12 @@ public final class ModelSource implements AutoCloseable {
         return headers;
     }
 
-    /** The validated config; empty when there is no {@code config.json}. */
+    /** Why {@code config.json} could not be read (only from {@link #of}, which does not throw it). */
+    public Optional<UpcycleException> configError() {
+        return Optional.ofNullable(configError);
+    }
+
+    /** The validated config; empty when there is no {@code config.json} or it could not be read. */
     public Optional<ModelConfig> config() {
         return Optional.ofNullable(config);
     }

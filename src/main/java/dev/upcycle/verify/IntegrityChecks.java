@@ -137,10 +137,9 @@ public final class IntegrityChecks {
     }
 
     private CheckResult config(Checkpoint ckpt) {
-        ModelSource src;
-        try {
-            src = ModelSource.of(ckpt, registry); // the caller closes ckpt
-        } catch (UpcycleException e) {
+        ModelSource src = ModelSource.of(ckpt, registry); // the caller closes ckpt
+        if (src.configError().isPresent()) {
+            UpcycleException e = src.configError().get();
             rethrowEnvironment(e);
             return CheckResult.badInput("config", "config.json is invalid", List.of(e.line()),
                     CheckResult.InputError.of(e));

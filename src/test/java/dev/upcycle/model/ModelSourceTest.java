@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.hostile.HostileCorpus;
+import dev.upcycle.io.Checkpoint;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -118,5 +119,15 @@ class ModelSourceTest {
         assertThatThrownBy(() -> ModelSource.open(ckpt, Fixtures.FAMILIES))
                 .isInstanceOfSatisfying(UpcycleException.class,
                         e -> assertThat(e.kind()).isEqualTo(ErrorKind.InvalidConfig));
+        // verify opens the checkpoint itself and reports the config error as a failed check.
+        try (Checkpoint opened = Checkpoint.open(ckpt)) {
+            ModelSource src = ModelSource.of(opened, Fixtures.FAMILIES);
+            assertThat(src.configError()).get().satisfies(e -> {
+                assertThat(e.kind()).isEqualTo(ErrorKind.InvalidConfig);
+                assertThat(e.why()).startsWith("not valid JSON");
+            });
+            assertThat(src.config()).isEmpty();
+            assertThat(src.findings()).as("an unreadable config is not a missing one").isEmpty();
+        }
     }
 }
