@@ -1,20 +1,15 @@
 package dev.upcycle.convert;
 
-import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.Checkpoint;
-import dev.upcycle.io.TensorBytes;
 import dev.upcycle.io.TensorHeader;
-import dev.upcycle.io.TensorRef;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.Finding;
 import dev.upcycle.model.ModelConfig;
-import dev.upcycle.model.ModelDescription;
-import dev.upcycle.model.TensorRole;
+import dev.upcycle.model.ModelSource;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -40,34 +35,25 @@ public final class SourceModel implements AutoCloseable {
      * @throws UpcycleException any checkpoint or config error, UnsafePath for a side file (exit 3)
      */
     public static SourceModel open(Path dir, FamilyRegistry registry) {
-        Checkpoint ckpt = Checkpoint.open(dir);
+        ModelSource src = ModelSource.open(dir, registry);
         try {
-            Path configFile = ckpt.configFile().orElseThrow(() -> new UpcycleException(ErrorKind.InvalidConfig,
-                    dir.toString(), "no config.json next to the weights"));
-            ModelConfig config = ModelConfig.read(configFile, registry);
-            ckpt.modelFiles().sideFiles();
-            Map<String, TensorHeader> headers = new LinkedHashMap<>();
-            for (TensorRef ref : ckpt.tensors().values()) {
-                headers.put(ref.name(), ref.header());
-            }
-            ModelDescription desc = ModelDescription.of(config.family(), config, headers);
-            desc.throwIfInvalid();
-            List<String> warnings = new ArrayList<>(ckpt.warnings());
-            for (Finding f : desc.check()) {
+            ModelConfig config = src.requireConfig();
+            src.sideFileProblem().ifPresent(e -> {
+                throw e;
+            });
+            src.throwIfInvalid();
+            src.tiedHeadMismatch().ifPresent(f -> {
+                throw new UpcycleException(f.kind(), f.tensor(), f.message());
+            });
+            // Only warnings are left.
+            List<String> warnings = new ArrayList<>();
+            for (Finding f : src.findings()) {
                 warnings.add(f.message() + (f.tensor() == null || f.tensor().isEmpty() ? "" : " (" + f.tensor() + ")"));
             }
-            if (desc.tiedHeadNeedsByteCheck()) {
-                String head = config.family().tensorName(TensorRole.LM_HEAD);
-                String embed = config.family().tensorName(TensorRole.EMBED);
-                if (!TensorBytes.equal(ckpt.tensor(head), ckpt.tensor(embed))) {
-                    throw new UpcycleException(ErrorKind.ConfigConflict, head,
-                            "tie_word_embeddings is true but " + head + " differs from " + embed);
-                }
-            }
-            return new SourceModel(ckpt, config, headers, warnings);
+            return new SourceModel(src.checkpoint(), config, src.headers(), warnings);
         } catch (RuntimeException e) {
             try {
-                ckpt.close();
+                src.close();
             } catch (RuntimeException c) {
                 e.addSuppressed(c);
             }

@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * {@code config.json} → {@link ModelConfig}: typed field reads that name the field on failure,
@@ -101,20 +102,62 @@ final class ConfigParser {
         }
     }
 
+    /**
+     * Sets on a builder what the file gives, in a fixed order (the first bad field is the one
+     * reported); {@link ModelConfig.Builder#build()} fills in the defaults. Fields a family does not
+     * declare are not read: they stay in the raw object and take the default.
+     */
     private ModelConfig build() {
         checkPretrainingTp();
         int d = requiredInt("hidden_size");
         int h = requiredInt("num_attention_heads");
-        Integer headDim = headDim(d, h);
-        return new ModelConfig(family, architectures(), requiredInt("vocab_size"), d, requiredInt("intermediate_size"),
-                requiredInt("num_hidden_layers"), h, optionalInt("num_key_value_heads", h), headDim,
-                optionalText("hidden_act"), requiredDouble("rms_norm_eps"),
-                optionalInt("max_position_embeddings", ConfigDefaults.intValue(family, "max_position_embeddings")),
-                optionalBool("tie_word_embeddings"), familyBool("attention_bias"), familyBool("mlp_bias"),
-                familyIntOrNull("sliding_window"), familyBool("use_sliding_window"),
-                familyIntOrNull("max_window_layers"), intOrNull("bos_token_id"), eos(), intOrNull("pad_token_id"),
-                optionalDouble("initializer_range"), optionalDouble("attention_dropout"), rope(), dtype(),
-                family.moe() ? moe() : null, family.moa() ? moa() : null, SourceJson.of(root));
+        ModelConfig.Builder b = ModelConfig.builder(family).hiddenSize(d).numAttentionHeads(h);
+        JsonNode headDim = root.get("head_dim");
+        if (headDim != null && !headDim.isNull()) {
+            b.headDim(toInt("head_dim", headDim));
+        } else if (headDim != null || family.defaultValue("head_dim").isEmpty()) {
+            b.headDim(ModelConfig.derivedHeadDim(d, h)); // an explicit null overrides a family default
+        }
+        b.architectures(architectures()).vocabSize(requiredInt("vocab_size"))
+                .intermediateSize(requiredInt(ModelConfig.INTERMEDIATE_SIZE))
+                .numHiddenLayers(requiredInt("num_hidden_layers"));
+        ifSet(intValue("num_key_value_heads"), b::numKeyValueHeads);
+        ifSet(text("hidden_act"), b::hiddenAct);
+        b.rmsNormEps(requiredDouble("rms_norm_eps"));
+        ifSet(intValue("max_position_embeddings"), b::maxPositionEmbeddings);
+        ifSet(bool("tie_word_embeddings"), b::tieWordEmbeddings);
+        ifSet(familyBool("attention_bias"), b::attentionBias);
+        ifSet(familyBool("mlp_bias"), b::mlpBias);
+        ifPresent(family.declares("sliding_window"), "sliding_window", b::slidingWindow);
+        ifSet(familyBool("use_sliding_window"), b::useSlidingWindow);
+        ifPresent(family.declares("max_window_layers"), "max_window_layers", b::maxWindowLayers);
+        ifPresent(true, "bos_token_id", b::bosTokenId);
+        ifSet(eos(), b::eosTokenIds);
+        ifPresent(true, "pad_token_id", b::padTokenId);
+        ifSet(doubleValue("initializer_range"), b::initializerRange);
+        ifSet(doubleValue("attention_dropout"), b::attentionDropout);
+        b.rope(rope()).dtype(dtype());
+        if (family.moe()) {
+            moe(b);
+        }
+        if (family.moa()) {
+            b.moa(moa());
+        }
+        return b.source(SourceJson.of(root)).build();
+    }
+
+    private static <T> void ifSet(T value, Consumer<T> setter) {
+        if (value != null) {
+            setter.accept(value);
+        }
+    }
+
+    /** A present key sets its value, JSON null included (no window, no token id); absent leaves the default. */
+    private void ifPresent(boolean read, String key, Consumer<Integer> setter) {
+        JsonNode n = read ? root.get(key) : null;
+        if (n != null) {
+            setter.accept(n.isNull() ? null : toInt(key, n));
+        }
     }
 
     // ---- dense fields --------------------------------------------------------------------------
@@ -130,26 +173,11 @@ final class ConfigParser {
         return out;
     }
 
-    private Integer headDim(int d, int h) {
-        JsonNode n = root.get("head_dim");
-        if (n == null && family.defaultValue("head_dim").isPresent()) {
-            return ConfigDefaults.intValue(family, "head_dim");
-        }
-        if (n == null || n.isNull()) {
-            if (h <= 0 || d % h != 0) {
-                throw invalid("hidden_size = " + d + " is not a multiple of num_attention_heads = " + h
-                        + " and head_dim is not given");
-            }
-            return d / h;
-        }
-        return toInt("head_dim", n);
-    }
-
+    /** Null when absent (the default applies); empty for JSON null. */
     private List<Integer> eos() {
         JsonNode n = root.get("eos_token_id");
         if (n == null) {
-            Integer d = ConfigDefaults.intOrNull(family, "eos_token_id");
-            return d == null ? List.of() : List.of(d);
+            return null;
         }
         if (n.isNull()) {
             return List.of();
@@ -234,19 +262,23 @@ final class ConfigParser {
 
     // ---- MoE fields -----------------------------------------------------------------------------
 
-    private MoeConfig moe() {
+    private void moe(ModelConfig.Builder b) {
         ConfigKeys keys = family.keys();
-        int experts = numExperts(keys);
-        int width = keys.hasOwnExpertWidth()
-                ? optionalInt(keys.expertWidth(), ConfigDefaults.intValue(family, keys.expertWidth()))
-                : requiredInt(ModelConfig.INTERMEDIATE_SIZE);
-        Integer shared = keys.sharedExpertWidth() == null ? null
-                : optionalInt(keys.sharedExpertWidth(), ConfigDefaults.intValue(family, keys.sharedExpertWidth()));
-        return new MoeConfig(experts, familyInt("num_experts_per_tok"), width, shared,
-                familyBool(keys.normTopkProb()), familyInt("decoder_sparse_step"),
-                family.sparseLayers() == SparseLayerRule.LISTED ? denseComplement("moe_layers") : mlpOnlyLayers(),
-                familyDouble("router_aux_loss_coef"), familyBool("output_router_logits"),
-                familyDouble("router_jitter_noise"));
+        ifSet(numExperts(keys), b::numExperts);
+        if (keys.hasOwnExpertWidth()) {
+            ifSet(intValue(keys.expertWidth()), b::expertWidth);
+        }
+        if (keys.sharedExpertWidth() != null) {
+            ifSet(intValue(keys.sharedExpertWidth()), b::sharedExpertWidth);
+        }
+        ifSet(familyInt("num_experts_per_tok"), b::numExpertsPerTok);
+        ifSet(familyBool(keys.normTopkProb()), b::normTopkProb);
+        ifSet(familyInt("decoder_sparse_step"), b::decoderSparseStep);
+        b.mlpOnlyLayers(family.sparseLayers() == SparseLayerRule.LISTED ? denseComplement("moe_layers")
+                : mlpOnlyLayers());
+        ifSet(familyDouble("router_aux_loss_coef"), b::routerAuxLossCoef);
+        ifSet(familyBool("output_router_logits"), b::outputRouterLogits);
+        ifSet(familyDouble("router_jitter_noise"), b::routerJitterNoise);
     }
 
     /** The native family (docs/attention-experts.md, "The native checkpoint format")'s attention-expert fields. */
@@ -288,8 +320,8 @@ final class ConfigParser {
         return out;
     }
 
-    /** The family's expert-count key and its read-only aliases (qwen3_moe: num_local_experts). */
-    private int numExperts(ConfigKeys keys) {
+    /** The family's expert-count key and its read-only aliases (qwen3_moe: num_local_experts); null when none is given. */
+    private Integer numExperts(ConfigKeys keys) {
         String foundKey = null;
         Integer found = null;
         List<String> candidates = new ArrayList<>();
@@ -308,7 +340,7 @@ final class ConfigParser {
             foundKey = key;
             found = v;
         }
-        return found != null ? found : ConfigDefaults.intValue(family, keys.numExperts());
+        return found;
     }
 
     private List<Integer> mlpOnlyLayers() {
@@ -324,24 +356,51 @@ final class ConfigParser {
         return out;
     }
 
-    // ---- typed reads --------------------------------------------------------------------------
+    // ---- typed reads: null when absent or JSON null --------------------------------------------
 
-    /** Fields a family does not declare are not read (they stay in the raw object) and take the default. */
-    private boolean familyBool(String key) {
-        return family.declares(key) ? optionalBool(key) : ConfigDefaults.boolValue(family, key);
+    /** Keys a family does not declare are not read (they stay in the raw object). */
+    private Boolean familyBool(String key) {
+        return family.declares(key) ? bool(key) : null;
     }
 
-    private int familyInt(String key) {
-        return family.declares(key) ? optionalInt(key, ConfigDefaults.intValue(family, key))
-                : ConfigDefaults.intValue(family, key);
+    private Integer familyInt(String key) {
+        return family.declares(key) ? intValue(key) : null;
     }
 
-    private double familyDouble(String key) {
-        return family.declares(key) ? optionalDouble(key) : ConfigDefaults.doubleValue(family, key);
+    private Double familyDouble(String key) {
+        return family.declares(key) ? doubleValue(key) : null;
     }
 
-    private Integer familyIntOrNull(String key) {
-        return family.declares(key) ? intOrNull(key) : ConfigDefaults.intOrNull(family, key);
+    private Integer intValue(String key) {
+        JsonNode n = root.get(key);
+        return n == null || n.isNull() ? null : toInt(key, n);
+    }
+
+    private Double doubleValue(String key) {
+        JsonNode n = root.get(key);
+        return n == null || n.isNull() ? null : toDouble(key, n);
+    }
+
+    private Boolean bool(String key) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) {
+            return null;
+        }
+        if (!n.isBoolean()) {
+            throw invalid(key + " must be true or false, found " + brief(n));
+        }
+        return n.booleanValue();
+    }
+
+    private String text(String key) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) {
+            return null;
+        }
+        if (!n.isTextual()) {
+            throw invalid(key + " must be a string, found " + brief(n));
+        }
+        return n.textValue();
     }
 
     private int requiredInt(String key) {
@@ -353,28 +412,8 @@ final class ConfigParser {
     }
 
     private int optionalInt(String key, int dflt) {
-        JsonNode n = root.get(key);
-        return n == null || n.isNull() ? dflt : toInt(key, n);
-    }
-
-    /** Absent → the default; JSON null → null (a meaningful value for windows and token ids). */
-    private Integer intOrNull(String key) {
-        JsonNode n = root.get(key);
-        if (n == null) {
-            return ConfigDefaults.intOrNull(family, key);
-        }
-        return n.isNull() ? null : toInt(key, n);
-    }
-
-    private boolean optionalBool(String key) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) {
-            return ConfigDefaults.boolValue(family, key);
-        }
-        if (!n.isBoolean()) {
-            throw invalid(key + " must be true or false, found " + brief(n));
-        }
-        return n.booleanValue();
+        Integer v = intValue(key);
+        return v != null ? v : dflt;
     }
 
     private double requiredDouble(String key) {
@@ -386,19 +425,13 @@ final class ConfigParser {
     }
 
     private double optionalDouble(String key) {
-        JsonNode n = root.get(key);
-        return n == null || n.isNull() ? ConfigDefaults.doubleValue(family, key) : toDouble(key, n);
+        Double v = doubleValue(key);
+        return v != null ? v : ConfigDefaults.doubleValue(family, key);
     }
 
     private String optionalText(String key) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) {
-            return ConfigDefaults.text(family, key);
-        }
-        if (!n.isTextual()) {
-            throw invalid(key + " must be a string, found " + brief(n));
-        }
-        return n.textValue();
+        String v = text(key);
+        return v != null ? v : ConfigDefaults.text(family, key);
     }
 
     private int toInt(String key, JsonNode n) {

@@ -230,6 +230,33 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
         return out;
     }
 
+    /**
+     * The sliding window of {@code layer}, or null for full attention: Mistral and Mixtral apply
+     * {@code sliding_window} to every layer; the Qwen families only with {@code use_sliding_window},
+     * and only from layer {@code max_window_layers} on (transformers {@code layer_types}).
+     */
+    public Integer slidingWindow(int layer) {
+        return usesSlidingWindow() && layer >= firstWindowLayer() ? slidingWindow : null;
+    }
+
+    /** Whether the window applies at all (the Qwen families keep a window they do not use). */
+    public boolean usesSlidingWindow() {
+        return slidingWindow != null && (!family.declares("use_sliding_window") || useSlidingWindow);
+    }
+
+    /**
+     * The first layer a used window applies to; the layers before it attend fully. 0 outside the
+     * Qwen families, whose {@code max_window_layers} counts those full layers.
+     */
+    public int firstWindowLayer() {
+        return family.declares("use_sliding_window") && maxWindowLayers != null ? maxWindowLayers : 0;
+    }
+
+    /** Sequential or parallel attention and MLP; sequential for every family without attention experts. */
+    public MoaConfig.BlockLayout blockLayout() {
+        return moa == null ? MoaConfig.BlockLayout.SEQUENTIAL : moa.blockLayout();
+    }
+
     /** The dtype hint as a tensor dtype; empty for {@code auto} or none. */
     public Optional<DType> dtypeHint() {
         if (dtype == null) {
@@ -283,11 +310,22 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
     }
 
     /**
-     * Builds configs in code (tests, {@code synth}, dense → MoE conversion). Unset optional
-     * values resolve at {@link #build()} to the defaults of the family current at that time;
-     * {@code headDim} unset means {@code hidden_size / num_attention_heads} (which must divide);
-     * {@code rmsNormEps} unset means 1e-6. Setting an MoE value on a dense family is an error
-     * at build time.
+     * The head width when {@code head_dim} is not given: {@code hidden_size / num_attention_heads},
+     * which must divide.
+     */
+    static int derivedHeadDim(int hiddenSize, int heads) {
+        require(heads > 0 && hiddenSize % heads == 0, "hidden_size = " + hiddenSize
+                + " is not a multiple of num_attention_heads = " + heads + " and head_dim is not given");
+        return hiddenSize / heads;
+    }
+
+    /**
+     * Builds configs, in code (tests, {@code synth}, dense → MoE conversion) and from
+     * {@code config.json} ({@link ConfigParser} sets what the file gives): {@link #build()} is the one
+     * place where unset values take their defaults, those of the family current at that time.
+     * {@code headDim} unset means the family's default or {@code hidden_size / num_attention_heads};
+     * {@code rmsNormEps} unset means 1e-6 (a file must give it). Setting an MoE value on a dense
+     * family is an error at build time.
      */
     public static final class Builder {
         private Family family;
@@ -305,15 +343,17 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
         private Boolean tieWordEmbeddings;
         private Boolean attentionBias;
         private Boolean mlpBias;
+        private Boolean useSlidingWindow;
+        // Null is a value for these (no window, no token); the Set flags tell it from unset.
         private Integer slidingWindow;
         private boolean slidingWindowSet;
-        private Boolean useSlidingWindow;
         private Integer maxWindowLayers;
         private boolean maxWindowLayersSet;
         private Integer bosTokenId;
         private boolean bosSet;
-        private List<Integer> eosTokenIds;
         private Integer padTokenId;
+        private boolean padSet;
+        private List<Integer> eosTokenIds;
         private Double initializerRange;
         private Double attentionDropout;
         private Rope rope;
@@ -343,220 +383,59 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
             return this;
         }
 
-        /** Attention-expert fields (native family only). */
-        public Builder moa(MoaConfig v) {
-            this.moa = v;
-            return this;
-        }
-
-        public Builder architectures(List<String> v) {
-            this.architectures = v;
-            return this;
-        }
-
-        public Builder vocabSize(int v) {
-            this.vocabSize = v;
-            return this;
-        }
-
-        public Builder hiddenSize(int v) {
-            this.hiddenSize = v;
-            return this;
-        }
-
-        public Builder intermediateSize(int v) {
-            this.intermediateSize = v;
-            return this;
-        }
-
-        public Builder numHiddenLayers(int v) {
-            this.numHiddenLayers = v;
-            return this;
-        }
-
-        public Builder numAttentionHeads(int v) {
-            this.numAttentionHeads = v;
-            return this;
-        }
-
-        public Builder numKeyValueHeads(int v) {
-            this.numKeyValueHeads = v;
-            return this;
-        }
-
-        public Builder headDim(int v) {
-            this.headDim = v;
-            return this;
-        }
-
-        public Builder hiddenAct(String v) {
-            this.hiddenAct = v;
-            return this;
-        }
-
-        public Builder rmsNormEps(double v) {
-            this.rmsNormEps = v;
-            return this;
-        }
-
-        public Builder maxPositionEmbeddings(int v) {
-            this.maxPositionEmbeddings = v;
-            return this;
-        }
-
-        public Builder tieWordEmbeddings(boolean v) {
-            this.tieWordEmbeddings = v;
-            return this;
-        }
-
-        public Builder attentionBias(boolean v) {
-            this.attentionBias = v;
-            return this;
-        }
-
-        public Builder mlpBias(boolean v) {
-            this.mlpBias = v;
-            return this;
-        }
-
+        // One line per value; the record's components say what each means.
+        public Builder architectures(List<String> v) { architectures = v; return this; }
+        public Builder vocabSize(int v) { vocabSize = v; return this; }
+        public Builder hiddenSize(int v) { hiddenSize = v; return this; }
+        public Builder intermediateSize(int v) { intermediateSize = v; return this; }
+        public Builder numHiddenLayers(int v) { numHiddenLayers = v; return this; }
+        public Builder numAttentionHeads(int v) { numAttentionHeads = v; return this; }
+        public Builder numKeyValueHeads(int v) { numKeyValueHeads = v; return this; }
+        public Builder headDim(int v) { headDim = v; return this; }
+        public Builder hiddenAct(String v) { hiddenAct = v; return this; }
+        public Builder rmsNormEps(double v) { rmsNormEps = v; return this; }
+        public Builder maxPositionEmbeddings(int v) { maxPositionEmbeddings = v; return this; }
+        public Builder tieWordEmbeddings(boolean v) { tieWordEmbeddings = v; return this; }
+        public Builder attentionBias(boolean v) { attentionBias = v; return this; }
+        public Builder mlpBias(boolean v) { mlpBias = v; return this; }
         /** Null means no window. */
-        public Builder slidingWindow(Integer v) {
-            this.slidingWindow = v;
-            this.slidingWindowSet = true;
-            return this;
-        }
-
-        public Builder useSlidingWindow(boolean v) {
-            this.useSlidingWindow = v;
-            return this;
-        }
-
-        public Builder maxWindowLayers(Integer v) {
-            this.maxWindowLayers = v;
-            this.maxWindowLayersSet = true;
-            return this;
-        }
-
-        public Builder bosTokenId(Integer v) {
-            this.bosTokenId = v;
-            this.bosSet = true;
-            return this;
-        }
-
-        public Builder eosTokenIds(List<Integer> v) {
-            this.eosTokenIds = v;
-            return this;
-        }
-
-        public Builder eosTokenId(int v) {
-            return eosTokenIds(List.of(v));
-        }
-
-        public Builder padTokenId(Integer v) {
-            this.padTokenId = v;
-            return this;
-        }
-
-        public Builder initializerRange(double v) {
-            this.initializerRange = v;
-            return this;
-        }
-
-        public Builder attentionDropout(double v) {
-            this.attentionDropout = v;
-            return this;
-        }
-
-        public Builder rope(Rope v) {
-            this.rope = v;
-            return this;
-        }
-
+        public Builder slidingWindow(Integer v) { slidingWindow = v; slidingWindowSet = true; return this; }
+        public Builder useSlidingWindow(boolean v) { useSlidingWindow = v; return this; }
+        public Builder maxWindowLayers(Integer v) { maxWindowLayers = v; maxWindowLayersSet = true; return this; }
+        public Builder bosTokenId(Integer v) { bosTokenId = v; bosSet = true; return this; }
+        public Builder eosTokenIds(List<Integer> v) { eosTokenIds = v; return this; }
+        public Builder eosTokenId(int v) { return eosTokenIds(List.of(v)); }
+        public Builder padTokenId(Integer v) { padTokenId = v; padSet = true; return this; }
+        public Builder initializerRange(double v) { initializerRange = v; return this; }
+        public Builder attentionDropout(double v) { attentionDropout = v; return this; }
+        public Builder rope(Rope v) { rope = v; return this; }
         /** A dtype hint spelled as in config.json ({@code bfloat16}, ...), or null. */
-        public Builder dtype(String v) {
-            this.dtype = v;
-            return this;
-        }
-
+        public Builder dtype(String v) { dtype = v; return this; }
         /** The dtype hint of a tensor dtype ({@code BF16} → {@code bfloat16}). */
-        public Builder dtype(DType v) {
-            return dtype(v == null ? null : v.torchName());
-        }
-
+        public Builder dtype(DType v) { return dtype(v == null ? null : v.torchName()); }
         /** The source object whose unknown fields {@link ConfigWriter} may carry over. */
-        public Builder source(SourceJson v) {
-            this.source = v;
-            return this;
-        }
-
-        public Builder numExperts(int v) {
-            this.numExperts = v;
-            return this;
-        }
-
-        public Builder numExpertsPerTok(int v) {
-            this.numExpertsPerTok = v;
-            return this;
-        }
-
+        public Builder source(SourceJson v) { source = v; return this; }
+        public Builder numExperts(int v) { numExperts = v; return this; }
+        public Builder numExpertsPerTok(int v) { numExpertsPerTok = v; return this; }
         /** Width of one routed expert; for Mixtral it must equal {@code intermediate_size} (the default). */
-        public Builder expertWidth(int v) {
-            this.expertWidth = v;
-            return this;
-        }
-
+        public Builder expertWidth(int v) { expertWidth = v; return this; }
         /** Null for none; only for families with a shared expert. */
-        public Builder sharedExpertWidth(Integer v) {
-            this.sharedExpertWidth = v;
-            this.sharedExpertWidthSet = true;
-            return this;
-        }
-
-        public Builder normTopkProb(boolean v) {
-            this.normTopkProb = v;
-            return this;
-        }
-
-        public Builder decoderSparseStep(int v) {
-            this.decoderSparseStep = v;
-            return this;
-        }
-
-        public Builder mlpOnlyLayers(List<Integer> v) {
-            this.mlpOnlyLayers = v;
-            return this;
-        }
-
-        public Builder routerAuxLossCoef(double v) {
-            this.routerAuxLossCoef = v;
-            return this;
-        }
-
-        public Builder outputRouterLogits(boolean v) {
-            this.outputRouterLogits = v;
-            return this;
-        }
-
-        public Builder routerJitterNoise(double v) {
-            this.routerJitterNoise = v;
-            return this;
-        }
+        public Builder sharedExpertWidth(Integer v) { sharedExpertWidth = v; sharedExpertWidthSet = true; return this; }
+        public Builder normTopkProb(boolean v) { normTopkProb = v; return this; }
+        public Builder decoderSparseStep(int v) { decoderSparseStep = v; return this; }
+        public Builder mlpOnlyLayers(List<Integer> v) { mlpOnlyLayers = v; return this; }
+        public Builder routerAuxLossCoef(double v) { routerAuxLossCoef = v; return this; }
+        public Builder outputRouterLogits(boolean v) { outputRouterLogits = v; return this; }
+        public Builder routerJitterNoise(double v) { routerJitterNoise = v; return this; }
+        /** Attention-expert fields (native family only). */
+        public Builder moa(MoaConfig v) { moa = v; return this; }
 
         /** Validates and builds; InvalidConfig on any violation. */
         public ModelConfig build() {
             Family f = family;
             int heads = numAttentionHeads;
-            int hd;
-            if (headDim != null) {
-                hd = headDim;
-            } else if (f.defaultValue("head_dim").isPresent()) {
-                hd = ConfigDefaults.intValue(f, "head_dim");
-            } else {
-                range("num_attention_heads", heads, 1, ConfigLimits.MAX_HEADS);
-                require(hiddenSize % heads == 0, "hidden_size = " + hiddenSize
-                        + " is not a multiple of num_attention_heads = " + heads + " and head_dim is not given");
-                hd = hiddenSize / heads;
-            }
+            int hd = headDim != null ? headDim : f.defaultValue("head_dim").isPresent()
+                    ? ConfigDefaults.intValue(f, "head_dim") : derivedHeadDim(hiddenSize, heads);
             return new ModelConfig(f, architectures == null ? List.of(f.architecture()) : architectures,
                     vocabSize, hiddenSize, intermediateSize, numHiddenLayers, heads,
                     numKeyValueHeads == null ? heads : numKeyValueHeads, hd,
@@ -572,7 +451,7 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
                     maxWindowLayersSet ? maxWindowLayers : ConfigDefaults.intOrNull(f, "max_window_layers"),
                     bosSet ? bosTokenId : ConfigDefaults.intOrNull(f, "bos_token_id"),
                     eosTokenIds != null ? eosTokenIds : defaultEos(f),
-                    padTokenId,
+                    padSet ? padTokenId : ConfigDefaults.intOrNull(f, "pad_token_id"),
                     initializerRange == null ? ConfigDefaults.doubleValue(f, "initializer_range") : initializerRange,
                     attentionDropout == null ? ConfigDefaults.doubleValue(f, "attention_dropout") : attentionDropout,
                     rope == null ? Rope.plain(ConfigDefaults.doubleValue(f, "rope_theta")) : rope,

@@ -7,9 +7,12 @@
  * {@code MLP_UP} tensor of layer 7" and never builds a tensor name itself.
  * {@link dev.upcycle.model.ModelConfig} is {@code config.json} parsed and validated;
  * {@link dev.upcycle.model.ConfigWriter} writes it back; {@link dev.upcycle.model.ModelDescription}
- * compares the tensors found in a checkpoint with what family and config promise.
+ * compares the tensors found in a checkpoint with what family and config promise;
+ * {@link dev.upcycle.model.ModelSource} is the describe step every command shares: it opens a
+ * checkpoint through {@code io}'s reader, reads its config and collects those findings.
  *
- * <p>Knows nothing of how experts are built, of files beyond {@code config.json}, or of DJL.
+ * <p>Knows nothing of how experts are built or of DJL; reads {@code config.json} itself and the
+ * weights only through {@code io}.
  * Families are passed around in an explicit {@link dev.upcycle.model.FamilyRegistry}; there is
  * no static mutable state.
  */

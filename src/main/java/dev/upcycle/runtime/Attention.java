@@ -27,24 +27,9 @@ public final class Attention {
         this.window = window;
     }
 
-    /**
-     * The sliding window of {@code layer}: Mistral and Mixtral apply {@code sliding_window} to
-     * every layer; the Qwen families only with {@code use_sliding_window}, and only from layer
-     * {@code max_window_layers} on (transformers {@code layer_types}).
-     */
+    /** The sliding window of {@code layer}, or null: {@link ModelConfig#slidingWindow(int)}. */
     public static Integer window(ModelConfig config, int layer) {
-        Integer w = config.slidingWindow();
-        if (w == null) {
-            return null;
-        }
-        if (config.family().declares("use_sliding_window")) {
-            if (!config.useSlidingWindow()) {
-                return null;
-            }
-            int full = config.maxWindowLayers() == null ? 0 : config.maxWindowLayers();
-            return layer >= full ? w : null;
-        }
-        return w;
+        return config.slidingWindow(layer);
     }
 
     /**

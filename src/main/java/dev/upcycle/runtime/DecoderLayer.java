@@ -20,9 +20,9 @@ public final class DecoderLayer {
     public DecoderLayer(ModelConfig config, int layer) {
         this.layer = layer;
         this.eps = config.rmsNormEps();
-        this.attention = new Attention(config, Attention.window(config, layer));
-        this.moa = config.isMoaLayer(layer) ? new MoaAttention(config, Attention.window(config, layer)) : null;
-        this.parallel = config.moa() != null && config.moa().blockLayout() == dev.upcycle.model.MoaConfig.BlockLayout.PARALLEL;
+        this.attention = new Attention(config, config.slidingWindow(layer));
+        this.moa = config.isMoaLayer(layer) ? new MoaAttention(config, config.slidingWindow(layer)) : null;
+        this.parallel = config.blockLayout() == dev.upcycle.model.MoaConfig.BlockLayout.PARALLEL;
         this.moe = config.isSparseLayer(layer)
                 ? new MoeBlock(new Router(config.moe().numExpertsPerTok(), config.moe().normTopkProb()))
                 : null;

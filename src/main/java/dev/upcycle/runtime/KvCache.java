@@ -31,7 +31,7 @@ public final class KvCache implements AutoCloseable {
         List<List<Slot>> all = new ArrayList<>();
         for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
             List<Slot> row = new ArrayList<>();
-            Integer window = Attention.window(config, layer);
+            Integer window = config.slidingWindow(layer);
             for (int s = 0; s < slots(config, layer); s++) {
                 row.add(new Slot(manager, window == null ? null : Math.max(1, window - 1)));
             }

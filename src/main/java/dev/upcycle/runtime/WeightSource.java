@@ -2,21 +2,19 @@ package dev.upcycle.runtime;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.Checkpoint;
 import dev.upcycle.io.DType;
-import dev.upcycle.io.TensorHeader;
 import dev.upcycle.io.TensorRef;
 import dev.upcycle.model.ExpectedTensor;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.ModelDescription;
+import dev.upcycle.model.ModelSource;
 import dev.upcycle.model.TensorRole;
 import java.nio.file.Path;
 import java.util.EnumMap;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -52,17 +50,12 @@ public final class WeightSource implements AutoCloseable {
      *                          {@link ModelDescription#check()} otherwise, or any reader error
      */
     public static WeightSource open(Path dir, FamilyRegistry families) {
-        Checkpoint ckpt = Checkpoint.open(dir);
+        ModelSource src = ModelSource.open(dir, families);
         try {
-            Path configFile = ckpt.configFile().orElseThrow(() -> new UpcycleException(ErrorKind.InvalidConfig,
-                    dir.toString(), "no config.json beside the weights", "a model needs its config.json to run"));
-            ModelConfig config = ModelConfig.read(configFile, families);
-            Map<String, TensorHeader> headers = new LinkedHashMap<>();
-            ckpt.tensors().values().forEach(r -> headers.put(r.name(), r.header()));
-            ModelDescription.of(config.family(), config, headers).throwIfInvalid();
-            return new WeightSource(ckpt, config);
+            src.throwIfInvalid();
+            return new WeightSource(src.checkpoint(), src.requireConfig());
         } catch (RuntimeException e) {
-            ckpt.close();
+            src.close();
             throw e;
         }
     }

@@ -8,23 +8,17 @@ import dev.upcycle.io.Checkpoint;
 import dev.upcycle.io.FileDigest;
 import dev.upcycle.io.ModelFiles;
 import dev.upcycle.io.Provenance;
-import dev.upcycle.io.TensorBytes;
-import dev.upcycle.io.TensorHeader;
 import dev.upcycle.io.TensorRef;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.Finding;
-import dev.upcycle.model.ModelConfig;
-import dev.upcycle.model.ModelDescription;
-import dev.upcycle.model.TensorRole;
+import dev.upcycle.model.ModelSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -143,26 +137,22 @@ public final class IntegrityChecks {
     }
 
     private CheckResult config(Checkpoint ckpt) {
-        if (ckpt.configFile().isEmpty()) {
-            return CheckResult.badInput("config", "no config.json", List.of(
-                    ckpt.directory() + ": no config.json beside the weights"), new CheckResult.InputError(
-                    ErrorKind.InvalidConfig, ckpt.directory().toString(), "no config.json beside the weights"));
-        }
-        ModelConfig config;
-        try {
-            config = ModelConfig.read(ckpt.configFile().get(), registry);
-        } catch (UpcycleException e) {
+        ModelSource src = ModelSource.of(ckpt, registry); // the caller closes ckpt
+        if (src.configError().isPresent()) {
+            UpcycleException e = src.configError().get();
             rethrowEnvironment(e);
             return CheckResult.badInput("config", "config.json is invalid", List.of(e.line()),
                     CheckResult.InputError.of(e));
         }
-        Map<String, TensorHeader> headers = new LinkedHashMap<>();
-        ckpt.tensors().values().forEach(r -> headers.put(r.name(), r.header()));
-        ModelDescription desc = ModelDescription.of(config.family(), config, headers);
+        if (src.config().isEmpty()) {
+            return CheckResult.badInput("config", "no config.json", List.of(
+                    ckpt.directory() + ": " + ModelSource.NO_CONFIG), new CheckResult.InputError(
+                    ErrorKind.InvalidConfig, ckpt.directory().toString(), ModelSource.NO_CONFIG));
+        }
         List<String> problems = new ArrayList<>();
         CheckResult.InputError first = null;
         List<String> warnings = new ArrayList<>();
-        for (Finding f : desc.check()) {
+        for (Finding f : src.configFindings()) {
             if (!f.isError()) {
                 warnings.add("warning " + f.kind() + (f.tensor().isEmpty() ? "" : " " + f.tensor()) + ": " + f.message());
             } else {
@@ -173,19 +163,9 @@ public final class IntegrityChecks {
                 }
             }
         }
-        if (desc.tiedHeadNeedsByteCheck()) {
-            String head = config.family().tensorName(TensorRole.LM_HEAD);
-            String embed = config.family().tensorName(TensorRole.EMBED);
-            if (!TensorBytes.equal(ckpt.tensor(head), ckpt.tensor(embed))) {
-                String why = "tie_word_embeddings is true but it differs from " + embed;
-                problems.add("ConfigConflict " + head + ": " + why);
-                if (first == null) {
-                    first = new CheckResult.InputError(ErrorKind.ConfigConflict, "tensor " + head, why);
-                }
-            }
-        }
         if (problems.isEmpty()) {
-            return new CheckResult("config", CheckResult.Status.PASS, config.family() + ": " + desc.expected().size()
+            return new CheckResult("config", CheckResult.Status.PASS, src.config().get().family() + ": "
+                    + src.description().orElseThrow().expected().size()
                     + " expected tensors present with the right shapes, nothing unexpected"
                     + (warnings.isEmpty() ? "" : "; " + warnings.size() + " warning(s)"), warnings);
         }
