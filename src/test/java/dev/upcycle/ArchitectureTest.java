@@ -84,7 +84,7 @@ class ArchitectureTest {
     /** verify reads plans (the provenance check) and runs the runtime's forward; it never converts. */
     @ArchTest
     static final ArchRule verify = uses("dev.upcycle.verify", "error", "math", "io", "model", "moe", "plan",
-            "plan.target", "data", "runtime");
+            "plan.target", "runtime");
 
     /** The command line sits on top: nothing below it may call back into it. */
     @ArchTest
