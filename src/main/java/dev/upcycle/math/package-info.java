@@ -1,2 +1,7 @@
-/** Small numeric helpers shared by synth and the upcycling planner. Depends on nothing. */
+/**
+ * Small numeric helpers shared by synth, the upcycling maths and convert (the seeded Gaussian
+ * every random tensor is drawn from).
+ *
+ * <p>Imports nothing of ours (ArchitectureTest).
+ */
 package dev.upcycle.math;

@@ -2,6 +2,7 @@ package dev.upcycle.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.upcycle.testing.Cli;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.upcycle.testing.Cli;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -130,7 +131,7 @@ class EvalCommandTest {
     void seqLenWhoseAttentionScoresCannotFitIsAUsageError() throws IOException {
         // A context of 2^31 - 1 positions: one window's scores would need exabytes.
         Path dir = tmp.resolve("long-context");
-        dev.upcycle.runtime.TestModels.write(dir, dev.upcycle.runtime.TestModels.small("llama")
+        dev.upcycle.testing.TinyModels.write(dir, dev.upcycle.testing.TinyModels.small("llama")
                 .maxPositionEmbeddings(Integer.MAX_VALUE).build(), dev.upcycle.io.DType.F32);
         Path text = Files.writeString(tmp.resolve("t.txt"), "some text");
         Cli r = Cli.run("eval", dir.toString(), "--data", text.toString(), "--bytes", "--seq-len", "2000000000");

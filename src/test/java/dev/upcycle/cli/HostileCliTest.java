@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.upcycle.hostile.HostileCorpus;
 import dev.upcycle.hostile.HostileCorpus.Case;
 import dev.upcycle.hostile.HostileCorpus.Outcome;
+import dev.upcycle.testing.Cli;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

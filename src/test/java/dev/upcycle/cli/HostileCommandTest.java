@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import dev.upcycle.hostile.HostileCorpusCommands;
 import dev.upcycle.hostile.HostileCorpusCommands.Case;
+import dev.upcycle.testing.Cli;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;

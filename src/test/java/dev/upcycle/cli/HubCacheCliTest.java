@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.upcycle.io.HubFixture;
 import dev.upcycle.io.ModelFiles;
+import dev.upcycle.testing.Cli;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -2,6 +2,7 @@ package dev.upcycle.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.upcycle.testing.Cli;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.api.Test;
 

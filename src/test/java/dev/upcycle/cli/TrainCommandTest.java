@@ -4,7 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.upcycle.runtime.TestModels;
+import dev.upcycle.testing.Cli;
+import dev.upcycle.testing.TinyModels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -165,7 +166,7 @@ class TrainCommandTest {
 
     @Test
     void moeTrainingRunsAndPlotsTheExpertLoad() throws IOException {
-        Path moe = TestModels.upcycle(FIXTURE, tmp.resolve("moe"), "mixtral", 8, 2, -1);
+        Path moe = TinyModels.upcycle(FIXTURE, tmp.resolve("moe"), "mixtral", 8, 2, -1);
         Path out = tmp.resolve("out");
         Cli r = train(moe, out, new String[] {"--data", TRAIN, "--steps", "4", "--batch", "2", "--seq-len", "32",
             "--z-loss", "1e-3", "--save-every", "0", "--json"});

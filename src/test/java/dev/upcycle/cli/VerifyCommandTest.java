@@ -7,7 +7,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.upcycle.io.DType;
 import dev.upcycle.io.SafetensorsFile;
 import dev.upcycle.io.TensorHeader;
-import dev.upcycle.runtime.TestModels;
+import dev.upcycle.testing.Cli;
+import dev.upcycle.testing.TinyModels;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -21,7 +22,7 @@ class VerifyCommandTest {
     Path tmp;
 
     private Path dense() {
-        return TestModels.random(tmp.resolve("dense"), "llama", DType.F32, b -> { });
+        return TinyModels.random(tmp.resolve("dense"), "llama", DType.F32, b -> { });
     }
 
     private static JsonNode check(Cli r, String name) throws IOException {
@@ -84,8 +85,8 @@ class VerifyCommandTest {
     @Test
     void missingShardFailsTheIndexCheck() throws IOException {
         Path d = tmp.resolve("sharded");
-        dev.upcycle.synth.Synthesizer.write(TestModels.small("llama").build(), DType.F32, 1, 20_000, d);
-        TestModels.manifest(d);
+        TinyModels.synth(d, TinyModels.small("llama").build(), DType.F32, 1, 20_000);
+        TinyModels.manifest(d);
         Path shard = d.resolve("model-00002-of-" + String.format("%05d", countShards(d)) + ".safetensors");
         Files.delete(shard);
         Cli r = Cli.run("verify", d.toString(), "--json");
@@ -117,7 +118,7 @@ class VerifyCommandTest {
             f.seek(at);
             f.write(new byte[] {0, 0, (byte) 0xC0, 0x7F}); // quiet NaN, little-endian
         }
-        TestModels.manifest(d);
+        TinyModels.manifest(d);
         Cli r = Cli.run("verify", d.toString(), "--json");
         assertThat(r.code()).isEqualTo(3);
         assertThat(r.errorLine()).isEqualTo("upcycle: NonFiniteWeights : tensor " + name + " : 1 NaN or Inf value(s)");
@@ -134,7 +135,7 @@ class VerifyCommandTest {
         Path config = d.resolve("config.json");
         Files.writeString(config, Files.readString(config).replace("\"attention_bias\": false",
                 "\"attention_bias\": true"));
-        TestModels.manifest(d);
+        TinyModels.manifest(d);
         Cli r = Cli.run("verify", d.toString(), "--json");
         assertThat(r.code()).as(r.out()).isEqualTo(3);
         assertThat(r.errorLine()).startsWith("upcycle: ConfigConflict : ").contains("q_proj.bias");
@@ -145,8 +146,8 @@ class VerifyCommandTest {
 
     @Test
     void againstPassesOnCopiedExperts() throws IOException {
-        Path d = TestModels.random(tmp.resolve("dense"), "mistral", DType.F32, b -> b.slidingWindow(8));
-        Path m = TestModels.upcycle(d, tmp.resolve("moe"), "mixtral", 4, 2, -1);
+        Path d = TinyModels.random(tmp.resolve("dense"), "mistral", DType.F32, b -> b.slidingWindow(8));
+        Path m = TinyModels.upcycle(d, tmp.resolve("moe"), "mixtral", 4, 2, -1);
         Cli r = Cli.run("verify", m.toString(), "--against", d.toString(), "--json");
         assertThat(r.code()).as(r.out() + r.err()).isZero();
         JsonNode f = new ObjectMapper().readTree(r.out()).get("functional");
@@ -159,7 +160,7 @@ class VerifyCommandTest {
     @Test
     void againstNamesTheFirstDivergentLayer() {
         Path d = dense();
-        Path m = TestModels.upcycle(d, tmp.resolve("moe"), "mixtral", 4, 2, 1);
+        Path m = TinyModels.upcycle(d, tmp.resolve("moe"), "mixtral", 4, 2, 1);
         Cli r = Cli.run("verify", m.toString(), "--against", d.toString());
         assertThat(r.code()).as(r.out() + r.err()).isEqualTo(1);
         assertThat(r.out()).contains("FAIL  functional").contains("layer 1 diverges first")
@@ -169,7 +170,7 @@ class VerifyCommandTest {
     @Test
     void againstAnUnrelatedModelIsBadInput() {
         Path d = dense();
-        Path other = TestModels.random(tmp.resolve("other"), "llama", DType.F32, b -> b.vocabSize(50));
+        Path other = TinyModels.random(tmp.resolve("other"), "llama", DType.F32, b -> b.vocabSize(50));
         Cli r = Cli.run("verify", d.toString(), "--against", other.toString());
         assertThat(r.code()).isEqualTo(3);
         assertThat(r.errorLine()).contains("cannot be the source").contains("vocab_size 97 vs 50");
@@ -183,8 +184,8 @@ class VerifyCommandTest {
 
     @Test
     void bf16ModelsUseTheBf16ToleranceAndRunPastTheWindow() throws IOException {
-        Path d = TestModels.random(tmp.resolve("dense"), "mistral", DType.BF16, b -> b.slidingWindow(8));
-        Path m = TestModels.upcycle(d, tmp.resolve("moe"), "mixtral", 4, 2, -1);
+        Path d = TinyModels.random(tmp.resolve("dense"), "mistral", DType.BF16, b -> b.slidingWindow(8));
+        Path m = TinyModels.upcycle(d, tmp.resolve("moe"), "mixtral", 4, 2, -1);
         Cli r = Cli.run("verify", m.toString(), "--against", d.toString(), "--tokens", "10", "--json");
         assertThat(r.code()).as(r.out() + r.err()).isZero();
         JsonNode f = new ObjectMapper().readTree(r.out()).get("functional");
@@ -198,7 +199,7 @@ class VerifyCommandTest {
     @Test
     void explicitToleranceIsUsed() throws IOException {
         Path d = dense();
-        Path m = TestModels.upcycle(d, tmp.resolve("moe"), "mixtral", 4, 2, 1);
+        Path m = TinyModels.upcycle(d, tmp.resolve("moe"), "mixtral", 4, 2, 1);
         Cli r = Cli.run("verify", m.toString(), "--against", d.toString(), "--tolerance", "10", "--json");
         assertThat(r.code()).as(r.out() + r.err()).isZero();
         assertThat(new ObjectMapper().readTree(r.out()).at("/functional/tolerance_basis").asText())
@@ -208,7 +209,7 @@ class VerifyCommandTest {
     @Test
     void unsupportedRopeTypeIsBadInput() throws IOException {
         Path d = dense();
-        Path m = TestModels.upcycle(d, tmp.resolve("moe"), "mixtral", 4, 2, -1);
+        Path m = TinyModels.upcycle(d, tmp.resolve("moe"), "mixtral", 4, 2, -1);
         Path config = m.resolve("config.json");
         String json = Files.readString(config);
         json = json.replace("\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 2.0}");

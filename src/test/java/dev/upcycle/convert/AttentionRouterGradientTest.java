@@ -7,6 +7,7 @@ import dev.upcycle.moe.MoaSpec;
 import dev.upcycle.moe.RouterInit;
 import dev.upcycle.plan.UpcycleRequest;
 import dev.upcycle.reference.ReferenceModel;
+import dev.upcycle.testing.TinyModels;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,7 +28,7 @@ class AttentionRouterGradientTest {
     @ParameterizedTest
     @EnumSource(MoaConfig.Variant.class)
     void identicalExpertsGiveTheRouterNoGradient(MoaConfig.Variant v, @TempDir Path tmp) {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
         UpcycleRequest req = UpcycleRequest.of(MoaConvertTest.ffn(4, 2))
                 .withMoa(new MoaSpec(v, 3, null, RouterInit.RANDOM, 0.02));
         Path moa = ConvertFixtures.converter().convert(dense, tmp.resolve("moa"), req, ConvertFixtures.settings()).output();

@@ -17,8 +17,8 @@ import dev.upcycle.moe.UpcycleSpec;
 import dev.upcycle.plan.UpcycleRequest;
 import dev.upcycle.reference.ReferenceModel;
 import dev.upcycle.runtime.CausalLm;
-import dev.upcycle.synth.Synthesizer;
-import java.nio.file.Files;
+import dev.upcycle.testing.RelativeError;
+import dev.upcycle.testing.TinyModels;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,12 +35,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 class BamMergeTest {
 
     static Path seed(Path dir, long seed, UnaryOperator<ModelConfig.Builder> tweak) throws Exception {
-        ModelConfig c = tweak.apply(ModelConfig.builder(ConvertFixtures.FAMILIES.byName("llama")).numHiddenLayers(2)
-                .hiddenSize(32).numAttentionHeads(4).numKeyValueHeads(2).headDim(8).intermediateSize(64).vocabSize(64)
-                .maxPositionEmbeddings(256)).build();
-        Files.createDirectories(dir);
-        Synthesizer.write(c, DType.F32, seed, 1L << 40, dir);
-        return dir;
+        return TinyModels.dense(dir, "llama", DType.F32, seed, tweak);
     }
 
     static List<Path> seeds(Path tmp, int n) throws Exception {
@@ -98,12 +93,12 @@ class BamMergeTest {
             double[][] merged = m.logits(tokens);
             for (Path s : seeds) {
                 try (ReferenceModel d = ReferenceModel.open(s)) {
-                    assertThat(ReferenceModel.relError(merged, d.logits(tokens))).isGreaterThan(1e-2);
+                    assertThat(RelativeError.of(merged, d.logits(tokens))).isGreaterThan(1e-2);
                 }
             }
             // The DJL runtime computes the same merged model.
             try (CausalLm lm = CausalLm.load(r.output())) {
-                assertThat(MoaConvertTest.relError(lm.logits(tokens), merged)).isLessThan(1e-5);
+                assertThat(RelativeError.of(lm.logits(tokens), merged)).isLessThan(1e-5);
             }
         }
     }
@@ -120,7 +115,7 @@ class BamMergeTest {
                 .noneMatch(x -> x.contains("matches no seed"));
         int[] tokens = ConvertFixtures.tokens(64, 10);
         try (ReferenceModel m = ReferenceModel.open(r.output()); ReferenceModel d = ReferenceModel.open(s)) {
-            assertThat(ReferenceModel.relError(m.logits(tokens), d.logits(tokens))).isLessThanOrEqualTo(1e-4);
+            assertThat(RelativeError.of(m.logits(tokens), d.logits(tokens))).isLessThanOrEqualTo(1e-4);
         }
     }
 

@@ -17,6 +17,7 @@ import dev.upcycle.moe.MoaSpec;
 import dev.upcycle.moe.RouterInit;
 import dev.upcycle.plan.UpcyclePlan;
 import dev.upcycle.plan.UpcycleRequest;
+import dev.upcycle.testing.TinyModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -84,7 +85,7 @@ class BamOptionsTest {
      */
     @Test
     void oneSeedSharedKvInitIsTheSeed(@TempDir Path tmp) {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
         UpcycleRequest req = UpcycleRequest.of(MoaConvertTest.ffn(4, 2))
                 .withMoa(new MoaSpec(MoaConfig.Variant.SHARED_KV, 2, null, RouterInit.RANDOM, 0.02, 0));
         Converter.Result r = ConvertFixtures.converter().convert(dense, tmp.resolve("moa"), req, ConvertFixtures.settings());
@@ -101,7 +102,7 @@ class BamOptionsTest {
      */
     @Test
     void expertNoiseBreaksTheSymmetryReproducibly(@TempDir Path tmp) throws Exception {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
         double sigma = 0.01;
         UpcycleRequest req = UpcycleRequest.of(MoaConvertTest.ffn(4, 2))
                 .withMoa(new MoaSpec(MoaConfig.Variant.SEPARATE, 3, null, RouterInit.ZERO, 0.02))
@@ -150,7 +151,7 @@ class BamOptionsTest {
     /** One seed, zero attention router and no noise is warned about. */
     @Test
     void zeroRouterWithoutNoiseIsWarnedAbout(@TempDir Path tmp) {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
         UpcyclePlan plan = ConvertFixtures.converter().plan(dense, UpcycleRequest.of(MoaConvertTest.ffn(4, 2))
                 .withMoa(new MoaSpec(MoaConfig.Variant.SEPARATE, 2, null, RouterInit.ZERO, 0.02)));
         assertThat(plan.fidelity().warnings()).anyMatch(s -> s.contains("never diverge"));

@@ -16,6 +16,8 @@ import dev.upcycle.moe.RouterInit;
 import dev.upcycle.plan.UpcycleRequest;
 import dev.upcycle.reference.ReferenceModel;
 import dev.upcycle.runtime.CausalLm;
+import dev.upcycle.testing.RelativeError;
+import dev.upcycle.testing.TinyModels;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,7 +51,7 @@ class BlockLayoutTest {
     @ParameterizedTest(name = "{0} norm(s), {1}, attention top-k {2}")
     @MethodSource("parallelCases")
     void parallelSeedUpcycledInParallelIsTheSeed(int norms, MoaConfig.Variant v, Integer k, @TempDir Path tmp) {
-        Path seed = ConvertFixtures.parallel(tmp.resolve("seed"), norms, 11);
+        Path seed = TinyModels.parallel(tmp.resolve("seed"), norms, 11);
         UpcycleRequest req = UpcycleRequest.of(MoaConvertTest.ffn(4, 2));
         if (v != null) {
             req = req.withMoa(new MoaSpec(v, 4, k, RouterInit.RANDOM, 0.02));
@@ -70,8 +72,8 @@ class BlockLayoutTest {
         try (CausalLm lm = CausalLm.load(r.output())) {
             djl = lm.logits(TOKENS);
         }
-        double refErr = ReferenceModel.relError(got, want);
-        double djlErr = MoaConvertTest.relError(djl, want);
+        double refErr = RelativeError.of(got, want);
+        double djlErr = RelativeError.of(djl, want);
         System.out.printf("T4 parallel %d norm(s) %s top-k %s: reference f64 %.2e, DJL f32 %.2e%n", norms, v, k,
                 refErr, djlErr);
         assertThat(refErr).isLessThanOrEqualTo(1e-12);
@@ -81,7 +83,7 @@ class BlockLayoutTest {
     /** T18: a sequential seed is not run as parallel blocks unless forced; forced, its logits change. */
     @Test
     void parallelOnASequentialSeedIsRefusedUnlessForced(@TempDir Path tmp) {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
         UpcycleRequest req = UpcycleRequest.of(MoaConvertTest.ffn(4, 2))
                 .withMoa(new MoaSpec(MoaConfig.Variant.SEPARATE, 4, null, RouterInit.RANDOM, 0.02))
                 .withBlock(new BlockSpec(BlockLayout.PARALLEL, null, false));
@@ -105,14 +107,14 @@ class BlockLayoutTest {
         try (CausalLm lm = CausalLm.load(r.output())) {
             djl = lm.logits(TOKENS);
         }
-        double err = MoaConvertTest.relError(djl, want);
+        double err = RelativeError.of(djl, want);
         System.out.printf("T18 forced parallel on a sequential seed: logits differ by %.2e%n", err);
         assertThat(err).isGreaterThan(1e-2);
     }
 
     @Test
     void onlyTheNativeTargetHasParallelBlocks(@TempDir Path tmp) {
-        Path seed = ConvertFixtures.parallel(tmp.resolve("seed"), 1, 11);
+        Path seed = TinyModels.parallel(tmp.resolve("seed"), 1, 11);
         for (String target : List.of("mixtral", "qwen2-moe", "qwen3-moe")) {
             assertThatThrownBy(() -> ConvertFixtures.converter().plan(seed,
                     UpcycleRequest.of(MoaConvertTest.ffn(4, 2)).withTarget(target)))
@@ -126,7 +128,7 @@ class BlockLayoutTest {
     /** A second norm that copies input_layernorm computes what the one norm did: exact. */
     @Test
     void oneNormSeedWrittenWithTwoNormsIsExact(@TempDir Path tmp) {
-        Path seed = ConvertFixtures.parallel(tmp.resolve("seed"), 1, 11);
+        Path seed = TinyModels.parallel(tmp.resolve("seed"), 1, 11);
         Converter.Result r = ConvertFixtures.converter().convert(seed, tmp.resolve("two"),
                 UpcycleRequest.of(MoaConvertTest.ffn(4, 2)).withBlock(new BlockSpec(null, 2, false)),
                 ConvertFixtures.settings());
@@ -144,13 +146,13 @@ class BlockLayoutTest {
             want = d.logits(TOKENS);
             got = m.logits(TOKENS);
         }
-        assertThat(ReferenceModel.relError(got, want)).isLessThanOrEqualTo(1e-12);
+        assertThat(RelativeError.of(got, want)).isLessThanOrEqualTo(1e-12);
     }
 
     /** Dropping a two-norm seed's second norm changes the function: refused as an approximation. */
     @Test
     void twoNormSeedWrittenWithOneNormNeedsAllowApproximate(@TempDir Path tmp) {
-        Path seed = ConvertFixtures.parallel(tmp.resolve("seed"), 2, 11);
+        Path seed = TinyModels.parallel(tmp.resolve("seed"), 2, 11);
         UpcycleRequest req = UpcycleRequest.of(MoaConvertTest.ffn(4, 2)).withBlock(new BlockSpec(null, 1, false));
         assertThatThrownBy(() -> ConvertFixtures.converter().plan(seed, req))
                 .isInstanceOfSatisfying(UpcycleException.class, e -> {
@@ -164,7 +166,7 @@ class BlockLayoutTest {
     /** A parallel seed forced into sequential blocks: its one norm serves both sub-blocks, and the function changes. */
     @Test
     void parallelSeedForcedSequential(@TempDir Path tmp) throws Exception {
-        Path seed = ConvertFixtures.parallel(tmp.resolve("seed"), 1, 11);
+        Path seed = TinyModels.parallel(tmp.resolve("seed"), 1, 11);
         UpcycleRequest req = UpcycleRequest.of(MoaConvertTest.ffn(4, 2))
                 .withBlock(new BlockSpec(BlockLayout.SEQUENTIAL, null, false));
         assertThatThrownBy(() -> ConvertFixtures.converter().plan(seed, req))
@@ -183,7 +185,7 @@ class BlockLayoutTest {
 
     @Test
     void parallelNormsNeedParallelBlocks(@TempDir Path tmp) {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
         assertThatThrownBy(() -> ConvertFixtures.converter().plan(dense,
                 UpcycleRequest.of(MoaConvertTest.ffn(4, 2)).withBlock(new BlockSpec(null, 1, false))))
                 .isInstanceOfSatisfying(UpcycleException.class, e -> {

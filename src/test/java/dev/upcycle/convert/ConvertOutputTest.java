@@ -20,6 +20,7 @@ import dev.upcycle.moe.RoutingMode;
 import dev.upcycle.moe.ScalingMode;
 import dev.upcycle.moe.SharedExpertMode;
 import dev.upcycle.moe.UpcycleSpec;
+import dev.upcycle.testing.TinyModels;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -54,7 +55,7 @@ class ConvertOutputTest {
     @ValueSource(strings = {"llama:mixtral", "mistral:qwen2-moe", "qwen2:qwen2-moe", "qwen3:qwen3-moe"})
     void nonMlpTensorsAreByteIdenticalAndNoDenseMlpRemains(String pair) {
         String[] p = pair.split(":");
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), p[0]);
+        Path dense = TinyModels.dense(tmp.resolve("dense"), p[0]);
         Converter.Result r = ConvertFixtures.converter().convert(dense, tmp.resolve("moe"),
                 ConvertFixtures.request(e4g2t2(), p[1], "all"), ConvertFixtures.settings());
         try (Checkpoint in = Checkpoint.open(dense); Checkpoint out = Checkpoint.open(r.output())) {
@@ -73,7 +74,7 @@ class ConvertOutputTest {
             assertThat(copied).isGreaterThan(10);
             assertThat(out.tensors().keySet()).noneMatch(n -> n.matches(".*\\.mlp\\.(gate|up|down)_proj\\.weight"));
             // The output satisfies its own config: every expected tensor, nothing else.
-            ModelConfig cfg = ModelConfig.read(r.output().resolve("config.json"), ConvertFixtures.FAMILIES);
+            ModelConfig cfg = ModelConfig.read(r.output().resolve("config.json"), TinyModels.FAMILIES);
             var headers = new java.util.HashMap<String, TensorHeader>();
             out.tensors().values().forEach(t -> headers.put(t.name(), t.header()));
             ModelDescription.of(cfg.family(), cfg, headers).throwIfInvalid();
@@ -84,7 +85,7 @@ class ConvertOutputTest {
     @ParameterizedTest
     @ValueSource(strings = {"softmax-topk", "topk-softmax"})
     void configRoundTrip(String routing) throws IOException {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
         int e = 4;
         int g = 2;
         int k = 4;
@@ -110,7 +111,7 @@ class ConvertOutputTest {
 
     @Test
     void mixtralConfigCarriesSourceFields() throws IOException {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "mistral", dev.upcycle.io.DType.F32,
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "mistral", dev.upcycle.io.DType.F32,
                 b -> b.slidingWindow(128).tieWordEmbeddings(true).eosTokenIds(List.of(2, 5)).padTokenId(3)
                         .rope(dev.upcycle.model.Rope.plain(500000.0)));
         Path out = ConvertFixtures.converter().convert(dense, tmp.resolve("moe"),
@@ -130,7 +131,7 @@ class ConvertOutputTest {
     /** Invariant 6 and the determinism: same inputs and options, byte-identical files. */
     @Test
     void sameInputsAndOptionsGiveByteIdenticalFiles() throws IOException {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "qwen2");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "qwen2");
         Files.writeString(dense.resolve("tokenizer.json"), "{\"model\":{}}");
         Files.writeString(dense.resolve("generation_config.json"), "{\"eos_token_id\":2}");
         UpcycleSpec spec = UpcycleSpec.of(8, 2, 1); // defaults: softmax-topk, paper, virtual-group
@@ -168,7 +169,7 @@ class ConvertOutputTest {
     /** Complete or absent: a failure in the middle of writing leaves no output and no staging directory. */
     @Test
     void aFailureMidwayLeavesNoOutput() {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
         Path out = tmp.resolve("out").resolve("moe");
         int[] seen = {0};
         assertThatThrownBy(() -> ConvertFixtures.converter().convert(dense, out,
@@ -184,7 +185,7 @@ class ConvertOutputTest {
 
     @Test
     void nonFiniteWeightsAreRefusedBeforeAnythingIsWritten() throws IOException {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
         String victim = "model.layers.1.self_attn.k_proj.weight";
         Path file = dense.resolve("model.safetensors");
         long at;
@@ -211,7 +212,7 @@ class ConvertOutputTest {
 
     @Test
     void outputInsideOrAroundTheInputIsRefused() {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
         for (Path out : List.of(dense, dense.resolve("moe"), tmp)) {
             assertThatThrownBy(() -> ConvertFixtures.converter().convert(dense, out,
                     ConvertFixtures.request(e4g2t2(), "mixtral"), ConvertFixtures.settings()))

@@ -9,6 +9,7 @@ import dev.upcycle.moe.MoaSpec;
 import dev.upcycle.moe.RouterInit;
 import dev.upcycle.plan.UpcyclePlan;
 import dev.upcycle.plan.UpcycleRequest;
+import dev.upcycle.testing.TinyModels;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,7 +26,7 @@ class ForwardFlopsTest {
     @ParameterizedTest
     @EnumSource(MoaConfig.Variant.class)
     void moaConfigsMatchTheBamFormula(MoaConfig.Variant v, @TempDir Path tmp) {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
         for (Integer k : new Integer[] {null, 1, 2}) {
             UpcyclePlan p = ConvertFixtures.converter().plan(dense, UpcycleRequest.of(MoaConvertTest.ffn(4, 2))
                     .withMoa(new MoaSpec(v, 3, k, RouterInit.RANDOM, 0.02)));
@@ -37,7 +38,7 @@ class ForwardFlopsTest {
 
     @Test
     void denseAndFfnOnlyConfigsMatchTheirFormulas(@TempDir Path tmp) {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
         UpcyclePlan p = ConvertFixtures.converter().plan(dense,
                 UpcycleRequest.of(MoaConvertTest.ffn(8, 2)).withTarget("mixtral"));
         MoaAccounting a = MoaAccounting.of(p.source());
@@ -49,7 +50,7 @@ class ForwardFlopsTest {
     /** Layers left dense count as dense (--layers 1 on qwen2-moe: layer 0 dense, layer 1 sparse). */
     @Test
     void partialLayersCountEachLayerAsItIs(@TempDir Path tmp) {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "qwen2");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "qwen2");
         UpcyclePlan p = ConvertFixtures.converter().plan(dense,
                 ConvertFixtures.request(MoaConvertTest.ffn(4, 2), "qwen2-moe", "1"));
         MoaAccounting a = MoaAccounting.of(p.source());

@@ -19,6 +19,8 @@ import dev.upcycle.moe.UpcycleSpec;
 import dev.upcycle.plan.UpcycleRequest;
 import dev.upcycle.reference.ReferenceModel;
 import dev.upcycle.runtime.CausalLm;
+import dev.upcycle.testing.RelativeError;
+import dev.upcycle.testing.TinyModels;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -64,7 +66,7 @@ class MoaConvertTest {
     @MethodSource("cases")
     void singleSeedMoaReproducesTheDenseModel(MoaConfig.Variant v, int m, Integer k, RouterInit init,
                                               @TempDir Path tmp) {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
         Converter.Result r = ConvertFixtures.converter().convert(dense, tmp.resolve("moa"), request(v, m, k, init),
                 ConvertFixtures.settings());
         assertThat(r.plan().fidelity().isExact()).as(r.plan().fidelity().reasons().toString()).isTrue();
@@ -76,12 +78,12 @@ class MoaConvertTest {
             want = d.logits(tokens);
             got = mo.logits(tokens);
         }
-        double refErr = ReferenceModel.relError(got, want);
+        double refErr = RelativeError.of(got, want);
         float[][] djl;
         try (CausalLm lm = CausalLm.load(r.output())) {
             djl = lm.logits(tokens);
         }
-        double djlErr = relError(djl, want);
+        double djlErr = RelativeError.of(djl, want);
         System.out.printf("MoA %s E_a=%d top-k=%s %s: reference f64 %.2e, DJL f32 %.2e%n", v, m, k, init, refErr, djlErr);
         assertThat(refErr).isLessThanOrEqualTo(1e-12);
         assertThat(djlErr).isLessThanOrEqualTo(1e-5);
@@ -91,7 +93,7 @@ class MoaConvertTest {
     @ParameterizedTest
     @MethodSource("variants")
     void layoutShapesCopiesAndCounts(MoaConfig.Variant v, @TempDir Path tmp) {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
         int m = 3;
         Converter.Result r = ConvertFixtures.converter().convert(dense, tmp.resolve("moa"),
                 request(v, m, null, RouterInit.RANDOM), ConvertFixtures.settings());
@@ -142,7 +144,7 @@ class MoaConvertTest {
     /** T21: the same options give byte-identical shards. */
     @Test
     void deterministic(@TempDir Path tmp) throws Exception {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
         UpcycleRequest req = request(MoaConfig.Variant.SHARED_KV, 2, null, RouterInit.RANDOM);
         Path a = ConvertFixtures.converter().convert(dense, tmp.resolve("a"), req, ConvertFixtures.settings()).output();
         Path b = ConvertFixtures.converter().convert(dense, tmp.resolve("b"), req, ConvertFixtures.settings()).output();
@@ -157,7 +159,7 @@ class MoaConvertTest {
      */
     @Test
     void topKWithoutRenormalisationIsNotTheDenseModel(@TempDir Path tmp) {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
         UpcycleSpec spec = UpcycleSpec.builder().experts(4).topK(2).routing(RoutingMode.SOFTMAX_TOPK)
                 .scaling(ScalingMode.NONE).routerInit(RouterInit.RANDOM).routerStd(0.02).build();
         Converter.Result r = ConvertFixtures.converter().convert(dense, tmp.resolve("moa"),
@@ -168,7 +170,7 @@ class MoaConvertTest {
         int[] tokens = ConvertFixtures.tokens(64, 12);
         double err;
         try (ReferenceModel d = ReferenceModel.open(dense); ReferenceModel m = ReferenceModel.open(r.output())) {
-            err = ReferenceModel.relError(m.logits(tokens), d.logits(tokens));
+            err = RelativeError.of(m.logits(tokens), d.logits(tokens));
         }
         System.out.printf("T17 control, FFN top-2 of 4 without renormalisation: logits differ by %.2e%n", err);
         assertThat(err).isGreaterThan(1e-3);
@@ -177,22 +179,10 @@ class MoaConvertTest {
     /** Attention experts only go to the native format. */
     @Test
     void moaNeedsTheNativeTarget(@TempDir Path tmp) {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
         UpcycleRequest req = request(MoaConfig.Variant.SEPARATE, 2, null, RouterInit.RANDOM).withTarget("mixtral");
         assertThatThrownBy(() -> ConvertFixtures.converter().plan(dense, req))
                 .isInstanceOfSatisfying(UpcycleException.class,
                         e -> assertThat(e.kind()).isEqualTo(ErrorKind.ImpossibleCombination));
-    }
-
-    static double relError(float[][] a, double[][] b) {
-        double diff = 0;
-        double ref = 0;
-        for (int i = 0; i < b.length; i++) {
-            for (int j = 0; j < b[i].length; j++) {
-                diff = Math.max(diff, Math.abs(a[i][j] - b[i][j]));
-                ref = Math.max(ref, Math.abs(b[i][j]));
-            }
-        }
-        return diff / ref;
     }
 }

@@ -12,6 +12,8 @@ import dev.upcycle.moe.UpcycleSpec;
 import dev.upcycle.plan.UpcyclePlan;
 import dev.upcycle.plan.UpcycleRequest;
 import dev.upcycle.reference.ReferenceModel;
+import dev.upcycle.testing.RelativeError;
+import dev.upcycle.testing.TinyModels;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -105,7 +107,7 @@ class StepZeroEquivalenceTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void exactPlansReproduceTheDenseLogits(Case c, @TempDir Path tmp) {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), c.family(), c.dtype(), c.tweak());
+        Path dense = TinyModels.dense(tmp.resolve("dense"), c.family(), c.dtype(), c.tweak());
         UpcycleRequest request = ConvertFixtures.request(c.spec(), c.target(), c.layers());
         Converter.Result r = ConvertFixtures.converter().convert(dense, tmp.resolve("moe"), request,
                 ConvertFixtures.settings());
@@ -119,20 +121,20 @@ class StepZeroEquivalenceTest {
             want = d.logits(tokens);
             got = m.logits(tokens);
         }
-        assertThat(ReferenceModel.relError(got, want)).isLessThanOrEqualTo(1e-4);
+        assertThat(RelativeError.of(got, want)).isLessThanOrEqualTo(1e-4);
     }
 
     /** Invariant 13 end to end: the default paper scaling on SwiGLU is approximate, and the plan says so. */
     @org.junit.jupiter.api.Test
     void paperScalingOnSwigluChangesTheLogits(@TempDir Path tmp) {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), "llama");
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
         UpcycleSpec spec = softmaxTopkZero(8, 2, 1, ScalingMode.PAPER).build();
         Converter.Result r = ConvertFixtures.converter().convert(dense, tmp.resolve("moe"),
                 ConvertFixtures.request(spec, "qwen2-moe"), ConvertFixtures.settings());
         assertThat(r.plan().fidelity().verdict()).isEqualTo(dev.upcycle.moe.Fidelity.Verdict.APPROXIMATE);
         int[] tokens = ConvertFixtures.tokens(64, 12);
         try (ReferenceModel d = ReferenceModel.open(dense); ReferenceModel m = ReferenceModel.open(r.output())) {
-            assertThat(ReferenceModel.relError(m.logits(tokens), d.logits(tokens))).isGreaterThan(1e-3);
+            assertThat(RelativeError.of(m.logits(tokens), d.logits(tokens))).isGreaterThan(1e-3);
         }
     }
 }

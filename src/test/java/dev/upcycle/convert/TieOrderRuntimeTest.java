@@ -11,6 +11,8 @@ import dev.upcycle.moe.RoutingMode;
 import dev.upcycle.moe.ScalingMode;
 import dev.upcycle.moe.UpcycleSpec;
 import dev.upcycle.runtime.CausalLm;
+import dev.upcycle.testing.RelativeError;
+import dev.upcycle.testing.TinyModels;
 import java.nio.file.Path;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
@@ -45,7 +47,7 @@ class TieOrderRuntimeTest {
     @MethodSource("cases")
     void measuredErrorIsConsistentWithTheVerdict(String family, String target, RoutingMode routing, RouterInit init,
                                                  int k, Fidelity.Verdict verdict, @TempDir Path tmp) {
-        Path dense = ConvertFixtures.dense(tmp.resolve("dense"), family);
+        Path dense = TinyModels.dense(tmp.resolve("dense"), family);
         UpcycleSpec spec = UpcycleSpec.builder().experts(N).granularity(G).topK(k).routing(routing).routerInit(init)
                 .routerStd(init == RouterInit.ZERO ? 0 : 1.0).scaling(ScalingMode.EXACT_DOWN).build();
         Converter.Result r = ConvertFixtures.converter().convert(dense, tmp.resolve("moe"),
@@ -65,7 +67,7 @@ class TieOrderRuntimeTest {
             float[] got = m.forward(ids, (layer, routing1) -> cut[0] |= cutsAGroup(routing1.selected(), k))
                     .toFloatArray();
             float[][] want = d.logits(tokens);
-            rel = relError(got, want);
+            rel = RelativeError.of(got, want);
         }
         if (verdict == Fidelity.Verdict.EXACT) {
             assertThat(rel).as("exact through the runtime").isLessThanOrEqualTo(1e-4);
@@ -92,18 +94,5 @@ class TieOrderRuntimeTest {
             }
         }
         return false;
-    }
-
-    private static double relError(float[] flat, float[][] want) {
-        double diff = 0;
-        double scale = 0;
-        int v = want[0].length;
-        for (int i = 0; i < want.length; i++) {
-            for (int j = 0; j < v; j++) {
-                diff = Math.max(diff, Math.abs((double) flat[i * v + j] - want[i][j]));
-                scale = Math.max(scale, Math.abs(want[i][j]));
-            }
-        }
-        return diff / scale;
     }
 }

@@ -2,10 +2,8 @@ package dev.upcycle.faults;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.upcycle.cli.Main;
+import dev.upcycle.testing.Cli;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -42,11 +40,11 @@ class ConcurrentLockTest {
     @BeforeAll
     static void synth() {
         dense = tmp.resolve("dense");
-        assertThat(run(new StringWriter(), "synth", "--family", "llama", "-o", dense.toString(), "-q")).isZero();
+        assertThat(run("synth", "--family", "llama", "-o", dense.toString(), "-q")).isZero();
     }
 
-    private static int run(StringWriter err, String... args) {
-        return Main.run(new PrintWriter(new StringWriter(), true), new PrintWriter(err, true), args);
+    private static int run(String... args) {
+        return Cli.run(args).code();
     }
 
     private static String[] convertArgs(Path out) {
@@ -102,7 +100,7 @@ class ConcurrentLockTest {
     }
 
     private static void assertCleanRound(Path parent, Path out, String name) throws IOException {
-        assertThat(run(new StringWriter(), "verify", out.toString())).as("output complete after the round").isZero();
+        assertThat(run("verify", out.toString())).as("output complete after the round").isZero();
         try (Stream<Path> s = Files.list(parent)) {
             assertThat(s.map(p -> p.getFileName().toString())).as("no lock or staging left").containsExactly(name);
         }
@@ -141,10 +139,9 @@ class ConcurrentLockTest {
                 List<Future<Child.Result>> futures = new ArrayList<>();
                 for (int i = 0; i < THREADS; i++) {
                     futures.add(pool.submit(() -> {
-                        StringWriter err = new StringWriter();
                         start.await();
-                        int code = run(err, convertArgs(out));
-                        return new Child.Result(code, err.toString());
+                        Cli run = Cli.run(convertArgs(out));
+                        return new Child.Result(run.code(), run.err());
                     }));
                 }
                 List<Child.Result> results = new ArrayList<>();

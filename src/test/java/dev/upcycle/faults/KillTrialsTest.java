@@ -4,9 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.upcycle.cli.Main;
 import dev.upcycle.io.OutputLock;
+import dev.upcycle.testing.Cli;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,9 +42,7 @@ class KillTrialsTest {
     }
 
     private static int run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        return Main.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
+        return Cli.run(args).code();
     }
 
     private static ProcessBuilder child(String shellPrefix, String... args) {
@@ -197,10 +194,9 @@ class KillTrialsTest {
         Path out = parent.resolve("moe");
         // Another run holds the lock: this JVM, through the lock's own API.
         try (OutputLock held = OutputLock.acquire(out)) {
-            StringWriter err = new StringWriter();
-            int code = Main.run(new PrintWriter(new StringWriter(), true), new PrintWriter(err, true), convertArgs(out));
-            assertThat(code).isEqualTo(4);
-            assertThat(err.toString()).startsWith("upcycle: OutputLocked : ").contains("PID " + ProcessHandle.current().pid());
+            Cli refused = Cli.run(convertArgs(out));
+            assertThat(refused.code()).isEqualTo(4);
+            assertThat(refused.err()).startsWith("upcycle: OutputLocked : ").contains("PID " + ProcessHandle.current().pid());
             assertThat(out).doesNotExist();
         }
         assertThat(siblings(parent)).isEmpty();

@@ -2,10 +2,8 @@ package dev.upcycle.faults;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.upcycle.cli.Main;
+import dev.upcycle.testing.Cli;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -47,11 +45,7 @@ class SignalTrialsTest {
     }
 
     private static int run(String... args) {
-        return run(new StringWriter(), args);
-    }
-
-    private static int run(StringWriter err, String... args) {
-        return Main.run(new PrintWriter(new StringWriter(), true), new PrintWriter(err, true), args);
+        return Cli.run(args).code();
     }
 
     /** When to send the signal. */
@@ -178,8 +172,8 @@ class SignalTrialsTest {
         String[] finish = trainArgs(out, "--resume", last);
         int stepsAt = List.of(finish).indexOf("--steps") + 1;
         finish[stepsAt] = Integer.toString(Integer.parseInt(Paths.get(last).getFileName().toString().substring(5)) + 3);
-        StringWriter err = new StringWriter();
-        assertThat(run(err, finish)).as(err.toString()).isZero();
+        Cli finished = Cli.run(finish);
+        assertThat(finished.code()).as(finished.err()).isZero();
         assertThat(run("verify", out.toString())).isZero();
     }
 

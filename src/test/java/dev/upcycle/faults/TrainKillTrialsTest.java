@@ -3,10 +3,9 @@ package dev.upcycle.faults;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.upcycle.cli.Main;
+import dev.upcycle.testing.Cli;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -43,11 +42,7 @@ class TrainKillTrialsTest {
     }
 
     private static int run(String... args) {
-        return runCapturing(new StringWriter(), args);
-    }
-
-    private static int runCapturing(StringWriter err, String... args) {
-        return Main.run(new PrintWriter(new StringWriter(), true), new PrintWriter(err, true), args);
+        return Cli.run(args).code();
     }
 
     private static String[] trainArgs(Path out, String... extra) {
@@ -122,10 +117,9 @@ class TrainKillTrialsTest {
 
         // Resume from the newest checkpoint that survived, or start again, and finish.
         List<Path> left = checkpoints(out);
-        StringWriter err = new StringWriter();
-        int code = left.isEmpty() ? runCapturing(err, trainArgs(out, "--force"))
-                : runCapturing(err, trainArgs(out, "--resume", left.get(left.size() - 1).toString()));
-        assertThat(code).as("resume from %s: %s", left, err).isZero();
+        Cli resumed = left.isEmpty() ? Cli.run(trainArgs(out, "--force"))
+                : Cli.run(trainArgs(out, "--resume", left.get(left.size() - 1).toString()));
+        assertThat(resumed.code()).as("resume from %s: %s", left, resumed.err()).isZero();
         assertThat(run("verify", out.toString())).isZero();
     }
 
@@ -135,16 +129,15 @@ class TrainKillTrialsTest {
         assertThat(run(trainArgs(out, "--force"))).isZero();
         // As if killed after checkpoints/step-24 but before the final model was complete.
         Files.delete(out.resolve("upcycle.json"));
-        StringWriter err = new StringWriter();
-        assertThat(runCapturing(err, trainArgs(out, "--resume", out.resolve("checkpoints/step-24").toString())))
-                .as(err.toString()).isZero();
+        Cli resumed = Cli.run(trainArgs(out, "--resume", out.resolve("checkpoints/step-24").toString()));
+        assertThat(resumed.code()).as(resumed.err()).isZero();
         assertThat(run("verify", out.toString())).isZero();
         // A checkpoint beyond --steps is refused, naming the step.
-        err = new StringWriter();
         String[] fewer = trainArgs(out, "--resume", out.resolve("checkpoints/step-24").toString());
         fewer[java.util.Arrays.asList(fewer).indexOf("--steps") + 1] = "12";
-        assertThat(runCapturing(err, fewer)).isEqualTo(3);
-        assertThat(err.toString()).contains("the checkpoint is at step 24, beyond --steps 12");
+        Cli refused = Cli.run(fewer);
+        assertThat(refused.code()).isEqualTo(3);
+        assertThat(refused.err()).contains("the checkpoint is at step 24, beyond --steps 12");
     }
 
     @Test

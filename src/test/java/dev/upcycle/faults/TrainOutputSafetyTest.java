@@ -2,11 +2,9 @@ package dev.upcycle.faults;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.upcycle.cli.Main;
 import dev.upcycle.io.OutputLock;
+import dev.upcycle.testing.Cli;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -24,18 +22,17 @@ class TrainOutputSafetyTest {
     @BeforeEach
     void fixtures() throws IOException {
         model = tmp.resolve("model");
-        assertThat(Main.run(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()), "synth",
-                "--family", "llama", "--hidden", "32", "--intermediate", "64", "-o", model.toString(), "-q")).isZero();
+        assertThat(Cli.run("synth",
+                "--family", "llama", "--hidden", "32", "--intermediate", "64", "-o", model.toString(), "-q").code()).isZero();
         data = Files.writeString(tmp.resolve("train.txt"),
                 Files.readString(Paths.get("test-fixtures/corpus/train.txt")).substring(0, 20_000));
     }
 
     private Result train(Path out) {
-        StringWriter err = new StringWriter();
-        int code = Main.run(new PrintWriter(new StringWriter()), new PrintWriter(err, true), "train", model.toString(),
+        Cli run = Cli.run("train", model.toString(),
                 "--data", data.toString(), "--bytes", "-o", out.toString(), "--steps", "2", "--batch", "2",
                 "--seq-len", "16", "--save-every", "0", "--force", "-q");
-        return new Result(code, err.toString());
+        return new Result(run.code(), run.err());
     }
 
     private record Result(int code, String err) {

@@ -3,13 +3,11 @@ package dev.upcycle.hostile;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.upcycle.cli.Main;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.io.SafetensorsFile;
 import dev.upcycle.io.TensorHeader;
+import dev.upcycle.testing.Cli;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -725,14 +723,12 @@ public final class HostileCorpus {
                 }
                 Path dir = root.resolve(name);
                 if (!Files.exists(dir)) {
-                    StringWriter out = new StringWriter();
-                    StringWriter err = new StringWriter();
-                    int code = Main.run(new PrintWriter(out), new PrintWriter(err), "synth", "--family", "llama",
+                    Cli run = Cli.run("synth", "--family", "llama",
                             "-o", dir.toString(), "--layers", "2", "--hidden", "16", "--heads", "4",
                             "--kv-heads", "2", "--intermediate", "32", "--vocab", "64", "--seed", "7",
                             "--max-shard-size", shardSize, "--quiet");
-                    if (code != 0) {
-                        throw new IllegalStateException("synth failed (" + code + "): " + err);
+                    if (run.code() != 0) {
+                        throw new IllegalStateException("synth failed (" + run.code() + "): " + run.err());
                     }
                 }
                 return dir;

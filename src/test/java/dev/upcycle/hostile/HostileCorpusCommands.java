@@ -2,11 +2,9 @@ package dev.upcycle.hostile;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.upcycle.cli.Main;
 import dev.upcycle.error.ErrorKind;
+import dev.upcycle.testing.Cli;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -273,12 +271,11 @@ public final class HostileCorpusCommands {
                 Path root = Files.createTempDirectory("upcycle-hostile-run");
                 Runtime.getRuntime().addShutdownHook(new Thread(() -> HostileCorpus.deleteTree(root)));
                 Path out = root.resolve("run");
-                StringWriter err = new StringWriter();
-                int code = Main.run(new PrintWriter(new StringWriter()), new PrintWriter(err), "train", MODEL.toString(),
+                Cli run = Cli.run("train", MODEL.toString(),
                         "--data", TEXT.toString(), "-o", out.toString(), "--steps", "1", "--batch", "1", "--seq-len", "16",
                         "--save-every", "1", "-q");
-                if (code != 0) {
-                    throw new IllegalStateException("train failed (" + code + "): " + err);
+                if (run.code() != 0) {
+                    throw new IllegalStateException("train failed (" + run.code() + "): " + run.err());
                 }
                 dir = out;
                 return dir;

@@ -1,9 +1,7 @@
 package dev.upcycle.hostile;
 
-import dev.upcycle.cli.Main;
+import dev.upcycle.testing.Cli;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -45,9 +43,9 @@ public final class SeedWriter {
             copy(HostileCorpus.Base.sharded().resolve(HostileCorpus.INDEX), index.resolve("valid-sharded"));
             for (String fam : new String[] {"llama", "mistral", "qwen2", "qwen3"}) {
                 Path d = tmp.resolve("synth-" + fam);
-                int code = Main.run(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()), "synth",
+                int code = Cli.run("synth",
                         "--family", fam, "-o", d.toString(), "--layers", "1", "--hidden", "8", "--heads", "2",
-                        "--kv-heads", "1", "--intermediate", "8", "--vocab", "16", "--quiet");
+                        "--kv-heads", "1", "--intermediate", "8", "--vocab", "16", "--quiet").code();
                 if (code != 0) {
                     throw new IllegalStateException("synth " + fam + " exited " + code);
                 }

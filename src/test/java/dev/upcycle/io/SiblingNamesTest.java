@@ -2,9 +2,7 @@ package dev.upcycle.io;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.upcycle.cli.Main;
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import dev.upcycle.testing.Cli;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,11 +37,10 @@ class SiblingNamesTest {
     @Test
     void anOutputWithA250ByteNameIsWrittenAndLeavesNothingBeside() throws Exception {
         Path out = tmp.resolve("m".repeat(250));
-        StringWriter err = new StringWriter();
-        int code = Main.run(new PrintWriter(new StringWriter()), new PrintWriter(err), "synth", "--family", "llama",
+        Cli run = Cli.run("synth", "--family", "llama",
                 "-o", out.toString(), "--layers", "1", "--hidden", "8", "--heads", "2", "--kv-heads", "1",
                 "--intermediate", "8", "--vocab", "16", "--quiet");
-        assertThat(code).as(err.toString()).isZero();
+        assertThat(run.code()).as(run.err()).isZero();
         assertThat(out.resolve("config.json")).exists();
         try (var s = Files.list(tmp)) {
             assertThat(s.toList()).containsExactly(out);

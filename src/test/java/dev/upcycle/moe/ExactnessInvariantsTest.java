@@ -6,7 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.moe.Fixtures.Config;
-import dev.upcycle.moe.MoeReference.Precision;
+import dev.upcycle.testing.MoeReference.Precision;
+import dev.upcycle.testing.MoeReference;
+import dev.upcycle.testing.RelativeError;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -162,20 +164,20 @@ class ExactnessInvariantsTest {
             for (Precision p : Fixtures.precisions(c)) {
                 MoeReference ref = new MoeReference(act, p);
                 double[][] y = ref.moe(layer, xs);
-                double[][] yd = ref.dense(MoeReference.Ffn.of(dense), xs);
+                double[][] yd = ref.dense(TestUpcycler.ffn(dense), xs);
                 for (int t = 0; t < xs.length; t++) {
                     double factor = (double) spec.experts() / spec.topK() * ref.route(layer, xs[t]).selectedMass();
                     double[] expected = new double[yd[t].length];
                     for (int i = 0; i < expected.length; i++) {
                         expected[i] = factor * yd[t][i];
                     }
-                    double rel = MoeReference.rel(y[t], expected);
+                    double rel = RelativeError.of(y[t], expected);
                     assertThat(rel).as("token %d sigma %s %s", t, std, p).isLessThanOrEqualTo(EXACT);
                 }
                 // The identity is not the dense function: a non-zero router over-scales
                 // (docs/method.md, "Conditions, and why").
                 if (spec.topK() < spec.experts()) {
-                    assertThat(MoeReference.rel(y, yd)).as("MoE vs dense, sigma %s", std).isGreaterThan(1e-3);
+                    assertThat(RelativeError.of(y, yd)).as("MoE vs dense, sigma %s", std).isGreaterThan(1e-3);
                 }
             }
         }

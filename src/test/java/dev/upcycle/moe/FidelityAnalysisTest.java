@@ -7,7 +7,9 @@ import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.moe.Fidelity.Verdict;
 import dev.upcycle.moe.Fixtures.Config;
-import dev.upcycle.moe.MoeReference.Precision;
+import dev.upcycle.testing.MoeReference.Precision;
+import dev.upcycle.testing.MoeReference;
+import dev.upcycle.testing.RelativeError;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -284,7 +286,7 @@ class FidelityAnalysisTest {
         for (FfnActivation act : List.of(FfnActivation.SILU_GLU, FfnActivation.SQUARED_RELU)) {
             DenseFfn dense = Fixtures.dense(c, act, false);
             MoeReference ref = new MoeReference(act, Precision.F32);
-            double[][] yDense = ref.dense(MoeReference.Ffn.of(dense), xs);
+            double[][] yDense = ref.dense(TestUpcycler.ffn(dense), xs);
             for (RoutingMode routing : RoutingMode.values()) {
                 for (RouterInit init : RouterInit.values()) {
                     // Squared ReLU differs from SwiGLU only in paper mode.
@@ -292,8 +294,8 @@ class FidelityAnalysisTest {
                         UpcycleSpec spec = c.spec().routing(routing).routerInit(init).scaling(mode).build();
                         Fidelity f = FidelityAnalysis.assess(spec, act, true);
                         MoeReference.Layer layer = TestUpcycler.build(spec, act, dense);
-                        double rel = MoeReference.rel(ref.moe(layer, xs), yDense);
-                        double cut = MoeReference.rel(ref.withGroupCuttingTies(spec.experts(), spec.granularity())
+                        double rel = RelativeError.of(ref.moe(layer, xs), yDense);
+                        double cut = RelativeError.of(ref.withGroupCuttingTies(spec.experts(), spec.granularity())
                                 .moe(layer, xs), yDense);
                         String what = spec.configName() + " " + routing + " " + init + " " + mode + " " + act;
                         switch (f.verdict()) {

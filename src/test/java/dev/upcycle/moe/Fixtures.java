@@ -1,6 +1,7 @@
 package dev.upcycle.moe;
 
 import dev.upcycle.math.SeededGaussian;
+import dev.upcycle.testing.MoeReference;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -4,7 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import dev.upcycle.moe.Fixtures.Config;
-import dev.upcycle.moe.MoeReference.Precision;
+import dev.upcycle.testing.MoeReference.Precision;
+import dev.upcycle.testing.MoeReference;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;

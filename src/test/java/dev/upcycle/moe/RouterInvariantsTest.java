@@ -3,7 +3,8 @@ package dev.upcycle.moe;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.upcycle.moe.Fixtures.Config;
-import dev.upcycle.moe.MoeReference.Precision;
+import dev.upcycle.testing.MoeReference.Precision;
+import dev.upcycle.testing.MoeReference;
 import java.util.Arrays;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;

@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import dev.upcycle.moe.Fixtures.Config;
-import dev.upcycle.moe.MoeReference.Precision;
+import dev.upcycle.testing.MoeReference.Precision;
+import dev.upcycle.testing.MoeReference;
+import dev.upcycle.testing.RelativeError;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -48,7 +50,7 @@ class RoutingAndBiasInvariantsTest {
                     for (int i = 0; i < c.k(); i++) {
                         assertThat((int) mixtral[0][i]).as("selected index %d", i).isEqualTo(route.selected()[i]);
                     }
-                    worst = Math.max(worst, MoeReference.rel(mixtral[1], route.weights()));
+                    worst = Math.max(worst, RelativeError.of(mixtral[1], route.weights()));
                 }
                 assertThat(worst).as("sigma %s %s", std, p).isLessThanOrEqualTo(1e-6);
             }
@@ -83,8 +85,8 @@ class RoutingAndBiasInvariantsTest {
                 ScaleFactors f = Scaling.factors(pre, act);
                 ScaleFactors megatron = new ScaleFactors(f.s(), f.cGate(), f.cUp(), f.cDown(), 1.0, f.sharedDown(), false);
                 MoeReference ref = new MoeReference(act, Precision.F64);
-                double rel = MoeReference.rel(ref.moe(TestUpcycler.build(pre, dense, megatron), xs),
-                        ref.dense(MoeReference.Ffn.of(dense), xs));
+                double rel = RelativeError.of(ref.moe(TestUpcycler.build(pre, dense, megatron), xs),
+                        ref.dense(TestUpcycler.ffn(dense), xs));
                 assertThat(rel).as("%s unscaled down bias", act).isGreaterThan(1e-2);
             }
         }
@@ -103,11 +105,11 @@ class RoutingAndBiasInvariantsTest {
             UpcycleSpec spec = c.spec().routing(RoutingMode.TOPK_SOFTMAX).scaling(ScalingMode.EXACT_DOWN).build();
             double[][] xs = Fixtures.tokens(c);
             MoeReference ref = new MoeReference(act, Precision.F32);
-            double[][] yDense = ref.dense(MoeReference.Ffn.of(dense), xs);
+            double[][] yDense = ref.dense(TestUpcycler.ffn(dense), xs);
 
             FusedGateUp.GateUp halves = FusedGateUp.unfuse(fused, f, d);
             DenseFfn unfused = DenseFfn.gated(d, f, halves.gate(), halves.up(), dense.down());
-            double good = MoeReference.rel(ref.moe(TestUpcycler.build(spec, act, unfused), xs), yDense);
+            double good = RelativeError.of(ref.moe(TestUpcycler.build(spec, act, unfused), xs), yDense);
             assertThat(good).as("%s un-fused", act).isLessThanOrEqualTo(EXACT);
 
             // Megatron's non-SiLU GLU path: fc1 [2F, d] cut into G contiguous pieces, each read as [gate; up].
@@ -125,7 +127,7 @@ class RoutingAndBiasInvariantsTest {
             }
             float[] router = RouterInitializer.routerWeights(spec, 0, d, Fixtures.ROUTER);
             MoeReference.Layer wrong = new MoeReference.Layer(spec.routing(), spec.topK(), router, experts, null, null);
-            assertThat(MoeReference.rel(ref.moe(wrong, xs), yDense)).as("%s contiguous split", act).isGreaterThan(1e-1);
+            assertThat(RelativeError.of(ref.moe(wrong, xs), yDense)).as("%s contiguous split", act).isGreaterThan(1e-1);
         }
     }
 

@@ -3,7 +3,9 @@ package dev.upcycle.moe;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.upcycle.moe.Fixtures.Config;
-import dev.upcycle.moe.MoeReference.Precision;
+import dev.upcycle.testing.MoeReference.Precision;
+import dev.upcycle.testing.MoeReference;
+import dev.upcycle.testing.RelativeError;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -73,13 +75,13 @@ class SharedExpertInvariantsTest {
         double[][] xs = Fixtures.tokens(c);
         DenseFfn dense = Fixtures.dense(c, FfnActivation.SILU_GLU, false);
         MoeReference ref = new MoeReference(FfnActivation.SILU_GLU, Precision.F64);
-        double[][] yDense = ref.dense(MoeReference.Ffn.of(dense), xs);
+        double[][] yDense = ref.dense(TestUpcycler.ffn(dense), xs);
         for (UpcycleSpec.Builder b : exactSetups(c)) {
             for (int fs : new int[] {dense.intermediate() / 4, dense.intermediate() / 2}) {
                 UpcycleSpec spec = b.sharedExpert(SharedExpertMode.SPLIT, fs).build();
                 ScaleFactors f = Scaling.factors(spec, FfnActivation.SILU_GLU);
                 ScaleFactors undoubled = new ScaleFactors(f.s(), f.cGate(), f.cUp(), f.cDown(), f.downBias(), 1.0, false);
-                double rel = MoeReference.rel(ref.moe(TestUpcycler.build(spec, dense, undoubled), xs), yDense);
+                double rel = RelativeError.of(ref.moe(TestUpcycler.build(spec, dense, undoubled), xs), yDense);
                 assertThat(rel).as("%s F_s=%d without x2", spec.routing(), fs).isGreaterThan(1e-2);
             }
         }

@@ -1,5 +1,7 @@
 package dev.upcycle.moe;
 
+import dev.upcycle.testing.MoeReference;
+import dev.upcycle.testing.RelativeError;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -35,10 +37,10 @@ final class TestUpcycler {
         float[] router = RouterInitializer.routerWeights(spec, 0, dense.hidden(), Fixtures.ROUTER);
         List<MoeReference.Ffn> experts = new ArrayList<>();
         for (int n = 0; n < spec.experts(); n++) {
-            experts.add(MoeReference.Ffn.of(ExpertSlicer.expert(dense, layout, factors, n)));
+            experts.add(ffn(ExpertSlicer.expert(dense, layout, factors, n)));
         }
         MoeReference.Ffn shared = layout.hasSharedExpert()
-                ? MoeReference.Ffn.of(ExpertSlicer.sharedExpert(dense, layout, factors)) : null;
+                ? ffn(ExpertSlicer.sharedExpert(dense, layout, factors)) : null;
         return new MoeReference.Layer(spec.routing(), spec.topK(), router, experts, shared,
                 new float[dense.hidden()]);
     }
@@ -46,7 +48,7 @@ final class TestUpcycler {
     /** {@code rel} of the upcycled layer against the dense layer over the config's tokens. */
     static double rel(UpcycleSpec spec, FfnActivation act, DenseFfn dense, double[][] xs, MoeReference.Precision p) {
         MoeReference ref = new MoeReference(act, p);
-        return MoeReference.rel(ref.moe(build(spec, act, dense), xs), dense(act, dense, xs, p));
+        return RelativeError.of(ref.moe(build(spec, act, dense), xs), dense(act, dense, xs, p));
     }
 
     /**
@@ -56,12 +58,24 @@ final class TestUpcycler {
     static double relCuttingTies(UpcycleSpec spec, FfnActivation act, DenseFfn dense, double[][] xs,
                                  MoeReference.Precision p) {
         MoeReference ref = new MoeReference(act, p).withGroupCuttingTies(spec.experts(), spec.granularity());
-        return MoeReference.rel(ref.moe(build(spec, act, dense), xs), dense(act, dense, xs, p));
+        return RelativeError.of(ref.moe(build(spec, act, dense), xs), dense(act, dense, xs, p));
     }
 
     /** The dense layer's outputs, memoised for the few most recent inputs. */
     static synchronized double[][] dense(FfnActivation act, DenseFfn dense, double[][] xs, MoeReference.Precision p) {
         return DENSE.computeIfAbsent(new DenseKey(dense, xs, act, p),
-                k -> new MoeReference(act, p).dense(MoeReference.Ffn.of(dense), xs));
+                k -> new MoeReference(act, p).dense(ffn(dense), xs));
+    }
+
+    /** A dense FFN as the reference's FFN. */
+    static MoeReference.Ffn ffn(DenseFfn f) {
+        return new MoeReference.Ffn(f.hidden(), f.intermediate(), f.gate(), f.up(), f.down(), f.gateBias(), f.upBias(),
+                f.downBias());
+    }
+
+    /** One sliced expert as the reference's FFN. */
+    static MoeReference.Ffn ffn(ExpertTensors e) {
+        return new MoeReference.Ffn(e.hidden(), e.width(), e.gate(), e.up(), e.down(), e.gateBias(), e.upBias(),
+                e.downBias());
     }
 }

@@ -5,6 +5,8 @@ import static dev.upcycle.model.TensorRole.*;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.MoaConfig;
 import dev.upcycle.model.MoeConfig;
+import dev.upcycle.moe.FfnActivation;
+import dev.upcycle.testing.MoeReference;
 
 /**
  * One decoder layer ({@code LlamaDecoderLayer} and its Mistral / Qwen2 / Qwen3 / Mixtral /
@@ -16,6 +18,9 @@ final class ReferenceLayer {
     /** The layer output and, for a sparse layer, the experts each token was routed to ({@code [T][k]}, else null). */
     record Output(double[][] hidden, int[][] experts) {
     }
+
+    /** Routing (softmax, top-k and its ties) comes from the one reference MoE forward, in double. */
+    private static final MoeReference ROUTING = new MoeReference(FfnActivation.SILU_GLU, MoeReference.Precision.F64);
 
     private final ModelConfig config;
     private final Weights weights;
@@ -92,18 +97,11 @@ final class ReferenceLayer {
         Mat router = weights.matrix(ATTN_ROUTER, layer);
         double[][] gates = new double[t][];
         for (int i = 0; i < t; i++) {
-            double[] g = softmax(router.apply(x[i], null));
+            double[] g = ROUTING.softmax(router.apply(x[i], null));
             if (!moa.soft()) {
-                int k = moa.activeExperts();
                 boolean[] kept = new boolean[experts];
-                for (int r = 0; r < k; r++) {
-                    int best = -1;
-                    for (int e = 0; e < experts; e++) {
-                        if (!kept[e] && (best < 0 || g[e] > g[best])) {
-                            best = e;
-                        }
-                    }
-                    kept[best] = true;
+                for (int e : MoeReference.topK(g, moa.activeExperts())) {
+                    kept[e] = true;
                 }
                 double sum = 0;
                 for (int e = 0; e < experts; e++) {
@@ -266,8 +264,8 @@ final class ReferenceLayer {
         Mat router = weights.matrix(ROUTER, layer);
         double[][] routeWeight = new double[t][e]; // 0 where not selected
         for (int i = 0; i < t; i++) {
-            double[] p = softmax(router.apply(x[i]));
-            selected[i] = topK(p, k);
+            double[] p = ROUTING.softmax(router.apply(x[i]));
+            selected[i] = MoeReference.topK(p, k);
             double sum = 0;
             for (int idx : selected[i]) {
                 sum += p[idx];
@@ -304,23 +302,6 @@ final class ReferenceLayer {
                     out[i][c] += g * y[c];
                 }
             }
-        }
-        return out;
-    }
-
-    /** Indices of the k largest values, largest first; equal values in ascending index order. */
-    static int[] topK(double[] p, int k) {
-        int[] out = new int[k];
-        boolean[] taken = new boolean[p.length];
-        for (int r = 0; r < k; r++) {
-            int best = -1;
-            for (int j = 0; j < p.length; j++) {
-                if (!taken[j] && (best < 0 || p[j] > p[best])) {
-                    best = j;
-                }
-            }
-            taken[best] = true;
-            out[r] = best;
         }
         return out;
     }
@@ -365,23 +346,6 @@ final class ReferenceLayer {
         for (int i = 0; i < len; i++) {
             x[off + i] = x[off + i] * inv * weight[i];
         }
-    }
-
-    static double[] softmax(double[] l) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (double v : l) {
-            max = Math.max(max, v);
-        }
-        double[] p = new double[l.length];
-        double sum = 0;
-        for (int i = 0; i < l.length; i++) {
-            p[i] = Math.exp(l[i] - max);
-            sum += p[i];
-        }
-        for (int i = 0; i < l.length; i++) {
-            p[i] /= sum;
-        }
-        return p;
     }
 
     static double silu(double v) {

@@ -162,28 +162,6 @@ public final class ReferenceModel implements AutoCloseable {
         return logits;
     }
 
-    /**
-     * The tolerance metric of docs/design.md's invariant tables: {@code max|a - b| / max|b|} over all
-     * entries.
-     */
-    public static double relError(double[][] a, double[][] b) {
-        if (a.length != b.length) {
-            throw new IllegalArgumentException(a.length + " rows vs " + b.length);
-        }
-        double maxDiff = 0;
-        double maxRef = 0;
-        for (int i = 0; i < a.length; i++) {
-            if (a[i].length != b[i].length) {
-                throw new IllegalArgumentException("row " + i + ": " + a[i].length + " vs " + b[i].length);
-            }
-            for (int j = 0; j < a[i].length; j++) {
-                maxDiff = Math.max(maxDiff, Math.abs(a[i][j] - b[i][j]));
-                maxRef = Math.max(maxRef, Math.abs(b[i][j]));
-            }
-        }
-        return maxRef == 0 ? (maxDiff == 0 ? 0 : Double.POSITIVE_INFINITY) : maxDiff / maxRef;
-    }
-
     @Override
     public void close() {
         checkpoint.close();

@@ -1,15 +1,17 @@
 package dev.upcycle.reference;
 
-import static dev.upcycle.reference.TestCheckpoints.config;
-import static dev.upcycle.reference.TestCheckpoints.identity;
-import static dev.upcycle.reference.TestCheckpoints.random;
-import static dev.upcycle.reference.TestCheckpoints.write;
-import static dev.upcycle.reference.TestCheckpoints.zeros;
+import static dev.upcycle.testing.TinyModels.config;
+import static dev.upcycle.testing.TinyModels.identity;
+import static dev.upcycle.testing.TinyModels.random;
+import static dev.upcycle.testing.TinyModels.write;
+import static dev.upcycle.testing.TinyModels.zeros;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.TensorRole;
+import dev.upcycle.testing.RelativeError;
+import dev.upcycle.testing.TinyModels;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -192,7 +194,7 @@ class ReferenceModelTest {
         }
         double[][] a = logits(write(dir(), gqa, w), 3, 1, 4, 1, 5);
         double[][] b = logits(write(dir(), mha, expanded), 3, 1, 4, 1, 5);
-        assertThat(ReferenceModel.relError(a, b)).isLessThan(1e-14);
+        assertThat(RelativeError.of(a, b)).isLessThan(1e-14);
     }
 
     /** Rows of head j become rows of heads 2j and 2j+1 ({@code repeat_kv}). */
@@ -225,17 +227,17 @@ class ReferenceModelTest {
         ModelConfig c = config("qwen3", 20, 8, 12, 2, 1, 6).rmsNormEps(1e-12).build();
         Map<String, float[]> w = random(c, 6);
         Map<String, float[]> ones = new HashMap<>(w);
-        ones.put(name(c, TensorRole.ATTN_Q_NORM, 0), TestCheckpoints.filled(6, 1));
-        ones.put(name(c, TensorRole.ATTN_K_NORM, 0), TestCheckpoints.filled(6, 1));
+        ones.put(name(c, TensorRole.ATTN_Q_NORM, 0), TinyModels.filled(6, 1));
+        ones.put(name(c, TensorRole.ATTN_K_NORM, 0), TinyModels.filled(6, 1));
         Map<String, float[]> scaled = new HashMap<>(w);
-        scaled.put(name(c, TensorRole.ATTN_Q, 0), TestCheckpoints.times(w.get(name(c, TensorRole.ATTN_Q, 0)), 4));
-        scaled.put(name(c, TensorRole.ATTN_K, 0), TestCheckpoints.times(w.get(name(c, TensorRole.ATTN_K, 0)), 0.25f));
+        scaled.put(name(c, TensorRole.ATTN_Q, 0), TinyModels.times(w.get(name(c, TensorRole.ATTN_Q, 0)), 4));
+        scaled.put(name(c, TensorRole.ATTN_K, 0), TinyModels.times(w.get(name(c, TensorRole.ATTN_K, 0)), 0.25f));
         int[] tokens = {1, 2, 3, 4};
         double[][] a = logits(write(dir(), c, w), tokens);
         double[][] b = logits(write(dir(), c, ones), tokens);
         double[][] s = logits(write(dir(), c, scaled), tokens);
-        assertThat(ReferenceModel.relError(b, a)).isGreaterThan(1e-6);
-        assertThat(ReferenceModel.relError(s, a)).isLessThan(1e-9);
+        assertThat(RelativeError.of(b, a)).isGreaterThan(1e-6);
+        assertThat(RelativeError.of(s, a)).isLessThan(1e-9);
     }
 
     @Test
@@ -258,7 +260,7 @@ class ReferenceModelTest {
     void relErrorIsMaxAbsDiffOverMaxAbsReference() {
         double[][] a = {{1, 2}, {3, 5}};
         double[][] b = {{1, 2}, {3, -4}};
-        assertThat(ReferenceModel.relError(a, b)).isEqualTo(9.0 / 4);
-        assertThat(ReferenceModel.relError(b, b)).isZero();
+        assertThat(RelativeError.of(a, b)).isEqualTo(9.0 / 4);
+        assertThat(RelativeError.of(b, b)).isZero();
     }
 }

@@ -1,15 +1,18 @@
 package dev.upcycle.reference;
 
-import static dev.upcycle.reference.TestCheckpoints.config;
-import static dev.upcycle.reference.TestCheckpoints.random;
-import static dev.upcycle.reference.TestCheckpoints.times;
-import static dev.upcycle.reference.TestCheckpoints.write;
-import static dev.upcycle.reference.TestCheckpoints.zeros;
+import static dev.upcycle.testing.TinyModels.config;
+import static dev.upcycle.testing.TinyModels.random;
+import static dev.upcycle.testing.TinyModels.times;
+import static dev.upcycle.testing.TinyModels.write;
+import static dev.upcycle.testing.TinyModels.zeros;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.upcycle.model.ExpectedTensor;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.TensorRole;
+import dev.upcycle.testing.MoeReference;
+import dev.upcycle.testing.RelativeError;
+import dev.upcycle.testing.TinyModels;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -83,10 +86,10 @@ class ReferenceMoeTest {
                 .slidingWindow(null).numExperts(4).numExpertsPerTok(2).build();
         Map<String, float[]> dense = random(llama, 11);
         Map<String, float[]> moe = upcycle(llama, dense, mixtral,
-                e -> e.role() == TensorRole.ROUTER ? TestCheckpoints.random(e, 12) : null);
+                e -> e.role() == TensorRole.ROUTER ? TinyModels.random(e, 12) : null);
         double[][] expected = logits(write(dir(), llama, dense));
         ReferenceModel.Trace t = trace(write(dir(), mixtral, moe), TOKENS);
-        assertThat(ReferenceModel.relError(t.logits(), expected)).isLessThan(1e-12);
+        assertThat(RelativeError.of(t.logits(), expected)).isLessThan(1e-12);
         assertThat(t.experts()).containsOnlyKeys(0, 1);
         assertThat(t.experts().get(0)).hasNumberOfRows(TOKENS.length);
         assertThat(t.experts().get(0)[0]).hasSize(2).doesNotHaveDuplicates();
@@ -104,7 +107,7 @@ class ReferenceMoeTest {
                 .numExperts(4).numExpertsPerTok(2).expertWidth(8).sharedExpertWidth(24).decoderSparseStep(2).build();
         Map<String, float[]> dense = random(qwen2, 21);
         Map<String, float[]> moe = upcycle(qwen2, dense, qwen2Moe, e -> switch (e.role()) {
-            case ROUTER, EXPERT_GATE, EXPERT_UP -> TestCheckpoints.random(e, 22);
+            case ROUTER, EXPERT_GATE, EXPERT_UP -> TinyModels.random(e, 22);
             case EXPERT_DOWN, SHARED_EXPERT_ROUTER -> zeros((int) e.shape().elements());
             case SHARED_EXPERT_GATE_PROJ -> dense.get(qwen2.family().tensorName(TensorRole.MLP_GATE, e.layer(), -1));
             case SHARED_EXPERT_UP -> dense.get(qwen2.family().tensorName(TensorRole.MLP_UP, e.layer(), -1));
@@ -113,7 +116,7 @@ class ReferenceMoeTest {
         });
         double[][] expected = logits(write(dir(), qwen2, dense));
         ReferenceModel.Trace t = trace(write(dir(), qwen2Moe, moe), TOKENS);
-        assertThat(ReferenceModel.relError(t.logits(), expected)).isLessThan(1e-12);
+        assertThat(RelativeError.of(t.logits(), expected)).isLessThan(1e-12);
         assertThat(t.experts()).containsOnlyKeys(1);
         assertThat(t.hidden()).hasSize(3);
     }
@@ -136,9 +139,9 @@ class ReferenceMoeTest {
                 ? times(dense.get(qwen3.family().tensorName(TensorRole.MLP_DOWN, e.layer(), -1)), 2)
                 : zeroRouter.apply(e));
         double[][] expected = logits(write(dir(), qwen3, dense));
-        assertThat(ReferenceModel.relError(logits(write(dir(), normalised, copies)), expected)).isLessThan(1e-12);
-        assertThat(ReferenceModel.relError(logits(write(dir(), plain, scaledDown)), expected)).isLessThan(1e-12);
-        assertThat(ReferenceModel.relError(logits(write(dir(), plain, copies)), expected)).isGreaterThan(1e-3);
+        assertThat(RelativeError.of(logits(write(dir(), normalised, copies)), expected)).isLessThan(1e-12);
+        assertThat(RelativeError.of(logits(write(dir(), plain, scaledDown)), expected)).isLessThan(1e-12);
+        assertThat(RelativeError.of(logits(write(dir(), plain, copies)), expected)).isGreaterThan(1e-3);
     }
 
     /** A zero router makes all experts tie; the reference picks the lowest indices 0..k-1. */
@@ -163,8 +166,8 @@ class ReferenceMoeTest {
 
     @Test
     void topKOrdersByValueThenIndex() {
-        assertThat(ReferenceLayer.topK(new double[] {0.1, 0.3, 0.3, 0.2, 0.3}, 3)).containsExactly(1, 2, 4);
-        assertThat(ReferenceLayer.topK(new double[] {0.1, 0.2, 0.3, 0.4}, 2)).containsExactly(3, 2);
+        assertThat(MoeReference.topK(new double[] {0.1, 0.3, 0.3, 0.2, 0.3}, 3)).containsExactly(1, 2, 4);
+        assertThat(MoeReference.topK(new double[] {0.1, 0.2, 0.3, 0.4}, 2)).containsExactly(3, 2);
     }
 
     /**
@@ -183,11 +186,11 @@ class ReferenceMoeTest {
         }
         Map<String, float[]> noExpert1 = new LinkedHashMap<>(a);
         noExpert1.put(c.family().tensorName(TensorRole.EXPERT_DOWN, 0, 1), zeros(24));
-        assertThat(ReferenceModel.relError(trace(write(dir(), c, noExpert1), TOKENS).logits(), tie.logits()))
+        assertThat(RelativeError.of(trace(write(dir(), c, noExpert1), TOKENS).logits(), tie.logits()))
                 .isZero();
         Map<String, float[]> noExpert0 = new LinkedHashMap<>(a);
         noExpert0.put(c.family().tensorName(TensorRole.EXPERT_DOWN, 0, 0), zeros(24));
-        assertThat(ReferenceModel.relError(trace(write(dir(), c, noExpert0), TOKENS).logits(), tie.logits()))
+        assertThat(RelativeError.of(trace(write(dir(), c, noExpert0), TOKENS).logits(), tie.logits()))
                 .isGreaterThan(1e-6);
     }
 }

@@ -7,13 +7,13 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.upcycle.cli.Main;
 import dev.upcycle.io.DType;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.Rope;
+import dev.upcycle.testing.Cli;
+import dev.upcycle.testing.RelativeError;
+import dev.upcycle.testing.TinyModels;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -64,9 +64,8 @@ class KvCacheTest {
     }
 
     private static void cli(String... args) {
-        StringWriter err = new StringWriter();
-        int code = Main.run(new PrintWriter(new StringWriter()), new PrintWriter(err), args);
-        assertThat(code).as(err.toString()).isZero();
+        Cli run = Cli.run(args);
+        assertThat(run.code()).as(run.err()).isZero();
     }
 
     @ParameterizedTest
@@ -86,7 +85,7 @@ class KvCacheTest {
         config.put("block_layout", "parallel");
         config.put("parallel_num_norms", 2);
         json.writeValue(model.resolve("config.json").toFile(), config);
-        TestModels.manifest(model);
+        TinyModels.manifest(model);
         assertThat(error(model, ones(LENGTH))).isLessThanOrEqualTo(TOLERANCE);
     }
 
@@ -131,7 +130,7 @@ class KvCacheTest {
                 }
             }
             for (int b = 0; b < 2; b++) {
-                assertThat(Sequences.relError(cached[b], lm.logits(seqs[b]))).isLessThanOrEqualTo(TOLERANCE);
+                assertThat(RelativeError.of(cached[b], lm.logits(seqs[b]))).isLessThanOrEqualTo(TOLERANCE);
             }
             assertThat(cache.length()).isEqualTo(LENGTH);
             assertThat(cache.floats()).isEqualTo(2 * LENGTH * KvCache.floatsPerToken(lm.config()));
@@ -212,7 +211,7 @@ class KvCacheTest {
     }
 
     private static ModelConfig config(Path dir) {
-        return ModelConfig.read(dir.resolve("config.json"), TestModels.FAMILIES);
+        return ModelConfig.read(dir.resolve("config.json"), TinyModels.FAMILIES);
     }
 
     private static long cachedFloats(Path model, int tokens) {
@@ -230,14 +229,14 @@ class KvCacheTest {
     private Path family(String name) {
         Path dir = tmp.resolve(name);
         return switch (name) {
-            case "mistral" -> TestModels.random(dir, name, DType.F32, b -> b.slidingWindow(4));
-            case "qwen2" -> TestModels.random(dir, name, DType.F32, b -> b.tieWordEmbeddings(true));
-            case "llama-rope-llama3" -> TestModels.random(dir, "llama", DType.F32, b -> b.rope(rope(
+            case "mistral" -> TinyModels.random(dir, name, DType.F32, b -> b.slidingWindow(4));
+            case "qwen2" -> TinyModels.random(dir, name, DType.F32, b -> b.tieWordEmbeddings(true));
+            case "llama-rope-llama3" -> TinyModels.random(dir, "llama", DType.F32, b -> b.rope(rope(
                     "{\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,"
                             + "\"original_max_position_embeddings\":8}")));
-            case "llama-rope-linear" -> TestModels.random(dir, "llama", DType.F32,
+            case "llama-rope-linear" -> TinyModels.random(dir, "llama", DType.F32,
                     b -> b.rope(rope("{\"rope_type\":\"linear\",\"factor\":2.0}")));
-            default -> TestModels.random(dir, name, DType.F32, b -> { });
+            default -> TinyModels.random(dir, name, DType.F32, b -> { });
         };
     }
 
@@ -278,7 +277,7 @@ class KvCacheTest {
                 }
                 assertThat(cache.length()).isEqualTo(length);
             }
-            return Sequences.relError(cached, full);
+            return RelativeError.of(cached, full);
         }
     }
 }

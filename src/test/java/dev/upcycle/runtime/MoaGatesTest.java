@@ -4,11 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import dev.upcycle.cli.Main;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.ModelConfig;
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import dev.upcycle.testing.Cli;
 import java.nio.file.Path;
 import java.util.Random;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,10 +27,10 @@ class MoaGatesTest {
     @CsvSource({"4,4", "4,2", "8,3"})
     void gateWeightsArePositiveAndSumToOne(int experts, int topK) {
         Path out = tmp.resolve("moa-" + experts + "-" + topK);
-        int code = Main.run(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()), "convert",
+        int code = Cli.run("convert",
                 "test-fixtures/tiny-llama", "-o", out.toString(), "--attention", "moa-separate",
                 "--attention-experts", String.valueOf(experts), "--attention-top-k", String.valueOf(topK),
-                "--routing", "topk-softmax", "-q");
+                "--routing", "topk-softmax", "-q").code();
         assertThat(code).isZero();
         ModelConfig config = ModelConfig.read(out.resolve("config.json"), FamilyRegistry.builtIn());
         int d = config.hiddenSize();

@@ -8,8 +8,7 @@ import ai.djl.ndarray.types.DataType;
 import dev.upcycle.io.TensorRef;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.TensorRole;
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import dev.upcycle.testing.Cli;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,7 +28,7 @@ class NativeLoadTest {
             "--seed", "7"};
         String[] args = java.util.Arrays.copyOf(base, base.length + extra.length);
         System.arraycopy(extra, 0, args, base.length, extra.length);
-        int code = dev.upcycle.cli.Main.run(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()), args);
+        int code = Cli.run(args).code();
         assertThat(code).isZero();
         return out;
     }

@@ -8,6 +8,8 @@ import dev.upcycle.io.DType;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.Rope;
 import dev.upcycle.reference.ReferenceModel;
+import dev.upcycle.testing.RelativeError;
+import dev.upcycle.testing.TinyModels;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.function.Consumer;
@@ -66,7 +68,7 @@ class RuntimeVsReferenceTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void logitsAgree(String name, String family, DType dtype, int length, Consumer<ModelConfig.Builder> tweak) {
-        Path dir = TestModels.random(tmp.resolve("m"), family, dtype, tweak);
+        Path dir = TinyModels.random(tmp.resolve("m"), family, dtype, tweak);
         int[] tokens = Sequences.random(length, 97, length);
         double[][] expected;
         try (ReferenceModel ref = ReferenceModel.open(dir)) {
@@ -76,14 +78,14 @@ class RuntimeVsReferenceTest {
         try (CausalLm lm = CausalLm.load(dir)) {
             resident = lm.logits(tokens);
         }
-        double err = Sequences.relError(resident, expected);
+        double err = RelativeError.of(resident, expected);
         System.out.printf("DJL vs reference, %-40s %.2e%n", name, err);
         assertThat(err).as(name).isLessThan(TOLERANCE);
-        try (LayerStream s = LayerStream.open(dir, TestModels.FAMILIES, List.of(tokens))) {
+        try (LayerStream s = LayerStream.open(dir, TinyModels.FAMILIES, List.of(tokens))) {
             while (s.hasNext()) {
                 s.step();
             }
-            assertThat(Sequences.relError(Sequences.rows(s.logits().get(0), 97), expected)).isLessThan(TOLERANCE);
+            assertThat(RelativeError.of(Sequences.rows(s.logits().get(0), 97), expected)).isLessThan(TOLERANCE);
         }
     }
 }

@@ -2,14 +2,13 @@ package dev.upcycle.runtime;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.upcycle.cli.Main;
 import dev.upcycle.io.Checkpoint;
 import dev.upcycle.io.CheckpointWriter;
 import dev.upcycle.io.TensorRef;
 import dev.upcycle.io.TensorSpec;
+import dev.upcycle.testing.Cli;
+import dev.upcycle.testing.RelativeError;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -54,9 +53,9 @@ class SharedKvSeedsTest {
 
     private Path merge(Path a, Path b, String variant) {
         Path out = tmp.resolve(variant + "-" + b.getFileName());
-        int code = Main.run(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()), "convert",
+        int code = Cli.run("convert",
                 a.toString(), b.toString(), "-o", out.toString(), "--attention", variant, "--top-k", "1",
-                "--routing", "topk-softmax", "-q");
+                "--routing", "topk-softmax", "-q").code();
         assertThat(code).isZero();
         return out;
     }
@@ -89,14 +88,6 @@ class SharedKvSeedsTest {
         try (CausalLm lm = CausalLm.load(separate)) {
             b = lm.logits(tokens);
         }
-        double maxDiff = 0;
-        double maxRef = 0;
-        for (int t = 0; t < a.length; t++) {
-            for (int v = 0; v < a[t].length; v++) {
-                maxDiff = Math.max(maxDiff, Math.abs(a[t][v] - b[t][v]));
-                maxRef = Math.max(maxRef, Math.abs(b[t][v]));
-            }
-        }
-        return maxDiff / maxRef;
+        return RelativeError.of(a, b);
     }
 }

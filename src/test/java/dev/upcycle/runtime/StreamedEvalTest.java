@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.upcycle.io.DType;
 import dev.upcycle.model.ModelConfig;
+import dev.upcycle.testing.TinyModels;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.function.Consumer;
@@ -44,14 +45,14 @@ class StreamedEvalTest {
     @ParameterizedTest(name = "{0} {2}")
     @MethodSource("models")
     void streamedLossEqualsInMemoryLoss(String family, Consumer<ModelConfig.Builder> tweak, DType dtype) {
-        Path dir = TestModels.random(tmp.resolve(family), family, dtype, tweak);
+        Path dir = TinyModels.random(tmp.resolve(family), family, dtype, tweak);
         int seqLen = 16;
         int[] tokens = Sequences.random(5 * seqLen + 7 + 1, 97, family.hashCode());   // 5 full windows and 7 tokens
         Evaluator.Result expected;
         try (CausalLm lm = CausalLm.load(dir)) {
             expected = Evaluator.evaluate(lm, tokens, seqLen);
         }
-        try (StreamedEval s = StreamedEval.open(dir, TestModels.FAMILIES, TINY)) {
+        try (StreamedEval s = StreamedEval.open(dir, TinyModels.FAMILIES, TINY)) {
             assertThat(StreamedEval.plan(tokens.length - 1, seqLen, 4, 32, TINY)).hasSizeGreaterThan(1);
             Evaluator.Result r = s.evaluate(tokens, seqLen);
             assertThat(r.tokens()).isEqualTo(expected.tokens()).isEqualTo(87);
@@ -66,7 +67,7 @@ class StreamedEvalTest {
     void oneMicroBatchWithExpertsReadOneAtATime() {
         // Six full windows of 40 make one micro-batch under the default limits: the experts of each
         // layer are then read as they receive tokens instead of all at once.
-        Path dir = TestModels.random(tmp.resolve("m"), "mixtral", DType.F32, b -> { });
+        Path dir = TinyModels.random(tmp.resolve("m"), "mixtral", DType.F32, b -> { });
         int[] tokens = Sequences.random(6 * 40 + 1, 97, 11);
         assertThat(StreamedEval.plan(240, 40, 4, 32, StreamedEval.Limits.DEFAULT)).containsExactly(
                 List.of(new StreamedEval.Batch(0, 6, 40)));
@@ -74,7 +75,7 @@ class StreamedEvalTest {
         try (CausalLm lm = CausalLm.load(dir)) {
             expected = Evaluator.evaluate(lm, tokens, 40).loss();
         }
-        try (StreamedEval s = StreamedEval.open(dir, TestModels.FAMILIES)) {
+        try (StreamedEval s = StreamedEval.open(dir, TinyModels.FAMILIES)) {
             assertThat(Math.abs(s.evaluate(tokens, 40).loss() - expected) / expected).isLessThan(1e-5);
         }
     }

@@ -8,7 +8,7 @@ import static org.assertj.core.data.Offset.offset;
 import ai.djl.ndarray.NDArray;
 import dev.upcycle.io.DType;
 import dev.upcycle.runtime.CausalLm;
-import dev.upcycle.runtime.TestModels;
+import dev.upcycle.testing.TinyModels;
 import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -21,8 +21,8 @@ class AccumulationTest {
 
     @Test
     void accumulatedGradientsEqualTheFullBatchGradient() {
-        Path dense = TestModels.random(tmp.resolve("dense"), "llama", DType.F32, b -> { });
-        Path moe = TestModels.upcycle(dense, tmp.resolve("moe"), "mixtral", 4, 2, -1);
+        Path dense = TinyModels.random(tmp.resolve("dense"), "llama", DType.F32, b -> { });
+        Path moe = TinyModels.upcycle(dense, tmp.resolve("moe"), "mixtral", 4, 2, -1);
         try (CausalLm lm = CausalLm.load(moe)) {
             Map<String, NDArray> params = lm.parameters();
             params.values().forEach(p -> p.setRequiresGradient(true));

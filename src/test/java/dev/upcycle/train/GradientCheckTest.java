@@ -10,7 +10,7 @@ import ai.djl.training.GradientCollector;
 import dev.upcycle.io.DType;
 import dev.upcycle.runtime.CausalLm;
 import dev.upcycle.runtime.Djl;
-import dev.upcycle.runtime.TestModels;
+import dev.upcycle.testing.TinyModels;
 import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -23,14 +23,14 @@ class GradientCheckTest {
 
     @Test
     void denseLlamaGradientsMatchFiniteDifferences() {
-        Path dir = TestModels.random(tmp.resolve("llama"), "llama", DType.F32, b -> { });
+        Path dir = TinyModels.random(tmp.resolve("llama"), "llama", DType.F32, b -> { });
         check(dir, 0, 0);
     }
 
     @Test
     void mixtralGradientsWithAuxAndZLossMatchFiniteDifferences() {
-        Path dense = TestModels.random(tmp.resolve("dense"), "llama", DType.F32, b -> { });
-        Path moe = TestModels.upcycle(dense, tmp.resolve("moe"), "mixtral", 4, 2, -1);
+        Path dense = TinyModels.random(tmp.resolve("dense"), "llama", DType.F32, b -> { });
+        Path moe = TinyModels.upcycle(dense, tmp.resolve("moe"), "mixtral", 4, 2, -1);
         check(moe, 1e-2, 1e-3);
     }
 

@@ -1,51 +1,47 @@
-package dev.upcycle.moe;
+package dev.upcycle.testing;
 
+import dev.upcycle.moe.FfnActivation;
+import dev.upcycle.moe.RoutingMode;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
 /**
- * An independent reference forward for dense FFNs and MoE layers (docs/method.md: "Notation",
- * "Routing modes", "Shared experts" and "Training losses"), token by token. {@link Precision#F64}
- * computes in double; {@link Precision#F32} rounds every operation's result to float, which equals
- * float32 arithmetic for +, -, * and / because double has more than 2*24+2 significand bits (double
- * rounding is innocuous; Figueroa 1995), and so mimics an f32 runtime.
+ * The reference MoE forward of the tests: dense FFNs and MoE layers (docs/method.md: "Notation",
+ * "Routing modes", "Shared experts" and "Training losses"), token by token, independent of the
+ * code under test. {@link Precision#F64} computes in double; {@link Precision#F32} rounds every
+ * operation's result to float, which equals float32 arithmetic for +, -, * and / because double has
+ * more than 2*24+2 significand bits (double rounding is innocuous; Figueroa 1995), and so mimics an
+ * f32 runtime. The whole-model reference ({@code dev.upcycle.reference}) routes its sparse layers
+ * through {@link #softmax}, {@link #topK(double[], int)} and {@link #mixtralWeights}.
  */
-final class MoeReference {
+public final class MoeReference {
 
     /** Arithmetic precision of the reference. */
-    enum Precision {
+    public enum Precision {
         F64, F32;
 
-        double r(double v) {
+        public double r(double v) {
             return this == F32 ? (double) (float) v : v;
         }
     }
 
     /** One FFN, dense or expert: gate/up {@code [width, d]}, down {@code [d, width]}; null = absent. */
-    record Ffn(int hidden, int width, float[] gate, float[] up, float[] down, float[] gateBias, float[] upBias,
-               float[] downBias) {
-        static Ffn of(DenseFfn f) {
-            return new Ffn(f.hidden(), f.intermediate(), f.gate(), f.up(), f.down(), f.gateBias(), f.upBias(),
-                    f.downBias());
-        }
-
-        static Ffn of(ExpertTensors e) {
-            return new Ffn(e.hidden(), e.width(), e.gate(), e.up(), e.down(), e.gateBias(), e.upBias(), e.downBias());
-        }
+    public record Ffn(int hidden, int width, float[] gate, float[] up, float[] down, float[] gateBias,
+                      float[] upBias, float[] downBias) {
     }
 
     /**
      * An MoE layer: router {@code [N, d]}, routed experts, and an optional shared expert whose
      * output is multiplied by {@code sigmoid(sharedGate . x)} (Qwen2-MoE).
      */
-    record Layer(RoutingMode routing, int topK, float[] router, List<Ffn> experts, Ffn shared, float[] sharedGate) {
+    public record Layer(RoutingMode routing, int topK, float[] router, List<Ffn> experts, Ffn shared, float[] sharedGate) {
     }
 
     /** One token's routing decision. */
-    record Route(double[] logits, double[] probs, int[] selected, double[] weights) {
+    public record Route(double[] logits, double[] probs, int[] selected, double[] weights) {
         /** {@code S(x)}: the summed softmax probability of the selected experts. */
-        double selectedMass() {
+        public double selectedMass() {
             double s = 0;
             for (int i : selected) {
                 s += probs[i];
@@ -59,7 +55,7 @@ final class MoeReference {
     /** Tie preference: among equal values the lower rank is taken first; null is lowest index. */
     private final int[] tieRank;
 
-    MoeReference(FfnActivation activation, Precision precision) {
+    public MoeReference(FfnActivation activation, Precision precision) {
         this(activation, precision, null);
     }
 
@@ -74,7 +70,7 @@ final class MoeReference {
      * then shard 1, and so on ({@code n} experts, groups of {@code g} consecutive experts). Whenever
      * the choice among tied experts is free, it cuts groups: a tie order no runtime promises against.
      */
-    MoeReference withGroupCuttingTies(int n, int g) {
+    public MoeReference withGroupCuttingTies(int n, int g) {
         int[] rank = new int[n];
         for (int i = 0; i < n; i++) {
             rank[i] = (i % g) * (n / g) + i / g;
@@ -83,7 +79,7 @@ final class MoeReference {
     }
 
     /** The activation in double, rounded once in F32 mode. GELU is the tanh form. */
-    double phi(double z) {
+    public double phi(double z) {
         double v = switch (activation) {
             case SILU_GLU -> z / (1 + Math.exp(-z));
             case GELU_GLU, GELU -> 0.5 * z * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (z + 0.044715 * z * z * z)));
@@ -94,7 +90,7 @@ final class MoeReference {
     }
 
     /** {@code W_d (phi(W_g x + b_g) * (W_u x + b_u)) + b_d} (or the plain form without a gate). */
-    double[] ffn(Ffn f, double[] x) {
+    public double[] ffn(Ffn f, double[] x) {
         int d = f.hidden();
         int w = f.width();
         double[] a = new double[w];
@@ -115,7 +111,7 @@ final class MoeReference {
     }
 
     /** Router logits {@code l = R x}, {@code [N]}. */
-    double[] logits(float[] router, int n, double[] x) {
+    public double[] logits(float[] router, int n, double[] x) {
         int d = x.length;
         double[] l = new double[n];
         for (int i = 0; i < n; i++) {
@@ -125,7 +121,7 @@ final class MoeReference {
     }
 
     /** Max-shifted softmax. */
-    double[] softmax(double[] l) {
+    public double[] softmax(double[] l) {
         double m = Arrays.stream(l).max().orElseThrow();
         double[] e = new double[l.length];
         double sum = 0;
@@ -143,12 +139,12 @@ final class MoeReference {
      * Indices of the {@code k} largest values, ties broken by lowest index (docs/method.md,
      * "Routing modes"), in selection order.
      */
-    static int[] topK(double[] v, int k) {
+    public static int[] topK(double[] v, int k) {
         return topK(v, k, null);
     }
 
     /** As {@link #topK(double[], int)}, ties broken by lowest {@code rank} (lowest index when null). */
-    static int[] topK(double[] v, int k, int[] rank) {
+    public static int[] topK(double[] v, int k, int[] rank) {
         // Selection by repeated maximum: among equals the lowest rank (or index) wins.
         int[] sel = new int[k];
         boolean[] taken = new boolean[v.length];
@@ -167,7 +163,7 @@ final class MoeReference {
     }
 
     /** Selection and weights for one token under {@code routing} (docs/method.md, "Routing modes"). */
-    Route route(Layer layer, double[] x) {
+    public Route route(Layer layer, double[] x) {
         double[] l = logits(layer.router(), layer.router().length / x.length, x);
         double[] probs = softmax(l);
         int[] sel = topK(l, layer.topK(), tieRank);
@@ -190,7 +186,7 @@ final class MoeReference {
      * HF Mixtral's weights: softmax over all N, top-K of the probabilities, divided by their sum.
      * Returns {@code {indices, weights}} with indices as doubles.
      */
-    double[][] mixtralWeights(double[] logits, int k) {
+    public double[][] mixtralWeights(double[] logits, int k) {
         double[] probs = softmax(logits);
         int[] sel = topK(probs, k, tieRank);
         double sum = 0;
@@ -207,7 +203,7 @@ final class MoeReference {
     }
 
     /** {@code sum_{i in sel} w_i E_i(x)} plus {@code sigmoid(w_s . x) * Shared(x)}. */
-    double[] moe(Layer layer, double[] x) {
+    public double[] moe(Layer layer, double[] x) {
         Route route = route(layer, x);
         double[] y = new double[x.length];
         for (int i = 0; i < route.selected().length; i++) {
@@ -221,17 +217,17 @@ final class MoeReference {
     }
 
     /** Dense outputs for all tokens. */
-    double[][] dense(Ffn f, double[][] xs) {
+    public double[][] dense(Ffn f, double[][] xs) {
         return Arrays.stream(xs).map(x -> ffn(f, x)).toArray(double[][]::new);
     }
 
     /** MoE outputs for all tokens. */
-    double[][] moe(Layer layer, double[][] xs) {
+    public double[][] moe(Layer layer, double[][] xs) {
         return Arrays.stream(xs).map(x -> moe(layer, x)).toArray(double[][]::new);
     }
 
     /** Routes for all tokens. */
-    List<Route> routes(Layer layer, double[][] xs) {
+    public List<Route> routes(Layer layer, double[][] xs) {
         List<Route> out = new ArrayList<>();
         for (double[] x : xs) {
             out.add(route(layer, x));
@@ -243,7 +239,7 @@ final class MoeReference {
      * Switch / ST-MoE load-balancing loss over alpha (docs/method.md, "Training losses"):
      * {@code N sum_i f_i P_i}, {@code f_i = (1/(T K)) sum_t 1[i in sel_t]}, {@code P_i = mean_t p_{t,i}}.
      */
-    static double auxLossOverAlpha(List<Route> routes, int n, int k) {
+    public static double auxLossOverAlpha(List<Route> routes, int n, int k) {
         double t = routes.size();
         double[] f = new double[n];
         double[] pm = new double[n];
@@ -266,7 +262,7 @@ final class MoeReference {
      * ST-MoE router z-loss over beta (docs/method.md, "Training losses"):
      * {@code mean_t (log sum_i e^{l_{t,i}})^2}.
      */
-    static double zLossOverBeta(List<Route> routes) {
+    public static double zLossOverBeta(List<Route> routes) {
         double sum = 0;
         for (Route r : routes) {
             double m = Arrays.stream(r.logits()).max().orElseThrow();
@@ -278,24 +274,6 @@ final class MoeReference {
             sum += lse * lse;
         }
         return sum / routes.size();
-    }
-
-    /** {@code max|a - b| / max|b|} over all tokens and outputs (docs/method.md, "Measured errors"). */
-    static double rel(double[][] a, double[][] b) {
-        double num = 0;
-        double den = 0;
-        for (int t = 0; t < b.length; t++) {
-            for (int i = 0; i < b[t].length; i++) {
-                num = Math.max(num, Math.abs(a[t][i] - b[t][i]));
-                den = Math.max(den, Math.abs(b[t][i]));
-            }
-        }
-        return num / den;
-    }
-
-    /** {@code rel} for one token. */
-    static double rel(double[] a, double[] b) {
-        return rel(new double[][] {a}, new double[][] {b});
     }
 
     private void accumulate(double[] y, double w, double[] e) {
