@@ -3,6 +3,7 @@ package dev.upcycle.convert;
 import dev.upcycle.io.Checkpoint;
 import dev.upcycle.io.CheckpointWriter;
 import dev.upcycle.io.DType;
+import dev.upcycle.io.FileDigest;
 import dev.upcycle.io.FloatCursor;
 import dev.upcycle.io.TensorHeader;
 import dev.upcycle.io.TensorRef;
@@ -61,8 +62,13 @@ public final class PlanExecutor {
     }
 
     WrittenCheckpoint write(Path dir) {
+        return write(dir, null);
+    }
+
+    /** As {@link #write(Path)}; {@code digests}, when not null, gets each weight file's SHA-256, computed while it is written. */
+    WrittenCheckpoint write(Path dir, Consumer<FileDigest> digests) {
         var specs = plan.tensors().stream().map(PlannedTensor::spec).toList();
-        return CheckpointWriter.write(dir, specs, plan.request().maxShardSize(), Map.of(), this::fill);
+        return CheckpointWriter.write(dir, specs, plan.request().maxShardSize(), Map.of(), this::fill, digests);
     }
 
     private void fill(TensorSpec spec, TensorSink sink) {

@@ -21,16 +21,18 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Collects writes into direct buffers that a writer thread hashes (optionally) and writes in
- * order, so producing the next bytes (reading, scaling, encoding) overlaps the write of the
- * previous ones; counts bytes per tensor. Failures of the writer thread surface on the next
- * call of the producer.
+ * Collects writes into direct buffers that a writer thread writes in order, so producing the
+ * next bytes (reading, scaling, encoding) overlaps the write of the previous ones; counts bytes
+ * per tensor. When hashing, a third thread hashes each buffer after its write, and hashes the
+ * bytes of a channel-to-channel copy by reading its source range while the kernel copies it, so
+ * the file's SHA-256 costs no second pass and no copy loses its in-kernel path. Failures of the
+ * writer and hasher threads surface on the next call of the producer.
  */
 final class PipelinedFileSink implements TensorSink, AutoCloseable {
     /** Bytes per pipeline buffer. */
     static final int PIPE_BYTES = 4 << 20;
-    /** Pipeline buffers: one being filled, the others queued for or in the writer thread. */
-    static final int PIPE_BUFFERS = 3;
+    /** Pipeline buffers: one being filled, the others queued for or in the writer and hasher threads. */
+    static final int PIPE_BUFFERS = 4;
     /**
      * Written bytes after which a background {@code fdatasync} starts, so the disk begins
      * writing at once instead of when the kernel's dirty-page threshold is reached; 0 disables.
@@ -48,12 +50,17 @@ final class PipelinedFileSink implements TensorSink, AutoCloseable {
     private final MessageDigest md;
     private final ExecutorService writer = Executors.newSingleThreadExecutor(DAEMONS);
     private final ExecutorService syncer;
+    /** Hashes, in file order, written buffers and the source ranges of channel copies; null when not hashing. */
+    private final ExecutorService hasher;
     private final BlockingQueue<ByteBuffer> free = new ArrayBlockingQueue<>(PIPE_BUFFERS);
     private final AtomicBoolean syncing = new AtomicBoolean();
     private volatile Throwable failure;
     private volatile boolean cancelled;
     private ByteBuffer buf;
     private Future<?> last;
+    private Future<?> lastHash;
+    /** The hasher's read buffer for copied ranges, allocated on first use. */
+    private ByteBuffer hashBuf;
     private long unsynced;
     private TensorSpec spec;
     private long expected;
@@ -64,6 +71,7 @@ final class PipelinedFileSink implements TensorSink, AutoCloseable {
         this.file = file;
         this.md = hash ? sha256() : null;
         this.syncer = SYNC_BYTES > 0 ? Executors.newSingleThreadExecutor(DAEMONS) : null;
+        this.hasher = hash ? Executors.newSingleThreadExecutor(DAEMONS) : null;
         for (int i = 0; i < PIPE_BUFFERS; i++) {
             free.add(ByteBuffer.allocateDirect(PIPE_BYTES).order(ByteOrder.LITTLE_ENDIAN));
         }
@@ -150,14 +158,16 @@ final class PipelinedFileSink implements TensorSink, AutoCloseable {
         checkFailure();
     }
 
-    /** On the writer thread: hash, write, recycle the buffer; start a background sync now and then. */
+    /**
+     * On the writer thread: write, then hand the buffer to the hasher or recycle it; start a
+     * background sync now and then.
+     */
     private void writeOut(ByteBuffer b) {
+        boolean hashing = false;
         try {
             if (failure == null && !cancelled) {
                 int n = b.remaining();
-                if (md != null) {
-                    md.update(b.duplicate());
-                }
+                ByteBuffer whole = b.duplicate();
                 while (b.hasRemaining()) {
                     ch.write(b);
                 }
@@ -176,15 +186,64 @@ final class PipelinedFileSink implements TensorSink, AutoCloseable {
                         }
                     });
                 }
+                if (md != null) {
+                    // Submitted from this one thread in write order, so hashed in file order.
+                    lastHash = hasher.submit(() -> hashOut(b, whole));
+                    hashing = true;
+                }
             }
         } catch (Throwable t) {
             if (failure == null) {
                 failure = t;
             }
         } finally {
-            b.clear();
-            free.add(b);
+            if (!hashing) {
+                recycle(b);
+            }
         }
+    }
+
+    /** On the hasher thread: hash a written buffer, then recycle it. */
+    private void hashOut(ByteBuffer b, ByteBuffer whole) {
+        try {
+            if (failure == null && !cancelled) {
+                md.update(whole);
+            }
+        } catch (Throwable t) {
+            if (failure == null) {
+                failure = t;
+            }
+        } finally {
+            recycle(b);
+        }
+    }
+
+    /**
+     * On the hasher thread: hash bytes {@code [offset, offset + count)} of a source tensor, the
+     * bytes the producer copies channel to channel meanwhile (they are then in the page cache).
+     */
+    private void hashRange(SafetensorsFile f, TensorHeader t, long offset, long count) {
+        try {
+            if (hashBuf == null) {
+                hashBuf = ByteBuffer.allocateDirect(PIPE_BYTES);
+            }
+            for (long done = 0; done < count && failure == null && !cancelled; ) {
+                int n = (int) Math.min(hashBuf.capacity(), count - done);
+                hashBuf.clear().limit(n);
+                f.readBytes(t, offset + done, hashBuf);
+                md.update(hashBuf.flip());
+                done += n;
+            }
+        } catch (Throwable e) {
+            if (failure == null) {
+                failure = e;
+            }
+        }
+    }
+
+    private void recycle(ByteBuffer b) {
+        b.clear();
+        free.add(b);
     }
 
     private void checkFailure() throws IOException {
@@ -207,9 +266,14 @@ final class PipelinedFileSink implements TensorSink, AutoCloseable {
     /** Waits until everything submitted is written. */
     private void drain() throws IOException {
         submit();
-        if (last != null) {
+        await(last);
+        checkFailure();
+    }
+
+    private void await(Future<?> f) throws IOException {
+        if (f != null) {
             try {
-                last.get();
+                f.get();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new java.io.InterruptedIOException("interrupted while writing " + file);
@@ -217,13 +281,17 @@ final class PipelinedFileSink implements TensorSink, AutoCloseable {
                 throw new IOException(e.getCause());
             }
         }
-        checkFailure();
     }
 
     /** Writes out everything; returns the hex SHA-256 of all bytes written, or null. */
     String finish() throws IOException {
         drain();
-        return md == null ? null : HexFormat.of().formatHex(md.digest());
+        if (md == null) {
+            return null;
+        }
+        await(lastHash);
+        checkFailure();
+        return HexFormat.of().formatHex(md.digest());
     }
 
     /** Stops the threads; after a failure, queued buffers are dropped unwritten. */
@@ -234,8 +302,14 @@ final class PipelinedFileSink implements TensorSink, AutoCloseable {
         if (syncer != null) {
             syncer.shutdown();
         }
+        if (hasher != null) {
+            hasher.shutdown();
+        }
         try {
             writer.awaitTermination(1, TimeUnit.MINUTES);
+            if (hasher != null) {
+                hasher.awaitTermination(1, TimeUnit.MINUTES);
+            }
             if (syncer != null) {
                 syncer.awaitTermination(10, TimeUnit.MINUTES);
             }
@@ -253,31 +327,18 @@ final class PipelinedFileSink implements TensorSink, AutoCloseable {
     public void transferFrom(SafetensorsFile f, TensorHeader t, long offset, long count) {
         reserve(count);
         try {
-            if (md == null) {
-                // Nothing to hash: channel to channel, in the kernel.
-                drain();
-                try {
-                    f.transferTo(t, offset, count, ch);
-                } catch (UpcycleException e) {
-                    // The copy names the source; a full or read-only disk is about the output.
-                    throw new UpcycleException(e.kind(), TensorNames.where(file, spec == null ? t.name() : spec.name()),
-                            "copying " + t.name() + " from " + f.path() + " failed: " + e.why(), e.hint(), e);
-                }
-                return;
+            // Channel to channel, in the kernel; the hasher reads the same range meanwhile.
+            drain();
+            if (md != null) {
+                f.requireRange(t, offset, count);
+                lastHash = hasher.submit(() -> hashRange(f, t, offset, count));
             }
-            // Through the pipeline buffers, so the bytes are hashed on their way.
-            long pos = offset;
-            long left = count;
-            f.requireRange(t, offset, count);
-            while (left > 0) {
-                if (!buf.hasRemaining()) {
-                    submit();
-                }
-                int n = (int) Math.min(left, buf.remaining());
-                f.readBytes(t, pos, buf.slice(buf.position(), n));
-                buf.position(buf.position() + n);
-                pos += n;
-                left -= n;
+            try {
+                f.transferTo(t, offset, count, ch);
+            } catch (UpcycleException e) {
+                // The copy names the source; a full or read-only disk is about the output.
+                throw new UpcycleException(e.kind(), TensorNames.where(file, spec == null ? t.name() : spec.name()),
+                        "copying " + t.name() + " from " + f.path() + " failed: " + e.why(), e.hint(), e);
             }
         } catch (IOException e) {
             throw failed(e);
