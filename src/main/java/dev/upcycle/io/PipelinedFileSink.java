@@ -23,7 +23,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * Collects writes into direct buffers that a writer thread writes in order, so producing the
  * next bytes (reading, scaling, encoding) overlaps the write of the previous ones; counts bytes
- * per tensor. When hashing, a third thread hashes each buffer after its write, and hashes the
+ * per tensor. When hashing, a thread of its own hashes each buffer after its write, and the
  * bytes of a channel-to-channel copy by reading its source range while the kernel copies it, so
  * the file's SHA-256 costs no second pass and no copy loses its in-kernel path. Failures of the
  * writer and hasher threads surface on the next call of the producer.
