@@ -179,7 +179,9 @@ public final class Converter {
             time.lap("input scan (SHA-256, NaN/Inf)");
             try (OutputDirectory out = OutputDirectory.create(output, settings.force())) {
                 Path dir = out.staging();
-                new PlanExecutor(plan, seeds.stream().map(SourceModel::checkpoint).toList(), beforeEach).write(dir);
+                List<FileDigest> weights = new ArrayList<>();
+                new PlanExecutor(plan, seeds.stream().map(SourceModel::checkpoint).toList(), beforeEach)
+                        .write(dir, weights::add);
                 time.lap("weights written and fsynced");
                 var config = ConfigWriter.toJson(plan.targetConfig(), true);
                 if (plan.target().attentionExperts()) {
@@ -204,7 +206,8 @@ public final class Converter {
                         StandardCharsets.UTF_8);
                 inputs.sort(java.util.Comparator.comparing(FileDigest::path));
                 time.lap("config, side files, model card");
-                List<FileDigest> outputs = Provenance.digestAll(dir);
+                // The weight files were hashed as they were written; the rest is read here.
+                List<FileDigest> outputs = Provenance.digestAll(dir, weights);
                 time.lap("output SHA-256");
                 new Provenance(settings.version(), "convert", settings.optionsJson(), inputs, outputs,
                         PlanReport.summary(plan)).write(dir);

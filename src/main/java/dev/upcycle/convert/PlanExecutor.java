@@ -3,6 +3,7 @@ package dev.upcycle.convert;
 import dev.upcycle.io.Checkpoint;
 import dev.upcycle.io.CheckpointWriter;
 import dev.upcycle.io.DType;
+import dev.upcycle.io.FileDigest;
 import dev.upcycle.io.FloatCursor;
 import dev.upcycle.io.TensorHeader;
 import dev.upcycle.io.TensorRef;
@@ -26,7 +27,9 @@ import java.util.function.Consumer;
  * Whole tensors and unscaled row slices (contiguous byte ranges) go channel to channel with no
  * conversion, which keeps the run limited by the disk; column slices read source rows in
  * bounded chunks; scaled or dtype-changed values go through float with one rounding from float64
- * (docs/formats.md, "Dtypes"); routers and zeros are synthesised in the output dtype.
+ * (docs/formats.md, "Dtypes"); routers and zeros are synthesised in the output dtype. Scaled
+ * 16-bit weights, column slices and the means of merges are produced in chunks on every core
+ * ({@link OrderedChunks}) and written in order, so those CPU-bound paths keep up with the disk.
  */
 public final class PlanExecutor {
     /** Elements per conversion chunk (4 MiB of floats). */
@@ -40,14 +43,22 @@ public final class PlanExecutor {
     private final Map<String, PlannedTensor> byName = new HashMap<>();
     private final float[] floats = new float[CHUNK];
     private final Map<Double, ScaleKernel> kernels = new HashMap<>();
+    private final int threads;
     private ByteBuffer bytes;
-    private ByteBuffer scaled;
+    /** Set while {@link #write(Path, Consumer)} runs. */
+    private OrderedChunks chunks;
 
     PlanExecutor(UpcyclePlan plan, Checkpoint source, Consumer<PlannedTensor> beforeEach) {
         this(plan, java.util.List.of(source), beforeEach);
     }
 
     PlanExecutor(UpcyclePlan plan, java.util.List<Checkpoint> seeds, Consumer<PlannedTensor> beforeEach) {
+        this(plan, seeds, beforeEach, OrderedChunks.defaultThreads());
+    }
+
+    /** With {@code threads} workers for the chunked paths (the result does not depend on it). */
+    PlanExecutor(UpcyclePlan plan, java.util.List<Checkpoint> seeds, Consumer<PlannedTensor> beforeEach, int threads) {
+        this.threads = threads;
         this.plan = Objects.requireNonNull(plan);
         this.seeds = java.util.List.copyOf(seeds);
         this.source = this.seeds.get(0);
@@ -61,8 +72,18 @@ public final class PlanExecutor {
     }
 
     WrittenCheckpoint write(Path dir) {
+        return write(dir, null);
+    }
+
+    /** As {@link #write(Path)}; {@code digests}, when not null, gets each weight file's SHA-256, computed while it is written. */
+    WrittenCheckpoint write(Path dir, Consumer<FileDigest> digests) {
         var specs = plan.tensors().stream().map(PlannedTensor::spec).toList();
-        return CheckpointWriter.write(dir, specs, plan.request().maxShardSize(), Map.of(), this::fill);
+        try (OrderedChunks c = new OrderedChunks(threads)) {
+            chunks = c;
+            return CheckpointWriter.write(dir, specs, plan.request().maxShardSize(), Map.of(), this::fill, digests);
+        } finally {
+            chunks = null;
+        }
     }
 
     private void fill(TensorSpec spec, TensorSink sink) {
@@ -116,38 +137,39 @@ public final class PlanExecutor {
      * whole tensors of several seeds, in float64, rounded once.
      */
     private void mean(TensorSource.Mean m, DType out, TensorSink sink) {
-        java.util.List<FloatCursor> cursors = new java.util.ArrayList<>();
-        try {
-            long count = -1;
-            for (TensorSource p : m.parts()) {
-                TensorSource.Seed s = (TensorSource.Seed) p;
-                TensorRef ref = seeds.get(s.index()).tensor(s.sourceName());
-                count = ref.header().elements();
-                cursors.add(ref.file().floatCursor(ref.name(), 0, count));
-            }
-            double[] sum = new double[(int) Math.min(CHUNK, Math.max(count, 1))];
-            float[] part = new float[sum.length];
-            boolean narrow = out != DType.F32;
-            for (long done = 0; done < count; ) {
-                int n = (int) Math.min(sum.length, count - done);
-                java.util.Arrays.fill(sum, 0, n, 0.0);
-                for (FloatCursor c : cursors) {
-                    for (int off = 0; off < n; ) {
-                        off += c.read(part, off, n - off);
-                    }
-                    for (int i = 0; i < n; i++) {
-                        sum[i] += part[i];
-                    }
-                }
-                for (int i = 0; i < n; i++) {
-                    floats[i] = Rounding.toFloat(sum[i] / cursors.size(), narrow);
-                }
-                sink.writeFloats(floats, 0, n);
-                done += n;
-            }
-        } finally {
-            cursors.forEach(FloatCursor::close);
+        java.util.List<TensorRef> refs = new java.util.ArrayList<>();
+        long count = -1;
+        for (TensorSource p : m.parts()) {
+            TensorSource.Seed s = (TensorSource.Seed) p;
+            TensorRef ref = seeds.get(s.index()).tensor(s.sourceName());
+            count = ref.header().elements();
+            refs.add(ref);
         }
+        long total = count;
+        int per = OrderedChunks.CHUNK_FLOATS;
+        boolean narrow = out != DType.F32;
+        chunks.write(sink, (int) ((total + per - 1) / per), (i, c, scratch) -> {
+            long first = (long) i * per;
+            int n = (int) Math.min(per, total - first);
+            double[] sum = scratch.sums();
+            float[] part = scratch.part();
+            java.util.Arrays.fill(sum, 0, n, 0.0);
+            for (TensorRef ref : refs) {
+                try (FloatCursor cur = ref.file().floatCursor(ref.name(), first, n)) {
+                    for (int off = 0; off < n; ) {
+                        off += cur.read(part, off, n - off);
+                    }
+                }
+                for (int k = 0; k < n; k++) {
+                    sum[k] += part[k];
+                }
+            }
+            float[] mean = c.floatArray();
+            for (int k = 0; k < n; k++) {
+                mean[k] = Rounding.toFloat(sum[k] / refs.size(), narrow);
+            }
+            c.floats(n);
+        });
     }
 
     /** Elements {@code [first, first+count)} times {@code factor}, rounded once into {@code out}. */
@@ -156,17 +178,17 @@ public final class PlanExecutor {
         if (ScaleKernel.supports(h.dtype(), out)) {
             ScaleKernel k = kernel(out, factor);
             int w = h.dtype().bytes();
-            ByteBuffer b = scaledBuffer();
+            int per = SCALED_BYTES / w;
             String where = where(sink);
-            for (long done = 0; done < count; ) {
-                int n = (int) Math.min(count - done, b.capacity() / w);
-                b.clear().limit(n * w);
+            chunks.write(sink, (int) ((count + per - 1) / per), (i, c, scratch) -> {
+                long done = (long) i * per;
+                int n = (int) Math.min(count - done, per);
+                ByteBuffer b = c.bytes().limit(n * w);
                 ref.file().readBytes(h, (first + done) * w, b);
                 b.flip();
+                // In place: the table reads each 8 bytes before it writes them.
                 k.scale(b.duplicate(), b.duplicate(), where);
-                sink.write(b);
-                done += n;
-            }
+            });
             return;
         }
         try (FloatCursor c = ref.file().floatCursor(ref.name(), first, count)) {
@@ -199,8 +221,8 @@ public final class PlanExecutor {
             }
             return;
         }
-        if (ScaleKernel.supports(h.dtype(), out) && (long) width * w <= SCALED_BYTES) {
-            columnsScaled(ref, c, out, sink);
+        if ((raw || ScaleKernel.supports(h.dtype(), out)) && (long) width * w <= SCALED_BYTES) {
+            columnsChunked(ref, c, raw ? null : kernel(out, c.factor()), sink);
             return;
         }
         for (long r = 0; r < rows; r += chunkRows) {
@@ -238,42 +260,39 @@ public final class PlanExecutor {
     }
 
     /**
-     * Columns through the scale kernel: bounded chunks of rows are read, each row's wanted
-     * segment scaled into place and written.
+     * Columns in chunks of rows on the workers: each reads the span of its rows, and puts each
+     * row's wanted segment, through the scale kernel unless {@code k} is null, into its chunk.
      */
-    private void columnsScaled(TensorRef ref, TensorSource.ColumnSlice c, DType out, TensorSink sink) {
+    private void columnsChunked(TensorRef ref, TensorSource.ColumnSlice c, ScaleKernel k, TensorSink sink) {
         TensorHeader h = ref.header();
         long rows = h.shape().dim(0);
         long cols = h.shape().dim(1);
         int width = c.end() - c.start();
         int w = h.dtype().bytes();
-        ScaleKernel k = kernel(out, c.factor());
         String where = where(sink);
-        ByteBuffer b = scaledBuffer();
-        int chunkRows = (int) Math.max(1, Math.min(rows, (b.capacity() / w - width) / cols + 1));
-        for (long r = 0; r < rows; r += chunkRows) {
+        int chunkRows = (int) Math.max(1, Math.min(rows, (SCALED_BYTES / w - width) / cols + 1));
+        chunks.write(sink, (int) ((rows + chunkRows - 1) / chunkRows), (i, chunk, scratch) -> {
+            long r = (long) i * chunkRows;
             int n = (int) Math.min(chunkRows, rows - r);
             long span = (n - 1) * cols + width;
-            b.clear().limit((int) (span * w));
+            ByteBuffer b = scratch.read().limit((int) (span * w));
             ref.file().readBytes(h, (r * cols + c.start()) * w, b);
-            for (int i = 0; i < n; i++) {
-                int from = (int) (i * cols * w);
+            ByteBuffer out = chunk.bytes();
+            for (int j = 0; j < n; j++) {
+                int from = (int) (j * cols * w);
                 ByteBuffer row = b.duplicate().position(from).limit(from + width * w);
-                k.scale(row.duplicate(), row.duplicate(), where);
-                sink.write(row);
+                if (k == null) {
+                    out.put(row);
+                } else {
+                    k.scale(row, out, where);
+                }
             }
-        }
+            out.flip();
+        });
     }
 
     /** Bytes per read of the scale kernel. */
     static final int SCALED_BYTES = 4 << 20;
-
-    private ByteBuffer scaledBuffer() {
-        if (scaled == null) {
-            scaled = ByteBuffer.allocateDirect(SCALED_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        }
-        return scaled;
-    }
 
     private ScaleKernel kernel(DType dtype, double factor) {
         ScaleKernel k = kernels.get(factor);

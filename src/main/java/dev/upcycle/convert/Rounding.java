@@ -20,9 +20,12 @@ final class Rounding {
         if (!narrow || (double) f == x || Float.isInfinite(f) || Double.isNaN(x)) {
             return f;
         }
-        if ((Float.floatToRawIntBits(f) & 1) == 0) {
-            // Inexact with an even last bit: the other neighbour of x has the odd bit.
-            f = Math.nextAfter(f, x);
+        int bits = Float.floatToRawIntBits(f);
+        if ((bits & 1) == 0) {
+            // Inexact with an even last bit: the other neighbour of x has the odd bit. The bits
+            // are sign and magnitude, so that neighbour is one step up in magnitude when f lies
+            // nearer zero than x, one step down otherwise (never 0: 0 is below every |x| > 0).
+            return Float.intBitsToFloat(Math.abs(f) < Math.abs(x) ? bits + 1 : bits - 1);
         }
         return f;
     }
