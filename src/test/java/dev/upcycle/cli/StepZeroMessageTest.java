@@ -2,6 +2,7 @@ package dev.upcycle.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.upcycle.testing.Cli;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

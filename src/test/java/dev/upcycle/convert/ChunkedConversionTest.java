@@ -13,9 +13,10 @@ import dev.upcycle.moe.RoutingMode;
 import dev.upcycle.moe.UpcycleSpec;
 import dev.upcycle.plan.PlannedTensor;
 import dev.upcycle.plan.TensorSource;
-import dev.upcycle.plan.UpcycleRequest;
 import dev.upcycle.plan.UpcyclePlan;
+import dev.upcycle.plan.UpcycleRequest;
 import dev.upcycle.synth.Synthesizer;
+import dev.upcycle.testing.TinyModels;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -40,7 +41,7 @@ class ChunkedConversionTest {
 
     /** bf16, one layer; FFN matrices of 3.1M elements, embeddings of 2.1M: each more than one chunk. */
     private static Path model(Path dir, long seed) throws Exception {
-        ModelConfig c = ModelConfig.builder(ConvertFixtures.FAMILIES.byName("llama")).numHiddenLayers(1)
+        ModelConfig c = ModelConfig.builder(TinyModels.FAMILIES.byName("llama")).numHiddenLayers(1)
                 .hiddenSize(1024).numAttentionHeads(4).numKeyValueHeads(2).headDim(256).intermediateSize(3072)
                 .vocabSize(2048).maxPositionEmbeddings(256).build();
         Files.createDirectories(dir);

@@ -75,10 +75,9 @@ final class MixtralTarget implements MoeTarget {
     @Override
     public List<String> approximations(ModelConfig source) {
         List<String> out = new ArrayList<>();
-        if (source.useSlidingWindow() && source.slidingWindow() != null
-                && source.maxWindowLayers() != null && source.maxWindowLayers() > 0
-                && source.maxWindowLayers() < source.numHiddenLayers()) {
-            out.add("the source uses full attention in layers 0.." + (source.maxWindowLayers() - 1)
+        int first = source.firstWindowLayer();
+        if (source.usesSlidingWindow() && first > 0 && first < source.numHiddenLayers()) {
+            out.add("the source uses full attention in layers 0.." + (first - 1)
                     + " and a sliding window after them; Mixtral applies one window to every layer");
         }
         return out;
@@ -87,10 +86,7 @@ final class MixtralTarget implements MoeTarget {
     @Override
     public ModelConfig config(ModelConfig source, Family family, UpcycleSpec spec, ExpertLayout layout,
                               List<Integer> layers, double auxLoss) {
-        Integer window = source.slidingWindow();
-        if (source.family().declares("use_sliding_window") && !source.useSlidingWindow()) {
-            window = null;
-        }
+        Integer window = source.usesSlidingWindow() ? source.slidingWindow() : null;
         return TargetConfigs.common(source, family)
                 .intermediateSize(layout.expertIntermediate())
                 .slidingWindow(window)

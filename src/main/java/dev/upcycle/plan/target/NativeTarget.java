@@ -66,9 +66,7 @@ final class NativeTarget implements MoeTarget {
     @Override
     public List<String> approximations(ModelConfig source) {
         List<String> out = new ArrayList<>();
-        boolean window = source.slidingWindow() != null
-                && (!source.family().declares("use_sliding_window") || source.useSlidingWindow());
-        if (window) {
+        if (source.usesSlidingWindow()) {
             out.add("the source uses a sliding attention window " + source.slidingWindow()
                     + "; the native format has full causal attention");
         }

@@ -35,7 +35,7 @@ final class TargetConfigs {
         if (s.family().declares("use_sliding_window")) {
             b.useSlidingWindow(s.useSlidingWindow()).slidingWindow(s.slidingWindow())
                     .maxWindowLayers(s.maxWindowLayers());
-        } else if (s.slidingWindow() != null) {
+        } else if (s.usesSlidingWindow()) {
             // Mistral: every layer uses the window; in Qwen's encoding, windowed from layer 0 on.
             b.useSlidingWindow(true).slidingWindow(s.slidingWindow()).maxWindowLayers(0);
         } else {
