@@ -57,15 +57,9 @@ final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Map<String, String> overrides = overrides(sets);
-        List<Planned> planned = new ArrayList<>();
-        for (Path file : recipes) {
-            Recipe recipe = RecipeParser.read(file, overrides);
-            for (Step step : recipe.steps()) {
-                planned.add(new Planned(recipe, step, StepArgs.of(recipe, step)));
-            }
-        }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        List<Planned> planned = plan(overrides, err);
         PrintWriter stepOut = json ? err : out;
         List<StepResult> results = new ArrayList<>();
         boolean stop = false;
@@ -110,6 +104,71 @@ final class RunCommand implements Callable<Integer> {
             out.print(table(results));
         }
         return interrupted != null ? interrupted : worst;
+    }
+
+    /**
+     * Every step of every recipe, validated. All problems are found before one is reported, so a
+     * recipe with three mistakes takes one run to fix, not three: each is printed as its own error
+     * line and the last is thrown (same kind, same exit code).
+     */
+    private List<Planned> plan(Map<String, String> overrides, PrintWriter err) {
+        List<Planned> planned = new ArrayList<>();
+        List<UpcycleException> errors = new ArrayList<>();
+        java.util.Set<String> unused = new java.util.LinkedHashSet<>(overrides.keySet());
+        for (Path file : recipes) {
+            Recipe recipe;
+            try {
+                recipe = RecipeParser.read(file, overrides);
+            } catch (UpcycleException e) {
+                errors.add(e);
+                unused.clear(); // an unreadable recipe may be the one that uses them
+                continue;
+            }
+            unused.removeIf(name -> uses(recipe, name));
+            for (Step step : recipe.steps()) {
+                try {
+                    planned.add(new Planned(recipe, step, StepArgs.of(recipe, step)));
+                } catch (UpcycleException e) {
+                    errors.add(e);
+                }
+            }
+        }
+        for (String name : unused) {
+            errors.add(new UpcycleException(ErrorKind.InvalidOption, "--set " + name,
+                    "no recipe uses ${" + name + "}" + dev.upcycle.error.Suggestions.didYouMean(name, declared())));
+        }
+        if (errors.isEmpty()) {
+            return planned;
+        }
+        for (UpcycleException e : errors.subList(0, errors.size() - 1)) {
+            err.println("upcycle: " + e.line());
+            if (e.hint() != null) {
+                err.println("  " + e.hint());
+            }
+        }
+        throw errors.get(errors.size() - 1);
+    }
+
+    /** Whether the recipe's text refers to the variable (in a step or in another variable). */
+    private static boolean uses(Recipe recipe, String name) {
+        try {
+            return java.nio.file.Files.readString(recipe.file()).contains("${" + name + "}");
+        } catch (java.io.IOException | RuntimeException e) {
+            return true; // it was just read; if it cannot be read again, do not guess
+        }
+    }
+
+    /** The variables the recipes declare, for suggestions. */
+    private List<String> declared() {
+        List<String> names = new ArrayList<>();
+        for (Path file : recipes) {
+            try {
+                names.addAll(RecipeParser.read(file, Map.of()).vars().keySet());
+            } catch (UpcycleException e) {
+                // a recipe that does not parse without the overrides offers no names
+            }
+        }
+        return names;
     }
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_.-]*");

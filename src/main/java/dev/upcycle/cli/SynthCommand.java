@@ -82,10 +82,14 @@ final class SynthCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         FamilyRegistry registry = FamilyRegistry.builtIn();
-        Family fam = registry.byName(family);
+        // Only the families synth can write are offered: the dense ones.
+        java.util.List<String> dense = registry.dense().stream().map(Family::name).toList();
+        Family fam = registry.find(family).orElseThrow(() -> new UpcycleException(ErrorKind.InvalidOption, "--family",
+                "\"" + family + "\" is not one of " + String.join(", ", dense)
+                        + dev.upcycle.error.Suggestions.didYouMean(family, dense)));
         if (fam.moe()) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--family",
-                    family + " is a MoE family; synth writes dense checkpoints (llama, mistral, qwen2, qwen3)",
+                    family + " is a MoE family; synth writes dense checkpoints (" + String.join(", ", dense) + ")",
                     "synthesise a dense model, then upcycle it with 'upcycle convert'");
         }
         DType type = Options.writableDtype(dtype, "--dtype");

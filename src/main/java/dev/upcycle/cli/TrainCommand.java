@@ -172,11 +172,10 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
         try {
             return Enum.valueOf(type, value.toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            StringBuilder allowed = new StringBuilder();
-            for (E c : type.getEnumConstants()) {
-                allowed.append(allowed.length() == 0 ? "" : ", ").append(c.name().toLowerCase(Locale.ROOT));
-            }
-            throw new UpcycleException(ErrorKind.InvalidOption, option, value + " is not one of " + allowed);
+            java.util.List<String> names = java.util.Arrays.stream(type.getEnumConstants())
+                    .map(c -> c.name().toLowerCase(Locale.ROOT)).toList();
+            throw new UpcycleException(ErrorKind.InvalidOption, option, value + " is not one of "
+                    + String.join(", ", names) + dev.upcycle.error.Suggestions.didYouMean(value, names));
         }
     }
 

@@ -44,7 +44,7 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "DIR", description = "The checkpoint directory to verify, or a model id ORG/NAME[@REVISION] in the Hugging Face cache.")
+    @Parameters(index = "0", paramLabel = "PATH", descriptionKey = "dir", description = "The checkpoint directory to verify, a single .safetensors file, or a model id ORG/NAME[@REVISION] in the Hugging Face cache.")
     Path dir;
 
     @Option(names = "--against", paramLabel = "DENSE_DIR",
@@ -66,6 +66,11 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
     public Integer call() {
         dir = ModelArgs.dir(dir);
         against = ModelArgs.dir(against);
+        if (against != null && java.nio.file.Files.isRegularFile(dir)) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--against",
+                    "the functional check runs a model directory (config.json and weights), not a single file",
+                    "give the directory of " + dir.getFileName());
+        }
         if (tolerance != null && !(tolerance >= 0 && Double.isFinite(tolerance))) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--tolerance", tolerance + " must be >= 0");
         }
