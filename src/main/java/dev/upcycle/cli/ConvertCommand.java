@@ -64,15 +64,15 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             description = "Split the dense FFN into G neuron shards per copy; 1 or a divisor of the intermediate size (default: ${DEFAULT-VALUE}).")
     int granularity;
 
-    @Option(names = "--routing", paramLabel = "MODE", defaultValue = "softmax-topk",
+    @Option(names = "--routing", completionCandidates = Candidates.Routing.class, paramLabel = "MODE", defaultValue = "softmax-topk",
             description = "softmax-topk (softmax over all experts, top-K, no renormalisation; the paper's choice) or topk-softmax (default: ${DEFAULT-VALUE}).")
     String routing;
 
-    @Option(names = "--scaling", paramLabel = "MODE", defaultValue = "paper",
+    @Option(names = "--scaling", completionCandidates = Candidates.Scaling.class, paramLabel = "MODE", defaultValue = "paper",
             description = "paper (Megatron's equal split), exact-balanced, exact-down or none; see docs/method.md, Scaling modes (default: ${DEFAULT-VALUE}).")
     String scaling;
 
-    @Option(names = "--router-init", paramLabel = "MODE", defaultValue = "virtual-group",
+    @Option(names = "--router-init", completionCandidates = Candidates.Router.class, paramLabel = "MODE", defaultValue = "virtual-group",
             description = "virtual-group, random or zero (default: ${DEFAULT-VALUE}; random for merges of several seeds).")
     String routerInit;
 
@@ -88,7 +88,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             description = "Intermediate size of the shared expert (required for --shared-expert-mode split).")
     Integer sharedExpertSize;
 
-    @Option(names = "--shared-expert-mode", paramLabel = "MODE", defaultValue = "split",
+    @Option(names = "--shared-expert-mode", completionCandidates = Candidates.SharedMode.class, paramLabel = "MODE", defaultValue = "split",
             description = "split (the first F_S neurons form the shared expert) or full-copy (default: ${DEFAULT-VALUE}).")
     String sharedExpertMode;
 
@@ -96,11 +96,11 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             description = "all, every:N (layers L with (L+1) mod N = 0) or a list like 0,2,5-7; other layers stay dense (default: ${DEFAULT-VALUE}).")
     String layers;
 
-    @Option(names = "--target", paramLabel = "NAME", defaultValue = "auto",
+    @Option(names = "--target", completionCandidates = Candidates.Target.class, paramLabel = "NAME", defaultValue = "auto",
             description = "auto, mixtral, qwen2-moe, qwen3-moe, native (needed for attention experts); auto picks a target that preserves the source's function (default: ${DEFAULT-VALUE}).")
     String target;
 
-    @Option(names = "--attention", paramLabel = "MODE", defaultValue = "keep",
+    @Option(names = "--attention", completionCandidates = Candidates.Attention.class, paramLabel = "MODE", defaultValue = "keep",
             description = "keep, moa-separate (experts own q, k, v, o) or moa-shared-kv (experts own q, o; one k, v per layer); MoA writes the native format (default: ${DEFAULT-VALUE}).")
     String attention;
 
@@ -112,7 +112,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             description = "Attention experts per token, renormalised; soft routing (all experts) when omitted or equal to M.")
     Integer attentionTopK;
 
-    @Option(names = "--attention-router-init", paramLabel = "MODE", defaultValue = "random",
+    @Option(names = "--attention-router-init", completionCandidates = Candidates.AttentionRouter.class, paramLabel = "MODE", defaultValue = "random",
             description = "random (N(0, --router-std^2)) or zero; zero with one seed never lets identical experts diverge (default: ${DEFAULT-VALUE}).")
     String attentionRouterInit;
 
@@ -124,7 +124,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             description = "Add N(0, SIGMA^2) noise to every copied expert weight (attention and FFN), so identical experts can diverge even under a zero router; step 0 is then approximate (default: ${DEFAULT-VALUE}).")
     double expertNoiseStd;
 
-    @Option(names = "--block-layout", paramLabel = "LAYOUT", defaultValue = "seed",
+    @Option(names = "--block-layout", completionCandidates = Candidates.BlockLayout.class, paramLabel = "LAYOUT", defaultValue = "seed",
             description = "seed, sequential or parallel: the output's blocks; a layout the seed does not have needs --force-parallel (default: ${DEFAULT-VALUE}).")
     String blockLayout;
 
@@ -136,7 +136,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             description = "Accept a block layout the seed was not trained with; step 0 then no longer matches the seed.")
     boolean forceParallel;
 
-    @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "keep",
+    @Option(names = "--dtype", completionCandidates = Candidates.ConvertDtype.class, paramLabel = "TYPE", defaultValue = "keep",
             description = "keep, f32, bf16 or f16 (default: ${DEFAULT-VALUE}).")
     String dtype;
 

@@ -25,7 +25,7 @@ import picocli.CommandLine.Option;
         footer = "  upcycle synth --family qwen2 --layers 2 --hidden 64 -o /tmp/tiny-qwen2")
 final class SynthCommand implements Callable<Integer> {
 
-    @Option(names = "--family", required = true, paramLabel = "NAME",
+    @Option(names = "--family", completionCandidates = Candidates.DenseFamily.class, required = true, paramLabel = "NAME",
             description = "Dense family: llama, mistral, qwen2 or qwen3.")
     String family;
 
@@ -68,7 +68,7 @@ final class SynthCommand implements Callable<Integer> {
                     + "and NORMS (1 or 2) norms per block, in the native upcycle_moa format.")
     Integer parallelBlocks;
 
-    @Option(names = "--dtype", defaultValue = "f32", paramLabel = "f32|bf16|f16",
+    @Option(names = "--dtype", completionCandidates = Candidates.Dtype.class, defaultValue = "f32", paramLabel = "f32|bf16|f16",
             description = "Weight dtype (default: ${DEFAULT-VALUE}).")
     String dtype;
 
