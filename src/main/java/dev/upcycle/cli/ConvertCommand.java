@@ -185,6 +185,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         ProgressBar bar = ProgressBar.onTerminal(err, "convert", () -> converter.outputBytes(inputs, request),
                 quiet || json);
         Converter.Result r;
+        long started = System.nanoTime();
         try {
             // The bar advances when the executor starts the next tensor, i.e. when the previous one is written.
             long[] previous = {0};
@@ -223,9 +224,12 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             doc.put("output", r.output().toString());
             out.println(Json.pretty(doc));
         } else if (!quiet) {
-            out.printf("wrote %s: %s %s, %,d parameters (%,d active), step 0 %s%n", r.output(), plan.target().cliName(),
-                    plan.spec().configName(), plan.totalParameters(), plan.activeParameters(),
-                    plan.fidelity().verdict().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' '));
+            out.printf("wrote %s: %s %s%s, %,d parameters (%,d active), step 0 %s; %s in %.1f s%n", r.output(),
+                    plan.target().cliName(), plan.spec().configName(), attentionExperts(plan),
+                    plan.totalParameters(), plan.activeParameters(),
+                    plan.fidelity().verdict().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' '),
+                    size(r.outputs().stream().mapToLong(dev.upcycle.io.FileDigest::size).sum()),
+                    (System.nanoTime() - started) / 1e9);
         }
         return 0;
     }
@@ -252,6 +256,30 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         BlockSpec block = new BlockSpec(BlockSpec.parseLayout(blockLayout), parallelNorms, forceParallel);
         return new UpcycleRequest(b.build(), target, LayerSelection.parse(layers), type, Options.size(maxShardSize),
                 allowApproximate, UpcycleRequest.DEFAULT_AUX_LOSS, moa, block, expertNoiseStd);
+    }
+
+    /** ", 4 attention experts (moa-shared-kv)" for a MoA output, else "". */
+    private static String attentionExperts(UpcyclePlan plan) {
+        MoaSpec moa = plan.request().moa();
+        if (moa == null) {
+            return "";
+        }
+        return String.format(java.util.Locale.ROOT, " with %d attention experts%s (moa-%s)", moa.experts(),
+                moa.activeExperts() == moa.experts() ? ""
+                        : ", top-" + moa.activeExperts(), moa.variant().token().replace('_', '-'));
+    }
+
+    /** Bytes in the largest unit that keeps a number >= 1: "4.86 GB", "7.9 MB". */
+    static String size(long bytes) {
+        String[] units = {"B", "KB", "MB", "GB", "TB"};
+        double v = bytes;
+        int u = 0;
+        while (v >= 1000 && u < units.length - 1) {
+            v /= 1000;
+            u++;
+        }
+        return u == 0 ? bytes + " B" : String.format(java.util.Locale.ROOT, v >= 100 ? "%.0f %s" : v >= 10 ? "%.1f %s"
+                : "%.2f %s", v, units[u]);
     }
 
     /** {@code --shared-kv-init}, refused when given without moa-shared-kv. */

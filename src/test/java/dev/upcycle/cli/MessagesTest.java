@@ -96,6 +96,18 @@ class MessagesTest {
     }
 
     @Test
+    void theConvertSummaryGivesSizeAndTimeAndNamesAttentionExperts() {
+        Cli ffn = Cli.run("convert", TINY, "-o", tmp.resolve("ffn").toString(), "--routing", "topk-softmax");
+        assertThat(ffn.code()).as(ffn.err()).isZero();
+        assertThat(ffn.out()).matches("(?s)wrote .*: mixtral E8G1T2, [0-9,]+ parameters \\([0-9,]+ active\\), step 0 exact; "
+                + "[0-9.]+ (KB|MB) in [0-9]+\\.[0-9] s\n").doesNotContain("attention");
+        Cli moa = Cli.run("convert", TINY, "-o", tmp.resolve("moa").toString(), "--routing", "topk-softmax",
+                "--attention", "moa-shared-kv", "--attention-experts", "4");
+        assertThat(moa.code()).as(moa.err()).isZero();
+        assertThat(moa.out()).contains("with 4 attention experts (moa-shared-kv)");
+    }
+
+    @Test
     void verifyAcceptsASingleSafetensorsFile() {
         Cli r = Cli.run("verify", TINY + "/model.safetensors");
         assertThat(r.code()).as(r.err()).isZero();
