@@ -179,7 +179,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         PrintWriter err = spec.commandLine().getErr();
         if (dryRun) {
             UpcyclePlan plan = converter.plan(inputs, request);
-            out.print(json ? Json.pretty(PlanReport.json(plan)) + "\n" : PlanReport.text(plan));
+            out.print(json ? Json.pretty(document(PlanReport.json(plan))) + "\n" : PlanReport.text(plan));
             return 0;
         }
         ProgressBar bar = ProgressBar.onTerminal(err, "convert", () -> converter.outputBytes(inputs, request),
@@ -220,7 +220,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             err.println("upcycle: note: " + PlanReport.transformers(plan));
         }
         if (json) {
-            ObjectNode doc = PlanReport.summary(plan);
+            ObjectNode doc = document(PlanReport.summary(plan));
             doc.put("output", r.output().toString());
             out.println(Json.pretty(doc));
         } else if (!quiet) {
@@ -256,6 +256,23 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         BlockSpec block = new BlockSpec(BlockSpec.parseLayout(blockLayout), parallelNorms, forceParallel);
         return new UpcycleRequest(b.build(), target, LayerSelection.parse(layers), type, Options.size(maxShardSize),
                 allowApproximate, UpcycleRequest.DEFAULT_AUX_LOSS, moa, block, expertNoiseStd);
+    }
+
+    /**
+     * The plan's JSON in the shared frame, with the parameter counts under one name, as in
+     * {@code inspect}: {@code parameters: {total, active}}.
+     */
+    private static ObjectNode document(ObjectNode plan) {
+        ObjectNode doc = Json.document(true, plan);
+        if (doc.has("total_parameters") && doc.has("active_parameters")) {
+            com.fasterxml.jackson.databind.JsonNode total = doc.remove("total_parameters");
+            com.fasterxml.jackson.databind.JsonNode active = doc.remove("active_parameters");
+            ObjectNode p = JsonNodeFactory.instance.objectNode();
+            p.set("total", total);
+            p.set("active", active);
+            doc.set("parameters", p);
+        }
+        return doc;
     }
 
     /** ", 4 attention experts (moa-shared-kv)" for a MoA output, else "". */
@@ -339,6 +356,18 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
 
     /** The plan of the conversion that ran, for the run summary. */
     private UpcyclePlan written;
+
+    @Override
+    public java.util.Map<String, Object> jsonFigures() {
+        if (written == null) {
+            return java.util.Map.of();
+        }
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("step_0", written.fidelity().verdict().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' '));
+        m.put("active_parameters", written.activeParameters());
+        m.put("total_parameters", written.totalParameters());
+        return m;
+    }
 
     @Override
     public java.util.Map<String, String> keyFigures() {

@@ -66,7 +66,7 @@ final class RunCommand implements Callable<Integer> {
         Integer interrupted = null;
         for (Planned p : planned) {
             if (stop) {
-                results.add(new StepResult(p, "skipped", -1, 0, Map.of()));
+                results.add(new StepResult(p, "skipped", -1, 0, Map.of(), Map.of()));
                 continue;
             }
             if (Cancellation.requested()) {
@@ -87,7 +87,8 @@ final class RunCommand implements Callable<Integer> {
             double seconds = (System.nanoTime() - start) / 1e9;
             Object command = cl.getSubcommands().get(p.step.command()).getCommand();
             Map<String, String> figures = command instanceof KeyFigures k ? k.keyFigures() : Map.of();
-            results.add(new StepResult(p, code == 0 ? "ok" : "failed", code, seconds, figures));
+            Map<String, Object> jsonFigures = command instanceof KeyFigures k ? k.jsonFigures() : Map.of();
+            results.add(new StepResult(p, code == 0 ? "ok" : "failed", code, seconds, figures, jsonFigures));
             stepOut.flush();
             if (Cancellation.requested() && code != 0) {
                 // The step was stopped by the signal and has printed what it removed and kept.
@@ -214,7 +215,7 @@ final class RunCommand implements Callable<Integer> {
     }
 
     private static ObjectNode json(List<StepResult> results, int worst) {
-        ObjectNode root = JsonNodeFactory.instance.objectNode();
+        ObjectNode root = Json.document(worst == 0);
         root.put("exit_code", worst);
         ArrayNode steps = root.putArray("steps");
         for (StepResult r : results) {
@@ -229,7 +230,15 @@ final class RunCommand implements Callable<Integer> {
                 s.put("seconds", Math.round(r.seconds * 1000) / 1000.0);
             }
             ObjectNode f = s.putObject("figures");
-            r.figures.forEach(f::put);
+            r.jsonFigures.forEach((k, v) -> {
+                if (v instanceof Double || v instanceof Float) {
+                    f.put(k, ((Number) v).doubleValue());
+                } else if (v instanceof Number n) {
+                    f.put(k, n.longValue());
+                } else {
+                    f.put(k, String.valueOf(v));
+                }
+            });
         }
         return root;
     }
@@ -241,6 +250,7 @@ final class RunCommand implements Callable<Integer> {
     private record Planned(Recipe recipe, Step step, List<String> args) {
     }
 
-    record StepResult(Planned planned, String status, int code, double seconds, Map<String, String> figures) {
+    record StepResult(Planned planned, String status, int code, double seconds, Map<String, String> figures,
+                      Map<String, Object> jsonFigures) {
     }
 }

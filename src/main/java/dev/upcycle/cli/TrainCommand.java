@@ -1,6 +1,5 @@
 package dev.upcycle.cli;
 
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.data.TokenSource;
 import dev.upcycle.error.ErrorKind;
@@ -152,17 +151,17 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
         result = TrainLoop.run(config, output.quiet() && !json ? new PrintWriter(PrintWriter.nullWriter()) : log,
                 terminal);
         if (json) {
-            ObjectNode o = JsonNodeFactory.instance.objectNode();
+            ObjectNode o = Json.document(true);
             o.put("output", result.output().toString());
             o.put("steps", result.steps());
             o.put("final_loss", result.finalLoss());
             if (result.evalLoss() != null) {
                 o.put("eval_loss", result.evalLoss());
             }
-            o.put("tokens_per_s", result.tokensPerSecond());
+            o.put("tokens_per_second", result.tokensPerSecond());
             o.put("device", result.device());
             o.put("tokenization", result.tokenization());
-            o.set("config", config.toJson());
+            o.set("config", Json.snakeKeys(config.toJson()));
             spec.commandLine().getOut().println(Json.pretty(o));
         }
         return 0;

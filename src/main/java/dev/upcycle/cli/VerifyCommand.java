@@ -127,9 +127,9 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
 
     static ObjectNode json(VerifyReport r) {
         JsonNodeFactory f = JsonNodeFactory.instance;
-        ObjectNode root = f.objectNode();
+        // ok: every check passed (exit 0); a malformed input also exits 3 with ok false.
+        ObjectNode root = Json.document(r.passed() && r.inputError().isEmpty());
         root.put("checkpoint", r.checkpoint());
-        root.put("passed", r.passed());
         ArrayNode checks = root.putArray("checks");
         for (CheckResult c : r.checks()) {
             ObjectNode o = checks.addObject();
@@ -143,7 +143,7 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
         if (fr != null) {
             ObjectNode o = root.putObject("functional");
             o.put("against", fr.against());
-            o.put("passed", fr.passed());
+            o.put("ok", fr.passed());
             o.put("tolerance", fr.tolerance());
             o.put("tolerance_basis", fr.toleranceBasis());
             ArrayNode lengths = o.putArray("sequence_lengths");
@@ -163,6 +163,20 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
     /** JSON has no NaN or Inf: a non-finite error (NaN in an output) is written as null. */
     private static com.fasterxml.jackson.databind.JsonNode number(double v) {
         return Double.isFinite(v) ? JsonNodeFactory.instance.numberNode(v) : JsonNodeFactory.instance.nullNode();
+    }
+
+    @Override
+    public java.util.Map<String, Object> jsonFigures() {
+        if (report == null) {
+            return java.util.Map.of();
+        }
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("checks_passed", (long) (report.checks().size() - report.failures()));
+        m.put("checks", (long) report.checks().size());
+        if (report.functional() != null && Double.isFinite(report.functional().logitsError())) {
+            m.put("logits_error", report.functional().logitsError());
+        }
+        return m;
     }
 
     @Override
