@@ -1,5 +1,7 @@
 package dev.upcycle.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.convert.Converter;
 import dev.upcycle.convert.PlanReport;
@@ -64,15 +66,15 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             description = "Split the dense FFN into G neuron shards per copy; 1 or a divisor of the intermediate size (default: ${DEFAULT-VALUE}).")
     int granularity;
 
-    @Option(names = "--routing", paramLabel = "MODE", defaultValue = "topk-softmax",
+    @Option(names = "--routing", completionCandidates = Candidates.Routing.class, paramLabel = "MODE", defaultValue = "topk-softmax",
             description = "topk-softmax (top-K, then softmax over them: exact at step 0, Mixtral's) or softmax-topk (softmax over all experts, top-K, no renormalisation; the paper's choice, see recipes/paper.yaml) (default: ${DEFAULT-VALUE}).")
     String routing;
 
-    @Option(names = "--scaling", paramLabel = "MODE", defaultValue = "paper",
+    @Option(names = "--scaling", completionCandidates = Candidates.Scaling.class, paramLabel = "MODE", defaultValue = "paper",
             description = "paper (Megatron's equal split), exact-balanced, exact-down or none; see docs/method.md, Scaling modes (default: ${DEFAULT-VALUE}).")
     String scaling;
 
-    @Option(names = "--router-init", paramLabel = "MODE", defaultValue = "virtual-group",
+    @Option(names = "--router-init", completionCandidates = Candidates.Router.class, paramLabel = "MODE", defaultValue = "virtual-group",
             description = "virtual-group, random or zero (default: ${DEFAULT-VALUE}; random for merges of several seeds).")
     String routerInit;
 
@@ -88,7 +90,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             description = "Intermediate size of the shared expert (required for --shared-expert-mode split).")
     Integer sharedExpertSize;
 
-    @Option(names = "--shared-expert-mode", paramLabel = "MODE", defaultValue = "split",
+    @Option(names = "--shared-expert-mode", completionCandidates = Candidates.SharedMode.class, paramLabel = "MODE", defaultValue = "split",
             description = "split (the first F_S neurons form the shared expert) or full-copy (default: ${DEFAULT-VALUE}).")
     String sharedExpertMode;
 
@@ -96,11 +98,11 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             description = "all, every:N (layers L with (L+1) mod N = 0) or a list like 0,2,5-7; other layers stay dense (default: ${DEFAULT-VALUE}).")
     String layers;
 
-    @Option(names = "--target", paramLabel = "NAME", defaultValue = "auto",
+    @Option(names = "--target", completionCandidates = Candidates.Target.class, paramLabel = "NAME", defaultValue = "auto",
             description = "auto, mixtral, qwen2-moe, qwen3-moe, native (needed for attention experts); auto picks a target that preserves the source's function (default: ${DEFAULT-VALUE}).")
     String target;
 
-    @Option(names = "--attention", paramLabel = "MODE", defaultValue = "keep",
+    @Option(names = "--attention", completionCandidates = Candidates.Attention.class, paramLabel = "MODE", defaultValue = "keep",
             description = "keep, moa-separate (experts own q, k, v, o) or moa-shared-kv (experts own q, o; one k, v per layer); MoA writes the native format (default: ${DEFAULT-VALUE}).")
     String attention;
 
@@ -112,7 +114,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             description = "Attention experts per token, renormalised; soft routing (all experts) when omitted or equal to M.")
     Integer attentionTopK;
 
-    @Option(names = "--attention-router-init", paramLabel = "MODE", defaultValue = "random",
+    @Option(names = "--attention-router-init", completionCandidates = Candidates.AttentionRouter.class, paramLabel = "MODE", defaultValue = "random",
             description = "random (N(0, --router-std^2)) or zero; zero with one seed never lets identical experts diverge (default: ${DEFAULT-VALUE}).")
     String attentionRouterInit;
 
@@ -124,7 +126,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             description = "Add N(0, SIGMA^2) noise to every copied expert weight (attention and FFN), so identical experts can diverge even under a zero router; step 0 is then approximate (default: ${DEFAULT-VALUE}).")
     double expertNoiseStd;
 
-    @Option(names = "--block-layout", paramLabel = "LAYOUT", defaultValue = "seed",
+    @Option(names = "--block-layout", completionCandidates = Candidates.BlockLayout.class, paramLabel = "LAYOUT", defaultValue = "seed",
             description = "seed, sequential or parallel: the output's blocks; a layout the seed does not have needs --force-parallel (default: ${DEFAULT-VALUE}).")
     String blockLayout;
 
@@ -136,7 +138,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             description = "Accept a block layout the seed was not trained with; step 0 then no longer matches the seed.")
     boolean forceParallel;
 
-    @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "keep",
+    @Option(names = "--dtype", completionCandidates = Candidates.ConvertDtype.class, paramLabel = "TYPE", defaultValue = "keep",
             description = "keep, f32, bf16 or f16 (default: ${DEFAULT-VALUE}).")
     String dtype;
 
@@ -182,12 +184,13 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         PrintWriter err = spec.commandLine().getErr();
         if (dryRun) {
             UpcyclePlan plan = converter.plan(inputs, request);
-            out.print(json ? Json.pretty(PlanReport.json(plan)) + "\n" : PlanReport.text(plan, tensors, verbose));
+            out.print(json ? Json.pretty(document(PlanReport.json(plan))) + "\n" : PlanReport.text(plan, tensors, verbose));
             return 0;
         }
         ProgressBar bar = ProgressBar.onTerminal(err, "convert", () -> converter.outputBytes(inputs, request),
                 quiet || json);
         Converter.Result r;
+        long started = System.nanoTime();
         try {
             // The bar advances when the executor starts the next tensor, i.e. when the previous one is written.
             long[] previous = {0};
@@ -227,13 +230,16 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             err.println("upcycle: note: " + PlanReport.transformers(plan));
         }
         if (json) {
-            ObjectNode doc = PlanReport.summary(plan);
+            ObjectNode doc = document(PlanReport.summary(plan));
             doc.put("output", r.output().toString());
             out.println(Json.pretty(doc));
         } else if (!quiet) {
-            out.printf("wrote %s: %s %s, %,d parameters (%,d active), step 0 %s%n", r.output(), plan.target().cliName(),
-                    plan.spec().configName(), plan.totalParameters(), plan.activeParameters(),
-                    plan.fidelity().verdict().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' '));
+            out.printf("wrote %s: %s %s%s, %,d parameters (%,d active), step 0 %s; %s in %.1f s%n", r.output(),
+                    plan.target().cliName(), plan.spec().configName(), attentionExperts(plan),
+                    plan.totalParameters(), plan.activeParameters(),
+                    plan.fidelity().verdict().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' '),
+                    size(r.outputs().stream().mapToLong(dev.upcycle.io.FileDigest::size).sum()),
+                    (System.nanoTime() - started) / 1e9);
         }
         return 0;
     }
@@ -256,6 +262,47 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         BlockSpec block = new BlockSpec(BlockSpec.parseLayout(blockLayout), parallelNorms, forceParallel);
         return new UpcycleRequest(b.build(), target, LayerSelection.parse(layers), type, Options.size(maxShardSize),
                 allowApproximate, UpcycleRequest.DEFAULT_AUX_LOSS, moa, block, expertNoiseStd);
+    }
+
+    /**
+     * The plan's JSON in the shared frame, with the parameter counts under one name, as in
+     * {@code inspect}: {@code parameters: {total, active}}.
+     */
+    private static ObjectNode document(ObjectNode plan) {
+        ObjectNode doc = Json.document(true, plan);
+        if (doc.has("total_parameters") && doc.has("active_parameters")) {
+            JsonNode total = doc.remove("total_parameters");
+            JsonNode active = doc.remove("active_parameters");
+            ObjectNode p = JsonNodeFactory.instance.objectNode();
+            p.set("total", total);
+            p.set("active", active);
+            doc.set("parameters", p);
+        }
+        return doc;
+    }
+
+    /** ", 4 attention experts (moa-shared-kv)" for a MoA output, else "". */
+    private static String attentionExperts(UpcyclePlan plan) {
+        MoaSpec moa = plan.request().moa();
+        if (moa == null) {
+            return "";
+        }
+        return String.format(java.util.Locale.ROOT, " with %d attention experts%s (moa-%s)", moa.experts(),
+                moa.activeExperts() == moa.experts() ? ""
+                        : ", top-" + moa.activeExperts(), moa.variant().token().replace('_', '-'));
+    }
+
+    /** Bytes in the largest unit that keeps a number >= 1: "4.86 GB", "7.9 MB". */
+    static String size(long bytes) {
+        String[] units = {"B", "KB", "MB", "GB", "TB"};
+        double v = bytes;
+        int u = 0;
+        while (v >= 1000 && u < units.length - 1) {
+            v /= 1000;
+            u++;
+        }
+        return u == 0 ? bytes + " B" : String.format(java.util.Locale.ROOT, v >= 100 ? "%.0f %s" : v >= 10 ? "%.1f %s"
+                : "%.2f %s", v, units[u]);
     }
 
     /** {@code --shared-kv-init}, refused when given without moa-shared-kv. */
@@ -301,6 +348,18 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
 
     /** The plan of the conversion that ran, for the run summary. */
     private UpcyclePlan written;
+
+    @Override
+    public java.util.Map<String, Object> jsonFigures() {
+        if (written == null) {
+            return java.util.Map.of();
+        }
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("step_0", written.fidelity().verdict().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' '));
+        m.put("active_parameters", written.activeParameters());
+        m.put("total_parameters", written.totalParameters());
+        return m;
+    }
 
     @Override
     public java.util.Map<String, String> keyFigures() {

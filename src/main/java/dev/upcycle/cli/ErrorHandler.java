@@ -98,9 +98,33 @@ final class ErrorHandler implements CommandLine.IExecutionExceptionHandler, Comm
     public int handleParseException(CommandLine.ParameterException ex, String[] args) {
         CommandLine cl = ex.getCommandLine();
         PrintWriter err = cl.getErr();
-        err.println("upcycle: UsageError : " + commandName(cl) + " : " + oneLine(ex.getMessage()));
+        err.println("upcycle: UsageError : " + commandName(cl) + " : " + usageWhy(ex));
         err.println("  Try '" + cl.getCommandSpec().qualifiedName() + " --help'.");
         return ExitCode.USAGE.code();
+    }
+
+    /**
+     * picocli's message, with a suggestion for a mistyped command or option: {@code upcycle conver}
+     * proposes {@code convert}, {@code --expert} proposes {@code --experts}.
+     */
+    static String usageWhy(CommandLine.ParameterException ex) {
+        String why = oneLine(ex.getMessage());
+        if (!(ex instanceof CommandLine.UnmatchedArgumentException u) || u.getUnmatched().isEmpty()) {
+            return why;
+        }
+        String typed = u.getUnmatched().get(0);
+        CommandLine.Model.CommandSpec spec = ex.getCommandLine().getCommandSpec();
+        if (u.isUnknownOption()) {
+            List<String> names = new java.util.ArrayList<>();
+            spec.options().forEach(o -> names.addAll(java.util.Arrays.asList(o.names())));
+            String option = typed.contains("=") ? typed.substring(0, typed.indexOf('=')) : typed;
+            return why + dev.upcycle.error.Suggestions.didYouMean(option, names);
+        }
+        if (!spec.subcommands().isEmpty() && spec.positionalParameters().isEmpty()) {
+            return "unknown command '" + typed + "'"
+                    + dev.upcycle.error.Suggestions.didYouMean(typed, spec.subcommands().keySet());
+        }
+        return why;
     }
 
     private static boolean isDebug(CommandLine.ParseResult pr) {

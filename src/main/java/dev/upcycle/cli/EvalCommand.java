@@ -1,6 +1,5 @@
 package dev.upcycle.cli;
 
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.data.TokenSource;
 import dev.upcycle.error.ErrorKind;
@@ -134,7 +133,7 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
     private void print(Evaluator.Result r, String tokenization, double seconds, boolean missed) {
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
-            ObjectNode o = JsonNodeFactory.instance.objectNode();
+            ObjectNode o = Json.document(!missed);
             o.put("model", dir.toString());
             o.put("data", data.toString());
             o.put("tokenization", tokenization);
@@ -146,7 +145,6 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
             o.put("seconds", seconds);
             if (maxLoss != null) {
                 o.put("max_loss", maxLoss);
-                o.put("passed", !missed);
             }
             out.println(Json.pretty(o));
             return;

@@ -42,7 +42,7 @@ final class InspectCommand implements Callable<Integer>, KeyFigures {
     public Integer call() {
         report = new Inspector(FamilyRegistry.builtIn()).inspect(ModelArgs.dir(path));
         if (json) {
-            ObjectNode doc = InspectionJson.of(report);
+            ObjectNode doc = Json.document(!report.hasErrors(), InspectionJson.of(report));
             spec.commandLine().getOut().println(Json.pretty(doc));
         } else {
             spec.commandLine().getOut().print(InspectionTable.of(report));

@@ -16,6 +16,7 @@ import picocli.CommandLine.ScopeType;
         mixinStandardHelpOptions = true,
         versionProvider = VersionInfo.class,
         description = "Turns dense decoder-only language models into Mixture-of-Experts models.",
+        commandListHeading = "%nCommands (upcycle COMMAND --help for each one's options and examples):%n",
         subcommands = {InspectCommand.class, ConvertCommand.class, VerifyCommand.class, EvalCommand.class,
             TrainCommand.class, SampleCommand.class, ReportCommand.class, SynthCommand.class, RunCommand.class,
             CommandLine.HelpCommand.class, picocli.AutoComplete.GenerateCompletion.class},
@@ -28,7 +29,11 @@ import picocli.CommandLine.ScopeType;
             " 4:environment or I/O failure (disk full, permission denied, output exists, not enough memory)",
             "70:internal error (a bug; the stack trace is written to a file)",
             "130:interrupted by SIGINT (Ctrl-C): stopped cleanly, staging removed, lock released",
-            "143:interrupted by SIGTERM, as for 130"})
+            "143:interrupted by SIGTERM, as for 130"},
+        footerHeading = "%nExample:%n",
+        footer = {"  upcycle convert test-fixtures/tiny-llama -o build/tiny-moe --dry-run",
+            "",
+            "Documentation: docs/README.md (method, attention experts, formats, design)."})
 public final class Main implements Runnable {
 
     @Option(names = "--debug", scope = ScopeType.INHERIT,
@@ -94,6 +99,8 @@ public final class Main implements Runnable {
         cl.setExecutionExceptionHandler(handler);
         cl.setParameterExceptionHandler(handler);
         cl.setCaseInsensitiveEnumValuesAllowed(false);
+        HelpWrap.install(cl);
+        HelpSections.install(cl);
         return cl;
     }
 }

@@ -18,7 +18,8 @@ final class Options {
             case "bf16", "bfloat16" -> DType.BF16;
             case "f16", "float16" -> DType.F16;
             default -> throw new UpcycleException(ErrorKind.InvalidOption, option,
-                    "\"" + s + "\" is not one of f32, bf16, f16");
+                    "\"" + s + "\" is not one of f32, bf16, f16"
+                            + dev.upcycle.error.Suggestions.didYouMean(s, java.util.List.of("f32", "bf16", "f16")));
         };
     }
 

@@ -57,22 +57,16 @@ final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Map<String, String> overrides = overrides(sets);
-        List<Planned> planned = new ArrayList<>();
-        for (Path file : recipes) {
-            Recipe recipe = RecipeParser.read(file, overrides);
-            for (Step step : recipe.steps()) {
-                planned.add(new Planned(recipe, step, StepArgs.of(recipe, step)));
-            }
-        }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        List<Planned> planned = plan(overrides, err);
         PrintWriter stepOut = json ? err : out;
         List<StepResult> results = new ArrayList<>();
         boolean stop = false;
         Integer interrupted = null;
         for (Planned p : planned) {
             if (stop) {
-                results.add(new StepResult(p, "skipped", -1, 0, Map.of()));
+                results.add(new StepResult(p, "skipped", -1, 0, Map.of(), Map.of()));
                 continue;
             }
             if (Cancellation.requested()) {
@@ -93,7 +87,8 @@ final class RunCommand implements Callable<Integer> {
             double seconds = (System.nanoTime() - start) / 1e9;
             Object command = cl.getSubcommands().get(p.step.command()).getCommand();
             Map<String, String> figures = command instanceof KeyFigures k ? k.keyFigures() : Map.of();
-            results.add(new StepResult(p, code == 0 ? "ok" : "failed", code, seconds, figures));
+            Map<String, Object> jsonFigures = command instanceof KeyFigures k ? k.jsonFigures() : Map.of();
+            results.add(new StepResult(p, code == 0 ? "ok" : "failed", code, seconds, figures, jsonFigures));
             stepOut.flush();
             if (Cancellation.requested() && code != 0) {
                 // The step was stopped by the signal and has printed what it removed and kept.
@@ -110,6 +105,71 @@ final class RunCommand implements Callable<Integer> {
             out.print(table(results));
         }
         return interrupted != null ? interrupted : worst;
+    }
+
+    /**
+     * Every step of every recipe, validated. All problems are found before one is reported, so a
+     * recipe with three mistakes takes one run to fix, not three: each is printed as its own error
+     * line and the last is thrown (same kind, same exit code).
+     */
+    private List<Planned> plan(Map<String, String> overrides, PrintWriter err) {
+        List<Planned> planned = new ArrayList<>();
+        List<UpcycleException> errors = new ArrayList<>();
+        java.util.Set<String> unused = new java.util.LinkedHashSet<>(overrides.keySet());
+        for (Path file : recipes) {
+            Recipe recipe;
+            try {
+                recipe = RecipeParser.read(file, overrides);
+            } catch (UpcycleException e) {
+                errors.add(e);
+                unused.clear(); // an unreadable recipe may be the one that uses them
+                continue;
+            }
+            unused.removeIf(name -> uses(recipe, name));
+            for (Step step : recipe.steps()) {
+                try {
+                    planned.add(new Planned(recipe, step, StepArgs.of(recipe, step)));
+                } catch (UpcycleException e) {
+                    errors.add(e);
+                }
+            }
+        }
+        for (String name : unused) {
+            errors.add(new UpcycleException(ErrorKind.InvalidOption, "--set " + name,
+                    "no recipe uses ${" + name + "}" + dev.upcycle.error.Suggestions.didYouMean(name, declared())));
+        }
+        if (errors.isEmpty()) {
+            return planned;
+        }
+        for (UpcycleException e : errors.subList(0, errors.size() - 1)) {
+            err.println("upcycle: " + e.line());
+            if (e.hint() != null) {
+                err.println("  " + e.hint());
+            }
+        }
+        throw errors.get(errors.size() - 1);
+    }
+
+    /** Whether the recipe's text refers to the variable (in a step or in another variable). */
+    private static boolean uses(Recipe recipe, String name) {
+        try {
+            return java.nio.file.Files.readString(recipe.file()).contains("${" + name + "}");
+        } catch (java.io.IOException | RuntimeException e) {
+            return true; // it was just read; if it cannot be read again, do not guess
+        }
+    }
+
+    /** The variables the recipes declare, for suggestions. */
+    private List<String> declared() {
+        List<String> names = new ArrayList<>();
+        for (Path file : recipes) {
+            try {
+                names.addAll(RecipeParser.read(file, Map.of()).vars().keySet());
+            } catch (UpcycleException e) {
+                // a recipe that does not parse without the overrides offers no names
+            }
+        }
+        return names;
     }
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_.-]*");
@@ -155,7 +215,7 @@ final class RunCommand implements Callable<Integer> {
     }
 
     private static ObjectNode json(List<StepResult> results, int worst) {
-        ObjectNode root = JsonNodeFactory.instance.objectNode();
+        ObjectNode root = Json.document(worst == 0);
         root.put("exit_code", worst);
         ArrayNode steps = root.putArray("steps");
         for (StepResult r : results) {
@@ -170,7 +230,15 @@ final class RunCommand implements Callable<Integer> {
                 s.put("seconds", Math.round(r.seconds * 1000) / 1000.0);
             }
             ObjectNode f = s.putObject("figures");
-            r.figures.forEach(f::put);
+            r.jsonFigures.forEach((k, v) -> {
+                if (v instanceof Double || v instanceof Float) {
+                    f.put(k, ((Number) v).doubleValue());
+                } else if (v instanceof Number n) {
+                    f.put(k, n.longValue());
+                } else {
+                    f.put(k, String.valueOf(v));
+                }
+            });
         }
         return root;
     }
@@ -182,6 +250,7 @@ final class RunCommand implements Callable<Integer> {
     private record Planned(Recipe recipe, Step step, List<String> args) {
     }
 
-    record StepResult(Planned planned, String status, int code, double seconds, Map<String, String> figures) {
+    record StepResult(Planned planned, String status, int code, double seconds, Map<String, String> figures,
+                      Map<String, Object> jsonFigures) {
     }
 }

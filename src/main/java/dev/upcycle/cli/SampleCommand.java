@@ -1,7 +1,6 @@
 package dev.upcycle.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.data.TextCodec;
 import dev.upcycle.data.TokenData;
@@ -153,7 +152,7 @@ final class SampleCommand implements Callable<Integer> {
             out.println(text);
             return;
         }
-        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        ObjectNode o = Json.document(true);
         o.put("prompt_tokens", promptTokens);
         o.put("new_tokens", ids.length);
         o.put("text", text);

@@ -34,7 +34,9 @@ final class StepArgs {
         if (sub == null || NOT_IN_RECIPES.contains(step.command())) {
             Set<String> names = new TreeSet<>(root.getSubcommands().keySet());
             names.removeAll(NOT_IN_RECIPES);
-            throw error(recipe, step, null, "unknown command '" + step.command() + "'; a step is one of " + names);
+            String hint = dev.upcycle.error.Suggestions.didYouMean(step.command(), names);
+            throw error(recipe, step, null, "unknown command '" + step.command() + "'"
+                    + (hint.isEmpty() ? "" : hint.substring(0, hint.length() - 1)) + "; a step is one of " + names);
         }
         CommandSpec spec = sub.getCommandSpec();
         List<String> options = new ArrayList<>();
@@ -48,7 +50,9 @@ final class StepArgs {
             }
             PositionalParamSpec pos = positional(spec, key);
             if (pos == null) {
-                throw error(recipe, step, key, "unknown key; " + step.command() + " accepts " + validKeys(spec));
+                String hint = dev.upcycle.error.Suggestions.didYouMean(key, keys(spec));
+                throw error(recipe, step, key, "unknown key" + (hint.isEmpty() ? "" : hint.substring(0, hint.length() - 1))
+                        + "; " + step.command() + " accepts " + validKeys(spec));
             }
             positionals.addAll(e.getValue());
         }
@@ -101,6 +105,10 @@ final class StepArgs {
     }
 
     private static String validKeys(CommandSpec spec) {
+        return String.join(", ", keys(spec));
+    }
+
+    private static Set<String> keys(CommandSpec spec) {
         Set<String> keys = new TreeSet<>();
         for (PositionalParamSpec p : spec.positionalParameters()) {
             keys.add(keyOf(p));
@@ -110,7 +118,7 @@ final class StepArgs {
                 keys.add(o.longestName().substring(2));
             }
         }
-        return String.join(", ", keys);
+        return keys;
     }
 
     /** Parses without executing, so type errors and missing required options surface before any step runs. */

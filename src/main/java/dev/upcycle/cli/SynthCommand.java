@@ -28,7 +28,7 @@ final class SynthCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--family", required = true, paramLabel = "NAME",
+    @Option(names = "--family", completionCandidates = Candidates.DenseFamily.class, required = true, paramLabel = "NAME",
             description = "Dense family: llama, mistral, qwen2 or qwen3.")
     String family;
 
@@ -71,7 +71,7 @@ final class SynthCommand implements Callable<Integer> {
                     + "and NORMS (1 or 2) norms per block, in the native upcycle_moa format.")
     Integer parallelBlocks;
 
-    @Option(names = "--dtype", defaultValue = "f32", paramLabel = "f32|bf16|f16",
+    @Option(names = "--dtype", completionCandidates = Candidates.Dtype.class, defaultValue = "f32", paramLabel = "f32|bf16|f16",
             description = "Weight dtype (default: ${DEFAULT-VALUE}).")
     String dtype;
 
@@ -85,10 +85,14 @@ final class SynthCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         FamilyRegistry registry = FamilyRegistry.builtIn();
-        Family fam = registry.byName(family);
+        // Only the families synth can write are offered: the dense ones.
+        java.util.List<String> dense = registry.dense().stream().map(Family::name).toList();
+        Family fam = registry.find(family).orElseThrow(() -> new UpcycleException(ErrorKind.InvalidOption, "--family",
+                "\"" + family + "\" is not one of " + String.join(", ", dense)
+                        + dev.upcycle.error.Suggestions.didYouMean(family, dense)));
         if (fam.moe()) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--family",
-                    family + " is a MoE family; synth writes dense checkpoints (llama, mistral, qwen2, qwen3)",
+                    family + " is a MoE family; synth writes dense checkpoints (" + String.join(", ", dense) + ")",
                     "synthesise a dense model, then upcycle it with 'upcycle convert'");
         }
         DType type = Options.writableDtype(dtype, "--dtype");

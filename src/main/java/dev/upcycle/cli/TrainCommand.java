@@ -1,6 +1,5 @@
 package dev.upcycle.cli;
 
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.data.TokenSource;
 import dev.upcycle.error.ErrorKind;
@@ -53,44 +52,44 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
     @Mixin
     TokenizerOptions.WithBinDtype tokenization;
 
-    @Option(names = "--steps", defaultValue = "200", description = "Optimizer steps (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", paramLabel = "N", defaultValue = "200", description = "Optimizer steps (default: ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--batch", defaultValue = "8", description = "Sequences per micro-batch (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--batch", paramLabel = "N", defaultValue = "8", description = "Sequences per micro-batch (default: ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--seq-len", defaultValue = "128", description = "Tokens per sequence (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seq-len", paramLabel = "L", defaultValue = "128", description = "Tokens per sequence (default: ${DEFAULT-VALUE}).")
     int seqLen;
 
-    @Option(names = "--lr", defaultValue = "3e-3",
+    @Option(names = "--lr", paramLabel = "LR", defaultValue = "3e-3",
             description = "Peak learning rate; reset to the pre-training peak, as the paper found best "
                     + "(default: ${DEFAULT-VALUE}, the pre-training peak of the shipped tiny model).")
     double lr;
 
-    @Option(names = "--min-lr", defaultValue = "3e-4", description = "Final learning rate of the cosine (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--min-lr", paramLabel = "LR", defaultValue = "3e-4", description = "Final learning rate of the cosine (default: ${DEFAULT-VALUE}).")
     double minLr;
 
     @Option(names = "--warmup", paramLabel = "STEPS", description = "Linear warmup steps (default: steps/10).")
     Integer warmup;
 
-    @Option(names = "--schedule", defaultValue = "cosine", paramLabel = "cosine|constant",
+    @Option(names = "--schedule", completionCandidates = Candidates.Schedule.class, defaultValue = "cosine", paramLabel = "cosine|constant",
             description = "Shape after warmup (default: ${DEFAULT-VALUE}).")
     String schedule;
 
-    @Option(names = "--weight-decay", defaultValue = "0.1",
+    @Option(names = "--weight-decay", paramLabel = "W", defaultValue = "0.1",
             description = "AdamW decoupled weight decay, 2-D weights only (default: ${DEFAULT-VALUE}).")
     double weightDecay;
 
-    @Option(names = "--aux-loss", defaultValue = "1e-2", description = "Load-balancing loss weight α (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--aux-loss", paramLabel = "ALPHA", defaultValue = "1e-2", description = "Load-balancing loss weight α (default: ${DEFAULT-VALUE}).")
     double auxLoss;
 
-    @Option(names = "--z-loss", defaultValue = "0", description = "Router z-loss weight β; 1e-3 is usual when on (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--z-loss", paramLabel = "BETA", defaultValue = "0", description = "Router z-loss weight β; 1e-3 is usual when on (default: ${DEFAULT-VALUE}).")
     double zLoss;
 
-    @Option(names = "--grad-clip", defaultValue = "1.0", description = "Maximum global gradient norm, 0 = off (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--grad-clip", paramLabel = "NORM", defaultValue = "1.0", description = "Maximum global gradient norm, 0 = off (default: ${DEFAULT-VALUE}).")
     double gradClip;
 
-    @Option(names = "--accumulate", defaultValue = "1", description = "Micro-batches per step (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--accumulate", paramLabel = "N", defaultValue = "1", description = "Micro-batches per step (default: ${DEFAULT-VALUE}).")
     int accumulate;
 
     @Option(names = "--data-slice", paramLabel = "I/N",
@@ -101,26 +100,26 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
     @Option(names = "--eval-data", paramLabel = "FILE", description = "Validation text or .bin, tokenized like --data.")
     Path evalData;
 
-    @Option(names = "--eval-every", defaultValue = "50", description = "Evaluate every N steps and at the end, 0 = only at the end (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--eval-every", paramLabel = "N", defaultValue = "50", description = "Evaluate every N steps and at the end, 0 = only at the end (default: ${DEFAULT-VALUE}).")
     int evalEvery;
 
-    @Option(names = "--eval-tokens", defaultValue = "65536", description = "Validation tokens per evaluation at most (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--eval-tokens", paramLabel = "N", defaultValue = "65536", description = "Validation tokens per evaluation at most (default: ${DEFAULT-VALUE}).")
     int evalTokens;
 
-    @Option(names = "--save-every", defaultValue = "100", description = "Checkpoint every N steps to OUT/checkpoints/step-N, 0 = never (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--save-every", paramLabel = "N", defaultValue = "100", description = "Checkpoint every N steps to OUT/checkpoints/step-N, 0 = never (default: ${DEFAULT-VALUE}).")
     int saveEvery;
 
-    @Option(names = "--log-every", defaultValue = "10", description = "A log line every N steps when not on a terminal (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--log-every", paramLabel = "N", defaultValue = "10", description = "A log line every N steps when not on a terminal (default: ${DEFAULT-VALUE}).")
     int logEvery;
 
     @Option(names = "--resume", paramLabel = "CHECKPOINT", description = "Continue from a checkpoints/step-N directory of an earlier run (same options).")
     Path resume;
 
-    @Option(names = "--device", defaultValue = "auto", paramLabel = "auto|cpu|gpu",
+    @Option(names = "--device", completionCandidates = Candidates.Device.class, defaultValue = "auto", paramLabel = "auto|cpu|gpu",
             description = "auto: a GPU when DJL finds a CUDA engine, else the CPU (default: ${DEFAULT-VALUE}).")
     String device;
 
-    @Option(names = "--seed", defaultValue = "0", description = "Data order (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "Data order (default: ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--compute-of", paramLabel = "DIR",
@@ -152,17 +151,17 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
         result = TrainLoop.run(config, output.quiet() && !json ? new PrintWriter(PrintWriter.nullWriter()) : log,
                 terminal);
         if (json) {
-            ObjectNode o = JsonNodeFactory.instance.objectNode();
+            ObjectNode o = Json.document(true);
             o.put("output", result.output().toString());
             o.put("steps", result.steps());
             o.put("final_loss", result.finalLoss());
             if (result.evalLoss() != null) {
                 o.put("eval_loss", result.evalLoss());
             }
-            o.put("tokens_per_s", result.tokensPerSecond());
+            o.put("tokens_per_second", result.tokensPerSecond());
             o.put("device", result.device());
             o.put("tokenization", result.tokenization());
-            o.set("config", config.toJson());
+            o.set("config", Json.snakeKeys(config.toJson()));
             spec.commandLine().getOut().println(Json.pretty(o));
         }
         return 0;
@@ -172,11 +171,10 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
         try {
             return Enum.valueOf(type, value.toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            StringBuilder allowed = new StringBuilder();
-            for (E c : type.getEnumConstants()) {
-                allowed.append(allowed.length() == 0 ? "" : ", ").append(c.name().toLowerCase(Locale.ROOT));
-            }
-            throw new UpcycleException(ErrorKind.InvalidOption, option, value + " is not one of " + allowed);
+            java.util.List<String> names = java.util.Arrays.stream(type.getEnumConstants())
+                    .map(c -> c.name().toLowerCase(Locale.ROOT)).toList();
+            throw new UpcycleException(ErrorKind.InvalidOption, option, value + " is not one of "
+                    + String.join(", ", names) + dev.upcycle.error.Suggestions.didYouMean(value, names));
         }
     }
 

@@ -44,7 +44,7 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "DIR", description = "The checkpoint directory to verify, or a model id ORG/NAME[@REVISION] in the Hugging Face cache.")
+    @Parameters(index = "0", paramLabel = "PATH", descriptionKey = "dir", description = "The checkpoint directory to verify, a single .safetensors file, or a model id ORG/NAME[@REVISION] in the Hugging Face cache.")
     Path dir;
 
     @Option(names = "--against", paramLabel = "DENSE_DIR",
@@ -66,6 +66,11 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
     public Integer call() {
         dir = ModelArgs.dir(dir);
         against = ModelArgs.dir(against);
+        if (against != null && java.nio.file.Files.isRegularFile(dir)) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--against",
+                    "the functional check runs a model directory (config.json and weights), not a single file",
+                    "give the directory of " + dir.getFileName());
+        }
         if (tolerance != null && !(tolerance >= 0 && Double.isFinite(tolerance))) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--tolerance", tolerance + " must be >= 0");
         }
@@ -122,9 +127,9 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
 
     static ObjectNode json(VerifyReport r) {
         JsonNodeFactory f = JsonNodeFactory.instance;
-        ObjectNode root = f.objectNode();
+        // ok: every check passed (exit 0); a malformed input also exits 3 with ok false.
+        ObjectNode root = Json.document(r.passed() && r.inputError().isEmpty());
         root.put("checkpoint", r.checkpoint());
-        root.put("passed", r.passed());
         ArrayNode checks = root.putArray("checks");
         for (CheckResult c : r.checks()) {
             ObjectNode o = checks.addObject();
@@ -138,7 +143,7 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
         if (fr != null) {
             ObjectNode o = root.putObject("functional");
             o.put("against", fr.against());
-            o.put("passed", fr.passed());
+            o.put("ok", fr.passed());
             o.put("tolerance", fr.tolerance());
             o.put("tolerance_basis", fr.toleranceBasis());
             ArrayNode lengths = o.putArray("sequence_lengths");
@@ -158,6 +163,20 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
     /** JSON has no NaN or Inf: a non-finite error (NaN in an output) is written as null. */
     private static com.fasterxml.jackson.databind.JsonNode number(double v) {
         return Double.isFinite(v) ? JsonNodeFactory.instance.numberNode(v) : JsonNodeFactory.instance.nullNode();
+    }
+
+    @Override
+    public java.util.Map<String, Object> jsonFigures() {
+        if (report == null) {
+            return java.util.Map.of();
+        }
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("checks_passed", (long) (report.checks().size() - report.failures()));
+        m.put("checks", (long) report.checks().size());
+        if (report.functional() != null && Double.isFinite(report.functional().logitsError())) {
+            m.put("logits_error", report.functional().logitsError());
+        }
+        return m;
     }
 
     @Override

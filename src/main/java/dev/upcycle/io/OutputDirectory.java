@@ -123,11 +123,15 @@ public final class OutputDirectory implements AutoCloseable {
         if (empty) {
             return;
         }
+        boolean ours = Files.isRegularFile(target.resolve(MARKER), LinkOption.NOFOLLOW_LINKS);
         if (!force) {
-            throw new UpcycleException(ErrorKind.OutputExists, where, "output directory exists and is not empty",
-                    FORCE_HINT);
+            // Say at once when --force would not help: it replaces only what upcycle wrote.
+            throw new UpcycleException(ErrorKind.OutputExists, where, ours ? "output directory exists and is not empty"
+                    : "output directory exists, is not empty and was not written by upcycle (no " + MARKER
+                            + "), so --force would not replace it", ours ? FORCE_HINT
+                    : "choose another output path or remove it yourself");
         }
-        if (!Files.isRegularFile(target.resolve(MARKER), LinkOption.NOFOLLOW_LINKS)) {
+        if (!ours) {
             throw new UpcycleException(ErrorKind.UnsafeOutput, where, "--force only replaces an upcycle output (one with "
                     + MARKER + "); this directory has none", "choose another output path or remove it yourself");
         }

@@ -67,7 +67,8 @@ public final class OutputLock implements AutoCloseable {
         try {
             Files.createDirectories(abs.getParent());
         } catch (IOException e) {
-            throw new UpcycleException(ErrorKind.IoError, abs.getParent().toString(), "cannot create directory: " + e, null, e);
+            throw new UpcycleException(ErrorKind.IoError, abs.toString(), "cannot create its parent directory "
+                    + abs.getParent() + ": " + IoReasons.of(e), null, e);
         }
         return take(fileFor(abs), abs.toString());
     }
@@ -100,7 +101,10 @@ public final class OutputLock implements AutoCloseable {
             ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE,
                     LinkOption.NOFOLLOW_LINKS);
         } catch (IOException e) {
-            throw new UpcycleException(ErrorKind.IoError, file.toString(), "cannot open lock file: " + e, null, e);
+            // Named by the output the user gave, not the lock file beside it: the directory that
+            // would hold both refuses new files (read-only, permissions, a pseudo file system).
+            throw new UpcycleException(ErrorKind.IoError, where, "cannot create files in " + file.getParent() + ": "
+                    + IoReasons.of(e), null, e);
         }
         try {
             FileLock lock;

@@ -30,7 +30,8 @@ public record BlockSpec(BlockLayout layout, Integer parallelNorms, boolean force
             case "sequential" -> BlockLayout.SEQUENTIAL;
             case "parallel" -> BlockLayout.PARALLEL;
             default -> throw new UpcycleException(ErrorKind.InvalidOption, "--block-layout",
-                    "\"" + s + "\" is not one of seed, sequential, parallel");
+                    "\"" + s + "\" is not one of seed, sequential, parallel"
+                            + dev.upcycle.error.Suggestions.didYouMean(s, java.util.List.of("seed", "sequential", "parallel")));
         };
     }
 

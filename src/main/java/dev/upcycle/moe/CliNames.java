@@ -30,6 +30,8 @@ final class CliNames {
         }
         String allowed = Arrays.stream(values).map(name).collect(Collectors.joining(", "));
         throw new UpcycleException(ErrorKind.InvalidOption, option,
-                "\"" + text + "\" is not a valid " + what + "; allowed values: " + allowed);
+                "\"" + text + "\" is not a valid " + what + "; allowed values: " + allowed
+                        + dev.upcycle.error.Suggestions.didYouMean(wanted,
+                                Arrays.stream(values).map(name).toList()));
     }
 }

@@ -84,7 +84,9 @@ public record MoaSpec(MoaConfig.Variant variant, int experts, Integer topK, Rout
             case "moa-separate" -> MoaConfig.Variant.SEPARATE;
             case "moa-shared-kv" -> MoaConfig.Variant.SHARED_KV;
             default -> throw new UpcycleException(ErrorKind.InvalidOption, "--attention",
-                    "\"" + attention + "\" is not one of keep, moa-separate, moa-shared-kv");
+                    "\"" + attention + "\" is not one of keep, moa-separate, moa-shared-kv"
+                            + dev.upcycle.error.Suggestions.didYouMean(attention,
+                                    java.util.List.of("keep", "moa-separate", "moa-shared-kv")));
         };
     }
 

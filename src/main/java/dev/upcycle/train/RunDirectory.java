@@ -43,12 +43,17 @@ final class RunDirectory {
             if (Files.isDirectory(out, LinkOption.NOFOLLOW_LINKS) && !empty(out)) {
                 boolean inside = c.resume() != null && c.resume().toAbsolutePath().normalize().startsWith(out);
                 if (!inside) {
+                    boolean ours = Files.isRegularFile(out.resolve(TrainConfig.FILE_NAME))
+                            || Files.isRegularFile(out.resolve(Provenance.FILE_NAME));
                     if (!c.force()) {
-                        throw new UpcycleException(ErrorKind.OutputExists, out.toString(),
-                                "output directory exists and is not empty", "pass --force to replace it");
+                        // Say at once when --force would not help: it replaces only runs and upcycle outputs.
+                        throw new UpcycleException(ErrorKind.OutputExists, out.toString(), ours
+                                ? "output directory exists and is not empty"
+                                : "output directory exists, is not empty and is neither a train run nor an upcycle "
+                                        + "output, so --force would not replace it",
+                                ours ? "pass --force to replace it" : "choose another output path or remove it yourself");
                     }
-                    if (!Files.isRegularFile(out.resolve(TrainConfig.FILE_NAME))
-                            && !Files.isRegularFile(out.resolve(Provenance.FILE_NAME))) {
+                    if (!ours) {
                         throw new UpcycleException(ErrorKind.UnsafeOutput, out.toString(), "--force only replaces a train "
                                 + "run or an upcycle output; this directory is neither", "choose another output path");
                     }

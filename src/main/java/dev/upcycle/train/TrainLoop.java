@@ -148,14 +148,13 @@ public final class TrainLoop {
                                 TokenSource.Tokens train, int[] evalIds, Batcher data, LrSchedule schedule,
                                 Checkpointing checkpoints, Path out, Device device) {
         MetricsFile metrics = MetricsFile.start(out, state.metrics());
-        Progress progress = new Progress(log, terminal, c.logEvery(), c.steps());
+        boolean routed = lm.config().moe() != null || lm.config().moa() != null;
+        Progress progress = new Progress(log, terminal, c.logEvery(), c.steps(), routed);
         progress.line(String.format(Locale.ROOT, "train %s (%s, %s) on %s (%s, %d tokens) -> %s%n  %s", c.model(),
-                lm.config().family().name(), device, c.data().file(), train.tokenization(), train.ids().length,
+                lm.config().family().name(), deviceName(device), c.data().file(), train.tokenization(), train.ids().length,
                 out, c.summary()));
-        long started = System.nanoTime();
         long tokens = state.tokensSeen();
         Path lastCheckpoint = c.resume();
-        double seconds = 0;
         for (int step = state.step() + 1; step <= c.steps(); step++) {
             double lr = schedule.at(step - 1);                                           // lr
             long t0 = System.nanoTime();
@@ -165,12 +164,11 @@ public final class TrainLoop {
             optimizer.step(params, lr);                                                  // step
             AdamW.zeroGradients(params.values());
             double stepSeconds = (System.nanoTime() - t0) / 1e9;
-            seconds += stepSeconds;
             tokens += c.tokensPerStep();
             StepMetrics m = new StepMetrics(step, lr, losses.loss(), losses.aux(), losses.z(), norm,
                     c.tokensPerStep() / stepSeconds, losses.load(), null);
             metrics.add(m);                                                              // log
-            progress.step(m, state.step(), (System.nanoTime() - started) / 1e9);
+            progress.step(m, stepSeconds, c.tokensPerStep());
             if (evalIds != null && (step == c.steps() || c.evalEvery() > 0 && step % c.evalEvery() == 0)) {
                 double evalLoss = Evaluator.evaluate(lm, evalIds, c.seqLen()).loss();    // eval
                 metrics.add(StepMetrics.eval(step, evalLoss));
@@ -187,7 +185,7 @@ public final class TrainLoop {
         Plots.expertLoad(metrics.all(), out.resolve(Plots.LOAD_FILE));
         int done = c.steps() - state.step();
         Result r = new Result(out, c.steps(), metrics.lastLoss(), metrics.lastEval(),
-                done > 0 ? done * c.tokensPerStep() / seconds : Double.NaN, device.toString(), train.tokenization());
+                done > 0 ? progress.tokensPerSecond() : Double.NaN, deviceName(device), train.tokenization());
         progress.line(String.format(Locale.ROOT, "done: %d steps, loss %.4f%s, %.0f tokens/s; model in %s",
                 r.steps(), r.finalLoss(), r.evalLoss() == null ? "" : String.format(Locale.ROOT,
                         ", eval loss %.4f", r.evalLoss()), r.tokensPerSecond(), out));
@@ -283,6 +281,11 @@ public final class TrainLoop {
     }
 
     /** auto: a CUDA GPU when the engine sees one; gpu: fail clearly without one. */
+    /** "cpu", or "gpu 0": DJL's own toString ("cpu()") is not for users. */
+    static String deviceName(Device d) {
+        return d.isGpu() ? "gpu " + d.getDeviceId() : d.getDeviceType();
+    }
+
     static Device device(TrainConfig.DeviceChoice choice) {
         Djl.offline();
         int gpus = choice == TrainConfig.DeviceChoice.CPU ? 0 : Djl.engine().getGpuCount();

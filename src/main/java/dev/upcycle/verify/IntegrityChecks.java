@@ -47,11 +47,16 @@ public final class IntegrityChecks {
 
     /** @throws UpcycleException NoCheckpoint when {@code dir} holds no checkpoint at all */
     public List<CheckResult> run(Path dir) {
-        if (!Files.isDirectory(dir)) {
-            throw new UpcycleException(ErrorKind.NoCheckpoint, dir.toString(), "not a directory");
+        // A lone .safetensors file is a checkpoint too, as for inspect and convert: its header and
+        // values are checked; it has no upcycle.json, and config.json only when one lies beside it.
+        boolean lone = Files.isRegularFile(dir) && dir.getFileName().toString().endsWith(".safetensors");
+        if (!lone && !Files.isDirectory(dir)) {
+            throw new UpcycleException(ErrorKind.NoCheckpoint, dir.toString(), Files.exists(dir)
+                    ? "not a directory or a .safetensors file" : "no such file or directory");
         }
         List<CheckResult> out = new ArrayList<>();
-        out.add(manifest(dir, progress));
+        out.add(lone ? CheckResult.skip("manifest", "a single .safetensors file: no " + Provenance.FILE_NAME)
+                : manifest(dir, progress));
         Checkpoint ckpt;
         try {
             ckpt = Checkpoint.open(dir);
@@ -77,7 +82,9 @@ public final class IntegrityChecks {
             out.add(CheckResult.pass("index", ckpt.index().isPresent()
                     ? "the index lists every tensor of its " + ckpt.files().size() + " shards exactly once"
                     : "single file, no index"));
-            out.add(config(ckpt));
+            out.add(lone && ckpt.configFile().isEmpty()
+                    ? CheckResult.skip("config", "a single .safetensors file: no config.json beside it")
+                    : config(ckpt));
             out.add(finite(ckpt, progress));
         }
         return out;
@@ -230,6 +237,9 @@ public final class IntegrityChecks {
     public static long bytesToRead(Path dir) {
         long total = 0;
         try {
+            if (Files.isRegularFile(dir)) {
+                return Files.size(dir);
+            }
             if (Files.exists(dir.resolve(Provenance.FILE_NAME))) {
                 total += Provenance.read(dir).outputs().stream().mapToLong(FileDigest::size).sum();
             }

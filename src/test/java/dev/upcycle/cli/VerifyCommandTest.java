@@ -151,7 +151,7 @@ class VerifyCommandTest {
         Cli r = Cli.run("verify", m.toString(), "--against", d.toString(), "--json");
         assertThat(r.code()).as(r.out() + r.err()).isZero();
         JsonNode f = new ObjectMapper().readTree(r.out()).get("functional");
-        assertThat(f.get("passed").asBoolean()).isTrue();
+        assertThat(f.get("ok").asBoolean()).isTrue();
         assertThat(f.get("tolerance").asDouble()).isEqualTo(1e-5);
         assertThat(f.get("sequence_lengths").toString()).isEqualTo("[1,7,64]");
         assertThat(f.get("layer_errors").size()).isEqualTo(2);

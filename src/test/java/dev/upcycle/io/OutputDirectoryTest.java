@@ -51,10 +51,21 @@ class OutputDirectoryTest {
     void refusesExistingOutputWithoutForce() throws IOException {
         Path target = Files.createDirectories(dir.resolve("out"));
         Files.writeString(target.resolve("keep"), "k");
+        Files.writeString(target.resolve(OutputDirectory.MARKER), "{}");
         UpcycleException e = assertFails(() -> OutputDirectory.create(target, false), ErrorKind.OutputExists, "out");
         assertThat(e.hint()).isEqualTo("pass --force to replace it");
         assertThat(e.exitCode().code()).isEqualTo(4);
         assertThat(names(dir)).containsExactly("out");
+    }
+
+    /** A directory upcycle did not write: the first message says that --force would not help, not "pass --force". */
+    @Test
+    void refusalOfADirectoryThatIsNotOursSaysForceWouldNotHelp() throws IOException {
+        Path target = Files.createDirectories(dir.resolve("home"));
+        Files.writeString(target.resolve("thesis.tex"), "precious");
+        UpcycleException e = assertFails(() -> OutputDirectory.create(target, false), ErrorKind.OutputExists, "home");
+        assertThat(e.why()).contains("not written by upcycle").contains("--force would not replace it");
+        assertThat(e.hint()).doesNotContain("--force").contains("choose another output path");
     }
 
     @Test

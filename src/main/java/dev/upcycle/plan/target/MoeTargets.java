@@ -52,6 +52,8 @@ public final class MoeTargets {
             return NATIVE;
         }
         throw new UpcycleException(ErrorKind.InvalidOption, "--target", "\"" + name + "\" is not a target; allowed: "
-                + AUTO + ", " + ALL.stream().map(MoeTarget::cliName).collect(Collectors.joining(", ")) + ", native");
+                + AUTO + ", " + ALL.stream().map(MoeTarget::cliName).collect(Collectors.joining(", ")) + ", native"
+                + dev.upcycle.error.Suggestions.didYouMean(n, java.util.stream.Stream.concat(
+                        ALL.stream().map(MoeTarget::cliName), java.util.stream.Stream.of(AUTO, NATIVE.cliName())).toList()));
     }
 }
