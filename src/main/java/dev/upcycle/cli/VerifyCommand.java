@@ -192,6 +192,7 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
                 WeightResult.Difference d = w.difference();
                 o.putObject("first_difference").put("tensor", d.tensor()).put("index", d.index())
                         .put("source", d.source());
+                d.position().forEach(((ObjectNode) o.get("first_difference")).putArray("position")::add);
                 ((ObjectNode) o.get("first_difference")).set("expected", number(d.expected()));
                 ((ObjectNode) o.get("first_difference")).set("actual", number(d.actual()));
             } else {

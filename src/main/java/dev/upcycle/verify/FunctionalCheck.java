@@ -161,7 +161,7 @@ public final class FunctionalCheck {
     /** The check as a report line. */
     public static CheckResult asCheck(FunctionalResult r) {
         String planned = r.verdict() == null ? "" : "planned " + r.verdict()
-                + (r.predictedError() == null ? "" : String.format(Locale.ROOT, ", predicted error %.3g", r.predictedError()))
+                + (r.predictedError() == null || r.verdict().equals("exact") ? "" : String.format(Locale.ROOT, ", predicted error %.3g", r.predictedError()))
                 + "; ";
         if (!r.bounded()) {
             return CheckResult.skip("functional", String.format(Locale.ROOT,

@@ -94,7 +94,7 @@ public final class ProvenanceCheck {
                 found = new PlanCandidates.Found(found.basis() + "; " + Provenance.FILE_NAME + " unusable: " + unusable,
                         found.plans());
             }
-            WeightResult r = new WeightCheck(progress).check(found,
+            WeightResult r = new WeightCheck(progress, seedCount == 1 || identical).check(found,
                     seeds.stream().map(SourceModel::checkpoint).toList(), output);
             return new Outcome(asCheck(r), r);
         } finally {
@@ -135,8 +135,8 @@ public final class ProvenanceCheck {
         }
         WeightResult.Difference d = r.difference();
         if (d != null) {
-            String line = String.format(Locale.ROOT, "%s differs at element %d: %s, the plan gives %s (%s)",
-                    d.tensor(), d.index(), value(d.actual()), value(d.expected()), d.source());
+            String line = String.format(Locale.ROOT, "%s differs at element %d %s: %s, the plan gives %s (%s)",
+                    d.tensor(), d.index(), d.position(), value(d.actual()), value(d.expected()), d.source());
             return new CheckResult("weights", CheckResult.Status.FAIL, "first difference in " + d.tensor()
                     + " at element " + d.index() + "; " + plan, List.of(line));
         }

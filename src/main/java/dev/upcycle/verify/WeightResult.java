@@ -29,8 +29,18 @@ public record WeightResult(String planBasis, String options, Fidelity fidelity, 
     public record Unchecked(String tensor, String reason) {
     }
 
-    /** The first element whose value differs from the plan's. */
-    public record Difference(String tensor, long index, double expected, double actual, String source) {
+    /**
+     * The first element whose value differs from the plan's.
+     *
+     * @param index    flat index into the tensor
+     * @param position the same as one index per dimension
+     * @param source   the plan's source of the tensor, in words
+     */
+    public record Difference(String tensor, long index, List<Long> position, double expected, double actual,
+                             String source) {
+        public Difference {
+            position = List.copyOf(position);
+        }
     }
 
     public boolean passed() {
