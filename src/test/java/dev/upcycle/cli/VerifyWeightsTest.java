@@ -153,6 +153,19 @@ class VerifyWeightsTest {
         assertThat(unchecked.get(0).get("reason").asText()).contains("router");
     }
 
+    @Test
+    void weightsRoundedToBf16AreHeldToTheBf16Default(@TempDir Path tmp) throws IOException {
+        Path f32 = tmp.resolve("f32");
+        assertThat(Cli.run("synth", "--family", "llama", "-o", f32.toString(), "-q").code()).isZero();
+        Path m = convert(tmp.resolve("moe"), f32.toString(), "--experts", "4", "--top-k", "2", "--routing",
+                "topk-softmax", "--dtype", "bf16");
+        JsonNode report = verify(0, m.toString(), "--against", f32.toString());
+        assertThat(check(report, "weights").get("status").asText()).isEqualTo("pass");
+        assertThat(report.get("weights").get("weights_unchanged").asBoolean()).isFalse();
+        assertThat(report.get("functional").get("tolerance").asDouble()).isEqualTo(1e-2);
+        assertThat(report.get("functional").get("tolerance_basis").asText()).isEqualTo("exact plan, default for BF16 weights");
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', value = {
         "copy|--experts 4 --top-k 2 --routing topk-softmax",
