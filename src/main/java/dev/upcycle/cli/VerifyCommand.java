@@ -128,9 +128,10 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
             }
             b.append(String.format(Locale.ROOT, "    logits     %.3e%n", f.logitsError()));
             if (f.verdict() != null) {
-                b.append(String.format(Locale.ROOT, "  planned step 0: %s, predicted error %s; measured %.3e%n",
-                        f.verdict(), f.predictedError() == null ? "none stated"
-                                : String.format(Locale.ROOT, "%.3e", f.predictedError()), f.worstError()));
+                b.append(String.format(Locale.ROOT, "  planned step 0: %s%s; measured %.3e%n", f.verdict(),
+                        f.verdict().equals("exact") ? "" : ", predicted error " + (f.predictedError() == null
+                                ? "none stated" : String.format(Locale.ROOT, "%.3e", f.predictedError())),
+                        f.worstError()));
             }
         }
         b.append(r.passed() ? "result: every check passed\n" : "result: " + r.failures() + " check(s) failed\n");
