@@ -10,6 +10,7 @@ import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.verify.CheckResult;
 import dev.upcycle.verify.FunctionalResult;
 import dev.upcycle.verify.IntegrityChecks;
+import dev.upcycle.verify.ProvenanceCheck;
 import dev.upcycle.verify.Verifier;
 import dev.upcycle.verify.VerifyReport;
 import dev.upcycle.verify.WeightResult;
@@ -85,7 +86,8 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
             throw new UpcycleException(ErrorKind.InvalidOption, "--tokens", tokens + " must be in 1..65536");
         }
         ProgressBar bar = ProgressBar.onTerminal(spec.commandLine().getErr(), "verify",
-                () -> IntegrityChecks.bytesToRead(dir), json);
+                () -> IntegrityChecks.bytesToRead(dir) + (against.isEmpty() ? 0 : ProvenanceCheck.bytesToCompare(dir)),
+                json);
         try {
             report = new Verifier(FamilyRegistry.builtIn()).verify(dir, against, tolerance, tokens, strict,
                     bar == null ? bytes -> { } : bar::advance);

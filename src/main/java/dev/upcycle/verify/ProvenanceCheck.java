@@ -117,6 +117,21 @@ public final class ProvenanceCheck {
         return PlanCandidates.derived(out, output, configs.get(0), headers.get(0), registry);
     }
 
+    /** About how many bytes the weights check compares (the weight files), for a progress bar. */
+    public static long bytesToCompare(Path dir) {
+        try (var files = Files.list(dir)) {
+            return files.filter(f -> f.getFileName().toString().endsWith(".safetensors")).mapToLong(f -> {
+                try {
+                    return Files.size(f);
+                } catch (java.io.IOException e) {
+                    return 0;
+                }
+            }).sum();
+        } catch (java.io.IOException | RuntimeException e) {
+            return 0; // the checks themselves will report what is wrong
+        }
+    }
+
     /** Why the recorded options cannot give a plan, or null when they can. */
     private static String unusableOptions(Provenance p) {
         try {
