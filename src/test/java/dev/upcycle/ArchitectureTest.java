@@ -81,10 +81,14 @@ class ArchitectureTest {
     @ArchTest
     static final ArchRule train = uses("dev.upcycle.train", "error", "math", "io", "model", "moe", "data", "runtime");
 
-    /** verify reads plans (the provenance check) and runs the runtime's forward; it never converts. */
+    /**
+     * verify reads or re-derives plans and replays them through convert's executor into a
+     * comparing sink (so its check rounds exactly as the converter does), and runs the runtime's
+     * forward; it writes nothing.
+     */
     @ArchTest
     static final ArchRule verify = uses("dev.upcycle.verify", "error", "math", "io", "model", "moe", "plan",
-            "plan.target", "runtime");
+            "plan.target", "convert", "runtime");
 
     /** The command line sits on top: nothing below it may call back into it. */
     @ArchTest

@@ -10,8 +10,10 @@ import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.verify.CheckResult;
 import dev.upcycle.verify.FunctionalResult;
 import dev.upcycle.verify.IntegrityChecks;
+import dev.upcycle.verify.ProvenanceCheck;
 import dev.upcycle.verify.Verifier;
 import dev.upcycle.verify.VerifyReport;
+import dev.upcycle.verify.WeightResult;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -26,14 +28,20 @@ import picocli.CommandLine.Spec;
 @Command(name = "verify", sortOptions = false, mixinStandardHelpOptions = true,
         description = {"Check a checkpoint: every file of upcycle.json with its size and SHA-256, every header, "
                 + "the index, config.json against the tensors, and NaN/Inf in every floating tensor.",
-            "With --against, run the dense source and this model side by side, one layer's weights at a time, "
+            "With --against, first compare every tensor with what the conversion's plan (from upcycle.json, else "
+                + "derived from both configs) says it must be: copies byte for byte, scaled experts rounded once, "
+                + "merged tensors as their mean, zeros; routers and noised experts are listed as unchecked. Then "
+                + "run the dense source and this model side by side, one layer's weights at a time, "
                 + "on fixed token sequences (lengths 1, 7 and --tokens, longer than any sliding window) and compare "
                 + "the hidden states after every layer and the final logits.",
-            "Default tolerance (relative, max|a-b|/max|b|): 1e-5 for F32 weights, 1e-3 when either model has "
+            "Default tolerance (relative, max|a-b|/max|b|): 1e-5 when the plan is exact and every weight equals the "
+                + "dense model's; else 1e-5 for F32 weights, 1e-3 when either model has "
                 + "F16 weights, 1e-2 when either has BF16 weights (the runtime computes in FP32; the looser "
-                + "bounds cover weights rounded to the coarser dtype).",
+                + "bounds cover weights rounded to the coarser dtype). An approximate plan is held to twice its "
+                + "predicted error plus that default, and one that predicts no error is reported, not held to a "
+                + "bound, unless --strict.",
             "Exits 1 when a check fails on an otherwise valid checkpoint (a file differs from upcycle.json, the "
-                + "functional check diverges); 3 when the input is malformed (bad header or index, config.json "
+                + "weights differ from the plan, the functional check exceeds its bound); 3 when the input is malformed (bad header or index, config.json "
                 + "disagreeing with the tensors, NaN/Inf weights) or cannot be checked at all, after printing the report."},
         footerHeading = "%nExample:%n",
         footer = "  upcycle verify out/mixtral --against test-fixtures/tiny-llama --json")
@@ -48,8 +56,13 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
     Path dir;
 
     @Option(names = "--against", paramLabel = "DENSE_DIR",
-            description = "The dense checkpoint this model was converted from (a directory or a model id); enables the functional check.")
-    Path against;
+            description = "The dense checkpoint this model was converted from (a directory or a model id); enables the "
+                    + "weights and functional checks. Repeat it to give every seed of a merge, in order.")
+    java.util.List<Path> against;
+
+    @Option(names = "--strict", description = "Hold the functional check to the exact bound even when the plan says "
+            + "step 0 is approximate or not function-preserving.")
+    boolean strict;
 
     @Option(names = "--tolerance", paramLabel = "X",
             description = "Relative tolerance of the functional check (default: by weight dtype, see above).")
@@ -65,8 +78,8 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
     @Override
     public Integer call() {
         dir = ModelArgs.dir(dir);
-        against = ModelArgs.dir(against);
-        if (against != null && java.nio.file.Files.isRegularFile(dir)) {
+        against = against == null ? java.util.List.of() : against.stream().map(ModelArgs::dir).toList();
+        if (!against.isEmpty() && java.nio.file.Files.isRegularFile(dir)) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--against",
                     "the functional check runs a model directory (config.json and weights), not a single file",
                     "give the directory of " + dir.getFileName());
@@ -78,9 +91,10 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
             throw new UpcycleException(ErrorKind.InvalidOption, "--tokens", tokens + " must be in 1..65536");
         }
         ProgressBar bar = ProgressBar.onTerminal(spec.commandLine().getErr(), "verify",
-                () -> IntegrityChecks.bytesToRead(dir), json);
+                () -> IntegrityChecks.bytesToRead(dir) + (against.isEmpty() ? 0 : ProvenanceCheck.bytesToCompare(dir)),
+                json);
         try {
-            report = new Verifier(FamilyRegistry.builtIn()).verify(dir, against, tolerance, tokens,
+            report = new Verifier(FamilyRegistry.builtIn()).verify(dir, against, tolerance, tokens, strict,
                     bar == null ? bytes -> { } : bar::advance);
         } finally {
             if (bar != null) {
@@ -120,6 +134,12 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
                         i == f.firstDivergent() ? "  <- first divergence" : ""));
             }
             b.append(String.format(Locale.ROOT, "    logits     %.3e%n", f.logitsError()));
+            if (f.verdict() != null) {
+                b.append(String.format(Locale.ROOT, "  planned step 0: %s%s; measured %.3e%n", f.verdict(),
+                        f.verdict().equals("exact") ? "" : ", predicted error " + (f.predictedError() == null
+                                ? "none stated" : String.format(Locale.ROOT, "%.3e", f.predictedError())),
+                        f.worstError()));
+            }
         }
         b.append(r.passed() ? "result: every check passed\n" : "result: " + r.failures() + " check(s) failed\n");
         return b.toString();
@@ -144,7 +164,7 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
             ObjectNode o = root.putObject("functional");
             o.put("against", fr.against());
             o.put("ok", fr.passed());
-            o.put("tolerance", fr.tolerance());
+            o.set("tolerance", number(fr.tolerance()));
             o.put("tolerance_basis", fr.toleranceBasis());
             ArrayNode lengths = o.putArray("sequence_lengths");
             fr.lengths().forEach(lengths::add);
@@ -156,6 +176,37 @@ final class VerifyCommand implements Callable<Integer>, KeyFigures {
             } else {
                 o.putNull("first_divergent_layer");
             }
+            o.put("planned_verdict", fr.verdict());
+            o.set("predicted_error", fr.predictedError() == null ? f.nullNode() : number(fr.predictedError()));
+            o.set("measured_error", number(fr.worstError()));
+            o.put("bounded", fr.bounded());
+        }
+        WeightResult w = r.weights();
+        if (w != null) {
+            ObjectNode o = root.putObject("weights");
+            o.put("ok", w.passed());
+            o.put("plan_basis", w.planBasis());
+            o.put("plan_options", w.options());
+            o.put("planned_verdict", w.fidelity() == null ? null
+                    : w.fidelity().verdict().name().toLowerCase(Locale.ROOT).replace('_', ' '));
+            o.put("checked_tensors", w.checked());
+            o.put("checked_bytes", w.bytes());
+            o.put("weights_unchanged", w.allCopies());
+            ArrayNode un = o.putArray("unchecked");
+            for (WeightResult.Unchecked u : w.unchecked()) {
+                un.addObject().put("tensor", u.tensor()).put("reason", u.reason());
+            }
+            if (w.difference() != null) {
+                WeightResult.Difference d = w.difference();
+                o.putObject("first_difference").put("tensor", d.tensor()).put("index", d.index())
+                        .put("source", d.source());
+                d.position().forEach(((ObjectNode) o.get("first_difference")).putArray("position")::add);
+                ((ObjectNode) o.get("first_difference")).set("expected", number(d.expected()));
+                ((ObjectNode) o.get("first_difference")).set("actual", number(d.actual()));
+            } else {
+                o.putNull("first_difference");
+            }
+            o.put("mismatch", w.mismatch());
         }
         return root;
     }

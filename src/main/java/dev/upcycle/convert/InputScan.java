@@ -24,7 +24,7 @@ import java.util.List;
  * number of NaN/Inf values per floating tensor (refused by default: docs/formats.md, "Rejected inputs",
  * row 34), checked on the raw bits so no value is decoded.
  */
-final class InputScan {
+public final class InputScan {
     private static final int CHUNK = 8 << 20;
 
     /** The first tensor with non-finite values, and how many it has. */
@@ -109,7 +109,11 @@ final class InputScan {
         return ti;
     }
 
-    static long count(ByteBuffer b, int from, int to, DType d) {
+    /**
+     * NaN and Inf values among the {@code d} elements in bytes {@code [from, to)} of {@code b},
+     * read as raw bits (verify's integrity scan counts with it too).
+     */
+    public static long count(ByteBuffer b, int from, int to, DType d) {
         return switch (d) {
             case BF16 -> count16(b, from, to, 0x7F80);
             case F16 -> count16(b, from, to, 0x7C00);

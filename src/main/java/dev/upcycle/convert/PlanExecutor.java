@@ -71,6 +71,21 @@ public final class PlanExecutor {
         return new PlanExecutor(plan, source, null).write(dir);
     }
 
+    /**
+     * An executor that streams single tensors on request ({@link #fill(PlannedTensor, TensorSink)}):
+     * verify replays a plan into a comparing sink, so the values it expects are the converter's own.
+     *
+     * @param seeds every input, in seed order
+     */
+    public static PlanExecutor replaying(UpcyclePlan plan, java.util.List<Checkpoint> seeds) {
+        return new PlanExecutor(plan, seeds, null);
+    }
+
+    /** Streams the values the plan gives {@code t} into {@code sink}, exactly as {@link #write} does. */
+    public void fill(PlannedTensor t, TensorSink sink) {
+        fill(t, t.source(), source, sink);
+    }
+
     WrittenCheckpoint write(Path dir) {
         return write(dir, null);
     }

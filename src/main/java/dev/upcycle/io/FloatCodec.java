@@ -59,7 +59,7 @@ public final class FloatCodec {
      * Encodes floats as {@code dtype} into {@code dst}, round to nearest even. A finite value
      * that overflows F16 is a {@code DtypeOverflow}: a weight silently becoming Inf is data loss.
      */
-    static void encode(DType dtype, float[] src, int off, int len, ByteBuffer dst, String where) {
+    public static void encode(DType dtype, float[] src, int off, int len, ByteBuffer dst, String where) {
         ByteBuffer b = dst.order(ByteOrder.LITTLE_ENDIAN);
         switch (dtype) {
             case F32 -> {

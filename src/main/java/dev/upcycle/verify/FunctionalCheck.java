@@ -6,11 +6,13 @@ import dev.upcycle.io.DType;
 import dev.upcycle.io.ModelFiles;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.ModelConfig;
+import dev.upcycle.moe.Fidelity;
 import dev.upcycle.runtime.Attention;
 import dev.upcycle.runtime.LayerStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -45,6 +47,25 @@ public final class FunctionalCheck {
     }
 
     /**
+     * How far the plan says the converted model may differ from the dense one, which decides the
+     * bound the measurement is held to (see {@link #bound}).
+     *
+     * @param fidelity          the plan's step-0 verdict with its predicted error
+     * @param weightsUnchanged  the weight check found every tensor equal to the dense model's values
+     *                          (copies in the source dtype): both models compute on identical numbers
+     * @param strict            hold a non-exact plan to the exact bound anyway ({@code --strict})
+     */
+    public record Expectation(Fidelity fidelity, boolean weightsUnchanged, boolean strict) {
+    }
+
+    /**
+     * How much a measurement may exceed the plan's predicted error: twice the prediction, plus the
+     * rounding tolerance of the weights' dtype. The prediction is the worst case measured on small
+     * random layers (docs/method.md, "Measured errors"), so a real model usually stays well below it.
+     */
+    public static final double PREDICTION_MARGIN = 2.0;
+
+    /**
      * @param tolerance null for the default of the weights' dtypes
      * @param tokens    length of the long sequence (at least 64 recommended)
      * @throws UpcycleException ImpossibleCombination when the dense model cannot be the source
@@ -52,47 +73,105 @@ public final class FunctionalCheck {
      *                          the dense model (exit 3)
      */
     public FunctionalResult run(Path converted, Path dense, Double tolerance, int tokens) {
+        return run(converted, dense, tolerance, tokens, null);
+    }
+
+    /** As above; {@code expected} (null when no plan was found) decides the default bound. */
+    public FunctionalResult run(Path converted, Path dense, Double tolerance, int tokens, Expectation expected) {
         ModelConfig moeConfig = config(converted);
         ModelConfig denseConfig = config(dense);
         requireComparable(moeConfig, denseConfig, converted, dense);
         List<int[]> sequences = sequences(moeConfig, denseConfig, tokens);
         try (LayerStream a = LayerStream.open(converted, registry, sequences);
              LayerStream b = LayerStream.open(dense, registry, sequences)) {
-            double tol;
-            String basis;
-            if (tolerance != null) {
-                tol = tolerance;
-                basis = "--tolerance";
-            } else {
-                DType coarsest = coarsest(a.source().dtypes(), b.source().dtypes());
-                tol = switch (coarsest) {
-                    case BF16 -> BF16_TOLERANCE;
-                    case F16 -> F16_TOLERANCE;
-                    default -> F32_TOLERANCE;
-                };
-                basis = "default for " + coarsest + " weights";
-            }
+            Bound bound = bound(tolerance, coarsest(a.source().dtypes(), b.source().dtypes()), expected);
+            double tol = bound.value();
             List<Double> errors = new ArrayList<>();
             int first = -1;
             while (a.hasNext()) {
                 double e = relError(a.step(), b.step());
-                if (first < 0 && !(e <= tol)) {
+                if (first < 0 && !Double.isNaN(tol) && !(e <= tol)) {
                     first = errors.size();
                 }
                 errors.add(e);
             }
             double logits = relError(a.logits(), b.logits());
-            return new FunctionalResult(dense.toString(), tol, basis,
-                    sequences.stream().map(s -> s.length).toList(), errors, logits, first);
+            Fidelity f = expected == null ? null : expected.fidelity();
+            return new FunctionalResult(dense.toString(), tol, bound.basis(),
+                    sequences.stream().map(s -> s.length).toList(), errors, logits, first,
+                    f == null ? null : verdictName(f.verdict()),
+                    f == null || f.expectedRelativeError().isEmpty() ? null : f.expectedRelativeError().getAsDouble());
         }
+    }
+
+    /**
+     * Refuses a dense model that cannot be the source of {@code converted} (vocabulary, hidden
+     * size or layer count differ) before anything else reads it.
+     */
+    public void requireComparable(Path converted, Path dense) {
+        requireComparable(config(converted), config(dense), converted, dense);
+    }
+
+    /** A bound and why; NaN when the measurement is reported but held to none. */
+    record Bound(double value, String basis) {
+    }
+
+    /**
+     * The bound: {@code --tolerance} when given; f32 arithmetic when the plan is exact and the
+     * weights are the dense model's own values; the dtype's default when the plan is exact (or
+     * {@code --strict}, or no plan is known); the prediction times {@link #PREDICTION_MARGIN} plus the
+     * dtype's default when the plan predicts an error; none when it predicts none.
+     */
+    static Bound bound(Double tolerance, DType coarsest, Expectation expected) {
+        if (tolerance != null) {
+            return new Bound(tolerance, "--tolerance");
+        }
+        double byDtype = switch (coarsest) {
+            case BF16 -> BF16_TOLERANCE;
+            case F16 -> F16_TOLERANCE;
+            default -> F32_TOLERANCE;
+        };
+        String dtypeBasis = "default for " + coarsest + " weights";
+        if (expected == null) {
+            return new Bound(byDtype, dtypeBasis);
+        }
+        Fidelity f = expected.fidelity();
+        if (f.isExact()) {
+            return expected.weightsUnchanged()
+                    ? new Bound(F32_TOLERANCE, "exact plan and every weight equal to the dense model's: f32 arithmetic")
+                    : new Bound(byDtype, "exact plan, " + dtypeBasis);
+        }
+        if (expected.strict()) {
+            return new Bound(byDtype, "--strict, " + dtypeBasis);
+        }
+        if (f.expectedRelativeError().isPresent()) {
+            double p = f.expectedRelativeError().getAsDouble();
+            return new Bound(PREDICTION_MARGIN * p + byDtype, String.format(Locale.ROOT,
+                    "%s plan predicts %.3g: %s x prediction + %s", verdictName(f.verdict()), p,
+                    "2", dtypeBasis));
+        }
+        return new Bound(Double.NaN, "the plan is " + verdictName(f.verdict()) + " and predicts no error to hold "
+                + "the measurement to (--strict applies the " + dtypeBasis + ")");
+    }
+
+    static String verdictName(Fidelity.Verdict v) {
+        return v.name().toLowerCase(Locale.ROOT).replace('_', ' ');
     }
 
     /** The check as a report line. */
     public static CheckResult asCheck(FunctionalResult r) {
+        String planned = r.verdict() == null ? "" : "planned " + r.verdict()
+                + (r.predictedError() == null || r.verdict().equals("exact") ? "" : String.format(Locale.ROOT, ", predicted error %.3g", r.predictedError()))
+                + "; ";
+        if (!r.bounded()) {
+            return CheckResult.skip("functional", String.format(Locale.ROOT,
+                    "not held to a bound: %smeasured logits error %.3g, worst layer or logits %.3g; %s", planned,
+                    r.logitsError(), r.worstError(), r.toleranceBasis()));
+        }
         String errors = String.format("logits error %.3g, tolerance %.3g (%s)", r.logitsError(), r.tolerance(),
                 r.toleranceBasis());
         if (r.passed()) {
-            return CheckResult.pass("functional", "matches " + r.against() + " on every layer; " + errors);
+            return CheckResult.pass("functional", "matches " + r.against() + " on every layer; " + planned + errors);
         }
         List<String> problems = new ArrayList<>();
         if (r.firstDivergent() >= 0) {
@@ -104,7 +183,7 @@ public final class FunctionalCheck {
         }
         return new CheckResult("functional", CheckResult.Status.FAIL,
                 "differs from " + r.against() + (r.firstDivergent() >= 0 ? " from layer " + r.firstDivergent() : "")
-                        + "; " + errors, problems);
+                        + "; " + planned + errors, problems);
     }
 
     /** {@code max|a − b| / max|b|} over all sequences together (NaN anywhere gives NaN). */

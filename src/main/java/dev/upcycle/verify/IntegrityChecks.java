@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -55,8 +56,6 @@ public final class IntegrityChecks {
                     ? "not a directory or a .safetensors file" : "no such file or directory");
         }
         List<CheckResult> out = new ArrayList<>();
-        out.add(lone ? CheckResult.skip("manifest", "a single .safetensors file: no " + Provenance.FILE_NAME)
-                : manifest(dir, progress));
         Checkpoint ckpt;
         try {
             ckpt = Checkpoint.open(dir);
@@ -65,6 +64,7 @@ public final class IntegrityChecks {
                 throw e;
             }
             rethrowEnvironment(e);
+            out.add(lone ? loneManifest() : manifest(dir, progress, Map.of()));
             boolean index = INDEX_KINDS.contains(e.kind());
             String skipped = "not run: the checkpoint could not be opened";
             CheckResult.InputError error = CheckResult.InputError.of(e);
@@ -77,6 +77,10 @@ public final class IntegrityChecks {
             return out;
         }
         try (ckpt) {
+            // One read of the weights gives both the manifest's hashes and the NaN/Inf counts.
+            IntegrityScan.Result scan = IntegrityScan.scan(ckpt,
+                    Files.exists(dir.resolve(Provenance.FILE_NAME), LinkOption.NOFOLLOW_LINKS), progress);
+            out.add(lone ? loneManifest() : manifest(dir, progress, scan.digests()));
             out.add(CheckResult.pass("headers", ckpt.files().size() + " file(s), " + ckpt.tensors().size()
                     + " tensors, every header valid"));
             out.add(CheckResult.pass("index", ckpt.index().isPresent()
@@ -85,13 +89,21 @@ public final class IntegrityChecks {
             out.add(lone && ckpt.configFile().isEmpty()
                     ? CheckResult.skip("config", "a single .safetensors file: no config.json beside it")
                     : config(ckpt));
-            out.add(finite(ckpt, progress));
+            out.add(finite(ckpt, scan));
         }
         return out;
     }
 
-    /** Every file listed under {@code outputs} in upcycle.json exists with its size and SHA-256. */
-    static CheckResult manifest(Path dir, java.util.function.LongConsumer progress) {
+    /** A lone .safetensors file has no upcycle.json to check against. */
+    private static CheckResult loneManifest() {
+        return CheckResult.skip("manifest", "a single .safetensors file: no " + Provenance.FILE_NAME);
+    }
+
+    /**
+     * Every file listed under {@code outputs} in upcycle.json exists with its size and SHA-256;
+     * a digest in {@code known} (by relative path, of a file of that size) is not computed again.
+     */
+    static CheckResult manifest(Path dir, java.util.function.LongConsumer progress, Map<String, FileDigest> known) {
         if (!Files.exists(dir.resolve(Provenance.FILE_NAME), LinkOption.NOFOLLOW_LINKS)) {
             return CheckResult.skip("manifest", "no " + Provenance.FILE_NAME + ": sizes and SHA-256 not checked");
         }
@@ -128,8 +140,11 @@ public final class IntegrityChecks {
                 problems.add(want.path() + ": " + size + " bytes, upcycle.json says " + want.size());
                 continue;
             }
-            FileDigest got = FileDigest.of(root, file);
-            progress.accept(got.size());
+            FileDigest got = known.get(root.relativize(file).toString().replace('\\', '/'));
+            if (got == null || got.size() != size) {
+                got = FileDigest.of(root, file);
+                progress.accept(got.size());
+            }
             if (!got.sha256().equalsIgnoreCase(want.sha256())) {
                 problems.add(want.path() + ": SHA-256 " + got.sha256() + ", upcycle.json says " + want.sha256());
             }
@@ -180,7 +195,7 @@ public final class IntegrityChecks {
                 problems, withMore(first, problems.size()));
     }
 
-    private static CheckResult finite(Checkpoint ckpt, java.util.function.LongConsumer progress) {
+    private static CheckResult finite(Checkpoint ckpt, IntegrityScan.Result scan) {
         List<String> problems = new ArrayList<>();
         CheckResult.InputError first = null;
         int scanned = 0;
@@ -190,8 +205,9 @@ public final class IntegrityChecks {
                 continue;
             }
             scanned++;
-            long bad = ref.file().countNonFinite(ref.name());
-            progress.accept(ref.header().byteSize());
+            // A tensor at an unaligned offset (a foreign writer) is decoded value by value instead.
+            long bad = scan.unaligned().contains(ref.name()) ? ref.file().countNonFinite(ref.name())
+                    : scan.nonFinite().getOrDefault(ref.name(), 0L);
             if (bad > 0) {
                 problems.add(ref.name() + ": " + bad + " NaN or Inf value(s)");
                 if (first == null) {
@@ -231,8 +247,8 @@ public final class IntegrityChecks {
     }
 
     /**
-     * About how many bytes {@link #run} reads: the files listed in upcycle.json (hashed) plus the
-     * weight files (scanned for NaN/Inf). For a progress bar, so it need not be exact.
+     * About how many bytes {@link #run} reads: the weight files (hashed and scanned in one read) plus
+     * the other files listed in upcycle.json (hashed). For a progress bar, so it need not be exact.
      */
     public static long bytesToRead(Path dir) {
         long total = 0;
@@ -241,7 +257,8 @@ public final class IntegrityChecks {
                 return Files.size(dir);
             }
             if (Files.exists(dir.resolve(Provenance.FILE_NAME))) {
-                total += Provenance.read(dir).outputs().stream().mapToLong(FileDigest::size).sum();
+                total += Provenance.read(dir).outputs().stream().filter(f -> !f.path().endsWith(".safetensors"))
+                        .mapToLong(FileDigest::size).sum();
             }
             try (var files = Files.list(dir)) {
                 total += files.filter(f -> f.getFileName().toString().endsWith(".safetensors"))

@@ -6,10 +6,12 @@ import java.util.List;
  * Everything {@code upcycle verify} found.
  *
  * @param checkpoint the directory verified
- * @param checks     integrity checks, then {@code functional} when asked for
+ * @param checks     integrity checks, then {@code weights} and {@code functional} when asked for
  * @param functional the layer-by-layer comparison, or null when not run
+ * @param weights    every tensor against its plan, or null when not run
  */
-public record VerifyReport(String checkpoint, List<CheckResult> checks, FunctionalResult functional) {
+public record VerifyReport(String checkpoint, List<CheckResult> checks, FunctionalResult functional,
+                           WeightResult weights) {
 
     public VerifyReport {
         checks = List.copyOf(checks);
