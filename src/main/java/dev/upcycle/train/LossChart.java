@@ -68,7 +68,7 @@ final class LossChart {
 
         Chart.text(g, runs.size() == 1 ? "Loss vs training tokens" : "Loss vs training tokens, " + runs.size() + " runs",
                 LEFT, 22, 0, Chart.INK);
-        Chart.text(g, "lines: train loss, centred mean over about 5 % of the steps (faint: per step); "
+        Chart.text(g, "lines: train loss, centred mean over about 10 % of the steps (faint: per step); "
                 + "dots: eval loss", LEFT, 40, 0, Color.GRAY);
         axes(g, f, xt, yt);
 
@@ -116,11 +116,11 @@ final class LossChart {
     }
 
     /**
-     * A centred moving mean over {@code 2h + 1} steps, h about 2.5 % of the steps (fewer at the
+     * A centred moving mean over {@code 2h + 1} steps, h about 5 % of the steps (fewer at the
      * ends): it has no lag, so the line meets the eval dots where they were measured.
      */
     static double[] smooth(double[] v) {
-        int h = (int) Math.round(v.length / 40.0);
+        int h = (int) Math.round(v.length / 20.0);
         double[] out = new double[v.length];
         for (int i = 0; i < v.length; i++) {
             double sum = 0;

@@ -49,13 +49,14 @@ class ChartsTest {
     @Test
     void smoothingIsACentredMeanWithoutLag() {
         double[] v = new double[40];
-        v[20] = 3;
+        v[20] = 5;
         double[] s = LossChart.smooth(v);
-        // 40 steps: h = 1, so the spike is spread over steps 19..21 and does not move.
-        assertThat(s[19]).isEqualTo(1);
-        assertThat(s[20]).isEqualTo(1);
-        assertThat(s[21]).isEqualTo(1);
-        assertThat(s[18]).isZero();
+        // 40 steps: a mean over 5, so the spike is spread over steps 18..22 and does not move.
+        for (int i = 18; i <= 22; i++) {
+            assertThat(s[i]).isEqualTo(1);
+        }
+        assertThat(s[17]).isZero();
+        assertThat(s[23]).isZero();
         assertThat(LossChart.smooth(new double[] {2, 2, 2})).containsExactly(2, 2, 2);
     }
 
