@@ -35,15 +35,13 @@ public final class Report {
     /**
      * One run's figures.
      *
-     * @param size the trained model's parameters and FLOPs, or null when the run wrote no final model
+     * @param size   the trained model's parameters and FLOPs, or null when the run wrote no final model
+     * @param losses its metrics lines without the expert loads: what the loss chart draws
+     * @param routed whether the run routed tokens (an MoE model): only then has it an expert-load plot
      */
     public record Row(Path run, String model, int steps, long tokens, double trainLoss, Double evalLoss,
-                      double tokensPerSecond, ModelSize size, Setup setup, List<StepMetrics> metrics) {
-
-        /** Whether the run routed tokens (an MoE model): only then has it an expert-load plot. */
-        boolean routed() {
-            return metrics.stream().anyMatch(m -> !m.expertLoad().isEmpty());
-        }
+                      double tokensPerSecond, ModelSize size, Setup setup, List<StepMetrics> losses,
+                      boolean routed) {
     }
 
     /**
@@ -109,7 +107,14 @@ public final class Report {
                 cf.integer(c, "seq-len", 1, Integer.MAX_VALUE), data(c.path("data")), data(c.path("eval-data")));
         long tokens = n * setup.tokensPerStep();
         return new Row(run, c.path("dir").asText(), n, tokens, last10, eval, tps[tps.length / 2],
-                ModelSize.of(run, setup.seqLen(), tokens), setup, List.copyOf(lines));
+                ModelSize.of(run, setup.seqLen(), tokens), setup, losses(lines),
+                lines.stream().anyMatch(m -> !m.expertLoad().isEmpty()));
+    }
+
+    /** The lines without their expert loads, which the loss chart does not need and which grow with E x layers. */
+    private static List<StepMetrics> losses(List<StepMetrics> lines) {
+        return lines.stream().map(m -> m.isEval() || m.expertLoad().isEmpty() ? m : new StepMetrics(m.step(), m.lr(),
+                m.loss(), m.aux(), m.z(), m.gradNorm(), m.tokensPerSecond(), java.util.Map.of(), null)).toList();
     }
 
     /** A data source as train-config.json records it: its file, with its slice and tokenizer when named. */
@@ -160,7 +165,7 @@ public final class Report {
     /** The overlaid loss-vs-tokens chart of all runs, one colour each. */
     public static void chart(List<Row> rows, Path file) {
         Chart.write(LossChart.draw(rows.stream()
-                .map(r -> new LossChart.Series(r.run().toString(), r.setup().tokensPerStep(), r.metrics())).toList()),
+                .map(r -> new LossChart.Series(r.run().toString(), r.setup().tokensPerStep(), r.losses())).toList()),
                 file);
     }
 

@@ -12,7 +12,7 @@ class ComparisonTest {
 
     private static Report.Row row(String run, Double eval, double train, int steps, Report.Setup setup) {
         return new Report.Row(Path.of(run), "m", steps, steps * setup.tokensPerStep(), train, eval, 1000, null, setup,
-                List.of());
+                List.of(), false);
     }
 
     private static Report.Row row(String run, double eval) {
