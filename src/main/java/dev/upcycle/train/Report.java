@@ -22,8 +22,9 @@ import java.util.Locale;
 
 /**
  * A Markdown comparison of train runs, read from their run directories ({@code train-config.json}
- * and {@code metrics.jsonl}): one table row per run, then each run's plots, linked relative to the
- * report. The train loss shown is the mean of the last 10 steps (one step's loss is noisy).
+ * and {@code metrics.jsonl}): a chart of every run's loss against tokens, one table row per run,
+ * the result (see {@link Comparison}), then each run's plots, linked relative to the report. The
+ * train loss shown is the mean of the last 10 steps (one step's loss is noisy).
  */
 public final class Report {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -34,10 +35,24 @@ public final class Report {
     /**
      * One run's figures.
      *
-     * @param size the trained model's parameters and FLOPs, or null when the run wrote no final model
+     * @param size   the trained model's parameters and FLOPs, or null when the run wrote no final model
+     * @param losses its metrics lines without the expert loads: what the loss chart draws
+     * @param routed whether the run routed tokens (an MoE model): only then has it an expert-load plot
      */
     public record Row(Path run, String model, int steps, long tokens, double trainLoss, Double evalLoss,
-                      double tokensPerSecond, ModelSize size) {
+                      double tokensPerSecond, ModelSize size, Setup setup, List<StepMetrics> losses,
+                      boolean routed) {
+    }
+
+    /**
+     * What must agree between runs for their losses to compare like for like.
+     *
+     * @param tokensPerStep tokens one optimizer step consumed
+     * @param seqLen        tokens per sequence: the context every loss was measured at
+     * @param data          the training data (file, slice, tokenization)
+     * @param evalData      the validation data, or "none"
+     */
+    public record Setup(long tokensPerStep, long seqLen, String data, String evalData) {
     }
 
     /**
@@ -88,9 +103,32 @@ public final class Report {
                 .orElse(null);
         double[] tps = steps.stream().mapToDouble(StepMetrics::tokensPerSecond).sorted().toArray();
         int n = steps.get(steps.size() - 1).step();
-        long tokens = n * cf.integer(c, "tokens-per-step", 1, Long.MAX_VALUE / Integer.MAX_VALUE);
+        Setup setup = new Setup(cf.integer(c, "tokens-per-step", 1, Long.MAX_VALUE / Integer.MAX_VALUE),
+                cf.integer(c, "seq-len", 1, Integer.MAX_VALUE), data(c.path("data")), data(c.path("eval-data")));
+        long tokens = n * setup.tokensPerStep();
         return new Row(run, c.path("dir").asText(), n, tokens, last10, eval, tps[tps.length / 2],
-                ModelSize.of(run, cf.integer(c, "seq-len", 1, Integer.MAX_VALUE), tokens));
+                ModelSize.of(run, setup.seqLen(), tokens), setup, losses(lines),
+                lines.stream().anyMatch(m -> !m.expertLoad().isEmpty()));
+    }
+
+    /** The lines without their expert loads, which the loss chart does not need and which grow with E x layers. */
+    private static List<StepMetrics> losses(List<StepMetrics> lines) {
+        return lines.stream().map(m -> m.isEval() || m.expertLoad().isEmpty() ? m : new StepMetrics(m.step(), m.lr(),
+                m.loss(), m.aux(), m.z(), m.gradNorm(), m.tokensPerSecond(), java.util.Map.of(), null)).toList();
+    }
+
+    /** A data source as train-config.json records it: its file, with its slice and tokenizer when named. */
+    private static String data(JsonNode d) {
+        if (d.isMissingNode() || d.isNull()) {
+            return "none";
+        }
+        StringBuilder b = new StringBuilder(d.path("file").asText(d.toString()));
+        for (String key : List.of("slice", "tokenizer")) {
+            if (d.has(key)) {
+                b.append(' ').append(key).append(' ').append(d.path(key).asText());
+            }
+        }
+        return b.toString();
     }
 
     private static String readText(Path run, Path file) {
@@ -121,10 +159,25 @@ public final class Report {
         }
     }
 
-    /** The Markdown text, with links relative to {@code reportFile}'s directory. */
-    public static String markdown(List<Row> rows, Path reportFile) {
-        Path base = reportFile.toAbsolutePath().getParent();
-        StringBuilder b = new StringBuilder("# Training report\n\n");
+    /** The first line of every report: how {@link ReportFiles} knows a file it may replace. */
+    static final String TITLE = "# Training report";
+
+    /** The overlaid loss-vs-tokens chart of all runs, one colour each. */
+    public static void chart(List<Row> rows, Path file) {
+        Chart.write(LossChart.draw(rows.stream()
+                .map(r -> new LossChart.Series(r.run().toString(), r.setup().tokensPerStep(), r.losses())).toList()),
+                file);
+    }
+
+    /**
+     * The Markdown text, with links relative to the report's directory: the chart of all runs, the
+     * table, what keeps the runs from comparing like for like, the result line, the seed table
+     * and each run's own plots (the expert load only for runs that routed tokens).
+     */
+    public static String markdown(List<Row> rows, ReportFiles files) {
+        Path base = files.markdown().toAbsolutePath().getParent();
+        StringBuilder b = new StringBuilder(TITLE + "\n\n");
+        b.append("![loss vs training tokens, all runs](").append(link(base, files.chart())).append(")\n\n");
         b.append("| run | model | steps | tokens | train loss (last 10 steps) | eval loss | tokens/s (median) "
                 + "| parameters | active | FLOPs/token | train FLOPs |\n");
         b.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -138,22 +191,39 @@ public final class Report {
         }
         b.append("\nFLOPs/token: forward FLOPs of the decoder layers per token at the run's sequence length "
                 + "(docs/attention-experts.md); train FLOPs: 3 x FLOPs/token x tokens (forward and backward).\n");
+        List<String> differences = Comparison.differences(rows);
+        if (!differences.isEmpty()) {
+            b.append("\n**Not like for like:** ").append(String.join("; ", differences))
+                    .append(". The losses below do not compare the models alone.\n");
+        }
+        String verdict = Comparison.verdict(rows);
+        if (verdict != null) {
+            b.append("\n**Result:** ").append(verdict).append('\n');
+        }
         b.append(acrossSeeds(rows));
         for (Row r : rows) {
-            Path rel = base.relativize(r.run().toAbsolutePath());
             b.append("\n## ").append(r.run()).append("\n\n");
-            for (String plot : Arrays.asList(Plots.LOSS_FILE, Plots.LOAD_FILE)) {
+            for (String plot : r.routed() ? List.of(Plots.LOSS_FILE, Plots.LOAD_FILE) : List.of(Plots.LOSS_FILE)) {
                 if (Files.isRegularFile(r.run().resolve(plot))) {
-                    b.append("![").append(plot).append("](").append(rel.resolve(plot).toString().replace('\\', '/'))
-                            .append(")\n");
+                    b.append("![").append(plot).append("](").append(link(base, r.run().resolve(plot))).append(")\n");
                 }
             }
         }
         return b.toString();
     }
 
+    private static String link(Path base, Path file) {
+        return base.relativize(file.toAbsolutePath()).toString().replace('\\', '/');
+    }
+
     /** Runs named {@code NAME-seedN}: the same configuration trained from different seeds. */
     private static final java.util.regex.Pattern SEEDED = java.util.regex.Pattern.compile("(.+)-seed\\d+");
+
+    /** NAME of a run directory named {@code NAME-seedN}, else null. */
+    static String seedGroup(Row r) {
+        java.util.regex.Matcher m = SEEDED.matcher(r.run().getFileName().toString());
+        return m.matches() ? m.group(1) : null;
+    }
 
     /**
      * A second table grouping runs that differ only by seed (directory names ending in
@@ -163,9 +233,9 @@ public final class Report {
     static String acrossSeeds(List<Row> rows) {
         java.util.Map<String, List<Row>> groups = new java.util.LinkedHashMap<>();
         for (Row r : rows) {
-            java.util.regex.Matcher m = SEEDED.matcher(r.run().getFileName().toString());
-            if (m.matches() && r.evalLoss() != null) {
-                groups.computeIfAbsent(m.group(1), k -> new ArrayList<>()).add(r);
+            String group = seedGroup(r);
+            if (group != null && r.evalLoss() != null) {
+                groups.computeIfAbsent(group, k -> new ArrayList<>()).add(r);
             }
         }
         if (groups.values().stream().noneMatch(g -> g.size() > 1)) {

@@ -181,7 +181,7 @@ public final class TrainLoop {
             }
         }
         checkpoints.saveFinal(out, params);
-        Plots.loss(metrics.all(), out.resolve(Plots.LOSS_FILE));
+        Plots.loss(metrics.all(), c.tokensPerStep(), c.output().toString(), out.resolve(Plots.LOSS_FILE));
         Plots.expertLoad(metrics.all(), out.resolve(Plots.LOAD_FILE));
         int done = c.steps() - state.step();
         Result r = new Result(out, c.steps(), metrics.lastLoss(), metrics.lastEval(),

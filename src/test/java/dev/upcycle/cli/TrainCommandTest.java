@@ -49,10 +49,12 @@ class TrainCommandTest {
         assertThat(last).as("loss %f -> %f", first, last).isLessThan(first - 1.0);
         assertThat(steps.get(0).get("lr").asDouble()).isEqualTo(1e-3);
         for (String f : List.of("config.json", "model.safetensors", "upcycle.json", "train-config.json", "loss.png",
-                "expert-load.png", "metrics.jsonl")) {
+                "metrics.jsonl")) {
             assertThat(out.resolve(f)).exists();
         }
         assertThat(ImageIO.read(out.resolve("loss.png").toFile())).isNotNull();
+        // A dense model routes nothing: no expert-load plot rather than an empty one.
+        assertThat(out.resolve("expert-load.png")).doesNotExist();
         Cli inspect = Cli.run("inspect", out.toString());
         assertThat(inspect.code()).as(inspect.err()).isZero();
         assertThat(inspect.out()).containsPattern("problems\\s+none");
@@ -200,7 +202,7 @@ class TrainCommandTest {
         String md = Files.readString(tmp.resolve("report/report.md"));
         assertThat(md).contains("| parameters | active | FLOPs/token | train FLOPs |");
         assertThat(md).contains("| train loss (last 10 steps) |").contains(tmp.resolve("a").toString())
-                .contains("](../a/loss.png)").contains("](../b/expert-load.png)");
+                .contains("](../a/loss.png)").contains("](../b/loss.png)").doesNotContain("expert-load.png");
         assertThat(md.lines().filter(l -> l.startsWith("| /")).count()).isEqualTo(2);
     }
 
