@@ -96,7 +96,7 @@ public final class TrainBench {
     }
 
     /** Where a step's time goes, in the order the loop runs them. */
-    private static final String[] PHASES = {"forward+backward", "clip", "optimizer", "zero-grad"};
+    private static final String[] PHASES = {"forward+backward", "clip", "optimizer"};
 
     private static void step(CausalLm lm, Batcher data, TrainConfig c, Map<String, NDArray> params, AdamW opt,
             long[] phases) {
@@ -106,9 +106,7 @@ public final class TrainBench {
         GradClip.clip(params.values(), c.gradClip());
         t = lap(phases, 1, t);
         opt.step(params, c.lr());
-        t = lap(phases, 2, t);
-        AdamW.zeroGradients(params.values());
-        lap(phases, 3, t);
+        lap(phases, 2, t);
     }
 
     private static long lap(long[] phases, int i, long since) {
