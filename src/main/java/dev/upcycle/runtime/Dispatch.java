@@ -12,6 +12,24 @@ package dev.upcycle.runtime;
  */
 public record Dispatch(int[] order, int[] offsets, int[] inverse, int topK) {
 
+    /** The token of every slot, in expert order: expert e's are {@code [offsets[e], offsets[e+1])}. */
+    public long[] tokensInOrder() {
+        long[] t = new long[order.length];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = order[i] / topK;
+        }
+        return t;
+    }
+
+    /** Every slot, in expert order. */
+    public long[] slotsInOrder() {
+        long[] s = new long[order.length];
+        for (int i = 0; i < s.length; i++) {
+            s[i] = order[i];
+        }
+        return s;
+    }
+
     /** The tokens expert {@code e} processes, ascending. */
     public long[] tokens(int e) {
         long[] t = new long[offsets[e + 1] - offsets[e]];

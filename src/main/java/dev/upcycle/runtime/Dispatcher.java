@@ -1,8 +1,6 @@
 package dev.upcycle.runtime;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 
 /**
  * Groups token slots per expert (a counting sort, O(N·k)) and combines the experts' outputs
@@ -34,11 +32,10 @@ public final class Dispatcher {
     }
 
     /**
-     * @param outputs each non-empty expert's weighted output {@code [n_e, d]}, in expert order
+     * @param all every slot's weighted expert output {@code [N·k, d]}, in expert order
      * @return {@code [N, d]}: for each token the sum over its k slots
      */
-    public static NDArray combine(Dispatch d, NDList outputs, long tokens, long hidden) {
-        NDArray all = outputs.size() == 1 ? outputs.get(0) : NDArrays.concat(outputs);
+    public static NDArray combine(Dispatch d, NDArray all, long tokens, long hidden) {
         long[] inverse = new long[d.inverse().length];
         for (int i = 0; i < inverse.length; i++) {
             inverse[i] = d.inverse()[i];

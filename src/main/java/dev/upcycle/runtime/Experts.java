@@ -1,12 +1,18 @@
 package dev.upcycle.runtime;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 
 /**
  * Runs each expert on the tokens dispatched to it, weighted by the routing weights. Experts
  * that receive no token are neither loaded nor run.
+ *
+ * <p>Tokens are gathered once, in expert order, so each expert reads a contiguous slice (a view,
+ * no copy) and the routing weights are applied in one multiplication: one gather and one scatter
+ * in the backward pass instead of one per expert.
  */
 public final class Experts {
     private Experts() {
@@ -14,23 +20,24 @@ public final class Experts {
 
     /**
      * @param x {@code [N, d]}
-     * @return each non-empty expert's weighted output {@code [n_e, d]}, in expert order
+     * @return every slot's weighted expert output {@code [N·k, d]}, in expert order ({@link Dispatch#order})
      */
-    public static NDList compute(NDArray x, Routing routing, Dispatch dispatch, ExpertSource source) {
+    public static NDArray compute(NDArray x, Routing routing, Dispatch dispatch, ExpertSource source) {
         NDManager scope = x.getManager();
-        NDArray flatWeights = routing.weights().reshape(-1);
+        NDArray sorted = x.get(scope.create(dispatch.tokensInOrder()));
+        NDArray weights = routing.weights().reshape(-1).get(scope.create(dispatch.slotsInOrder())).expandDims(1);
         NDList outputs = new NDList();
         for (int e = 0; e < source.count(); e++) {
             if (dispatch.count(e) == 0) {
                 continue;
             }
-            NDArray rows = x.get(scope.create(dispatch.tokens(e)));
-            NDArray w = flatWeights.get(scope.create(dispatch.slots(e))).expandDims(1);
+            NDArray rows = sorted.get(new NDIndex("{}:{}", dispatch.offsets()[e], dispatch.offsets()[e + 1]));
             // A streamed expert's weights live only while it runs; its output belongs to x's scope.
             try (NDManager expertScope = scope.newSubManager()) {
-                outputs.add(source.expert(e, expertScope).forward(rows).mul(w));
+                outputs.add(source.expert(e, expertScope).forward(rows));
             }
         }
-        return outputs;
+        NDArray all = outputs.size() == 1 ? outputs.get(0) : NDArrays.concat(outputs);
+        return all.mul(weights);
     }
 }

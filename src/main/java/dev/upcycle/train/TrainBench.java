@@ -19,7 +19,8 @@ import java.util.Map;
  * plus attention scores and values), where {@code N_active} counts the matrices a token passes
  * through (the embedding lookup is not a matmul; the LM head is).
  *
- * <p>Usage: {@code TrainBench MOE_DIR DENSE_DIR DATA [batch seqLen steps]}.
+ * <p>Usage: {@code TrainBench MOE_DIR DENSE_DIR DATA [batch seqLen steps warmup]}; warm-up steps are
+ * untimed (the JIT, the allocator and libtorch's kernels settle first).
  */
 public final class TrainBench {
     private TrainBench() {
@@ -33,6 +34,7 @@ public final class TrainBench {
         int batch = args.length > 3 ? Integer.parseInt(args[3]) : 8;
         int seqLen = args.length > 4 ? Integer.parseInt(args[4]) : 256;
         int steps = args.length > 5 ? Integer.parseInt(args[5]) : 10;
+        int warmup = args.length > 6 ? Integer.parseInt(args[6]) : 5;
         double ceiling = Throughput.matmulCeiling(1024, 20);
         System.out.printf(Locale.ROOT, "FP32 matmul ceiling (1024^3, DJL, %d threads visible): %.2f GFLOP/s%n",
                 Runtime.getRuntime().availableProcessors(), ceiling / 1e9);
@@ -41,8 +43,8 @@ public final class TrainBench {
         double[] m = {0, 0};
         double[] d = {0, 0};
         for (int round = 1; round <= ROUNDS; round++) {
-            m = best(m, measure("moe", moe, tokens, batch, seqLen, steps, ceiling));
-            d = best(d, measure("dense", dense, tokens, batch, seqLen, steps, ceiling));
+            m = best(m, measure("moe", moe, tokens, batch, seqLen, warmup, steps, ceiling));
+            d = best(d, measure("dense", dense, tokens, batch, seqLen, warmup, steps, ceiling));
         }
         System.out.printf(Locale.ROOT, "best of %d rounds: moe %.0f tokens/s (MFU %.1f%%), dense %.0f tokens/s (MFU %.1f%%)%n",
                 ROUNDS, m[0], 100 * m[1], d[0], 100 * d[1]);
@@ -51,15 +53,14 @@ public final class TrainBench {
 
     /** Rounds per model. */
     private static final int ROUNDS = 3;
-    /** Untimed steps per round: the JIT, the allocator and libtorch's kernels settle first. */
-    private static final int WARMUP = 5;
 
     private static double[] best(double[] a, double[] b) {
         return b[0] > a[0] ? b : a;
     }
 
     /** @return tokens/s and MFU */
-    static double[] measure(String label, Path dir, int[] tokens, int batch, int seqLen, int steps, double ceiling) {
+    static double[] measure(String label, Path dir, int[] tokens, int batch, int seqLen, int warmup, int steps,
+            double ceiling) {
         try (CausalLm lm = CausalLm.load(dir)) {
             Map<String, NDArray> params = lm.parameters();
             params.values().forEach(p -> p.setRequiresGradient(true));
@@ -68,12 +69,13 @@ public final class TrainBench {
                     1e-3, 1e-4, 0, TrainConfig.Schedule.CONSTANT, 0.1, 1e-2, 0, 1.0, 0, 2, 0, 1, null,
                     TrainConfig.DeviceChoice.CPU, 0, false);
             Batcher data = new Batcher(tokens, seqLen, 0, 0);
-            for (int i = 0; i < WARMUP; i++) {
-                step(lm, data, c, params, opt);
+            for (int i = 0; i < warmup; i++) {
+                step(lm, data, c, params, opt, new long[PHASES.length]);
             }
+            long[] phases = new long[PHASES.length];
             long t0 = System.nanoTime();
             for (int i = 0; i < steps; i++) {
-                step(lm, data, c, params, opt);
+                step(lm, data, c, params, opt, phases);
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
             double tps = (double) steps * batch * seqLen / seconds;
@@ -83,14 +85,33 @@ public final class TrainBench {
             System.out.printf(Locale.ROOT, "%-5s %s: %d steps of %d x %d in %.1f s: %.0f tokens/s, %.1f ms/step, "
                             + "%.2f MFLOP/token, %.2f GFLOP/s achieved, MFU %.1f%%%n", label, dir, steps, batch, seqLen,
                     seconds, tps, 1000 * seconds / steps, flopsPerToken / 1e6, tps * flopsPerToken / 1e9, 100 * mfu);
+            StringBuilder where = new StringBuilder("      per step:");
+            for (int i = 0; i < PHASES.length; i++) {
+                where.append(String.format(Locale.ROOT, " %s %.0f ms (%.0f%%)", PHASES[i], phases[i] / 1e6 / steps,
+                        100.0 * phases[i] / 1e9 / seconds));
+            }
+            System.out.println(where);
             return new double[] {tps, mfu};
         }
     }
 
-    private static void step(CausalLm lm, Batcher data, TrainConfig c, Map<String, NDArray> params, AdamW opt) {
+    /** Where a step's time goes, in the order the loop runs them. */
+    private static final String[] PHASES = {"forward+backward", "clip", "optimizer"};
+
+    private static void step(CausalLm lm, Batcher data, TrainConfig c, Map<String, NDArray> params, AdamW opt,
+            long[] phases) {
+        long t = System.nanoTime();
         TrainLoop.forwardBackward(lm, data, c);
+        t = lap(phases, 0, t);
         GradClip.clip(params.values(), c.gradClip());
+        t = lap(phases, 1, t);
         opt.step(params, c.lr());
-        AdamW.zeroGradients(params.values());
+        lap(phases, 2, t);
+    }
+
+    private static long lap(long[] phases, int i, long since) {
+        long now = System.nanoTime();
+        phases[i] += now - since;
+        return now;
     }
 }

@@ -161,8 +161,7 @@ public final class TrainLoop {
             StepLosses losses = forwardBackward(lm, data, c);                            // forward/backward
             double norm = GradClip.clip(params.values(), c.gradClip());                  // clip
             requireFinite(step, losses.loss(), norm, lastCheckpoint);
-            optimizer.step(params, lr);                                                  // step
-            AdamW.zeroGradients(params.values());
+            optimizer.step(params, lr);                                                  // step (zeroes gradients)
             double stepSeconds = (System.nanoTime() - t0) / 1e9;
             tokens += c.tokensPerStep();
             StepMetrics m = new StepMetrics(step, lr, losses.loss(), losses.aux(), losses.z(), norm,

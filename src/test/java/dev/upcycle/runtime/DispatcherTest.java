@@ -3,7 +3,6 @@ package dev.upcycle.runtime;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
@@ -23,6 +22,9 @@ class DispatcherTest {
         assertThat(d.tokens(2)).containsExactly(0, 2);
         assertThat(d.tokens(3)).containsExactly(1, 2);
         assertThat(d.count(4)).isZero();
+        // expert order: expert 0's slots (token 0, token 1), then expert 2's, then expert 3's
+        assertThat(d.tokensInOrder()).containsExactly(0, 1, 0, 2, 1, 2);
+        assertThat(d.slotsInOrder()).containsExactly(1, 2, 0, 4, 3, 5);
         for (int s = 0; s < selected.length; s++) {
             assertThat(d.order()[d.inverse()[s]]).isEqualTo(s);
         }
@@ -55,8 +57,9 @@ class DispatcherTest {
             Routing r = new Router(2, true).route(x, gate);
             assertThat(r.selected()).containsExactly(2, 1, 2, 1);
             Dispatch dispatch = Dispatcher.group(r.selected(), 4, 2);
-            NDList outputs = Experts.compute(x, r, dispatch, source);
+            NDArray outputs = Experts.compute(x, r, dispatch, source);
             assertThat(loaded).containsExactly(1, 2);
+            assertThat(outputs.getShape()).isEqualTo(new Shape(4, d));
             float[] y = Dispatcher.combine(dispatch, outputs, 2, d).toFloatArray();
             float[] w = r.weights().toFloatArray();
             for (int t = 0; t < 2; t++) {

@@ -144,6 +144,88 @@ class TrainPiecesTest {
         }
     }
 
+    /**
+     * Ten steps of the fused update against AdamW written out in double precision (bias-corrected
+     * moments, decoupled decay on matrices only), with new gradients every step: the folded bias
+     * correction must be the textbook update, and each step must leave the gradients at zero.
+     */
+    @Test
+    void adamwMatchesTheTextbookUpdateOverManyStepsAndZeroesGradients() {
+        java.util.Random rnd = new java.util.Random(7);
+        float[] w0 = new float[12];
+        float[] b0 = new float[3];
+        for (int i = 0; i < w0.length; i++) {
+            w0[i] = (float) rnd.nextGaussian();
+        }
+        for (int i = 0; i < b0.length; i++) {
+            b0[i] = (float) rnd.nextGaussian();
+        }
+        double lr = 0.01;
+        double wd = 0.1;
+        double[][] ref = {toDouble(w0), toDouble(b0)};
+        double[][] mRef = {new double[w0.length], new double[b0.length]};
+        double[][] vRef = {new double[w0.length], new double[b0.length]};
+        try (NDManager m = Djl.newManager()) {
+            NDArray w = m.create(w0, new ai.djl.ndarray.types.Shape(4, 3));
+            NDArray bias = m.create(b0);
+            var params = new java.util.LinkedHashMap<String, NDArray>();
+            params.put("w", w);
+            params.put("b", bias);
+            params.values().forEach(p -> p.setRequiresGradient(true));
+            AdamW opt = new AdamW(m, params, wd);
+            for (int t = 1; t <= 10; t++) {
+                float[] cw = new float[w0.length];
+                float[] cb = new float[b0.length];
+                for (int i = 0; i < cw.length; i++) {
+                    cw[i] = (float) rnd.nextGaussian();
+                }
+                for (int i = 0; i < cb.length; i++) {
+                    cb[i] = (float) rnd.nextGaussian();
+                }
+                // loss = sum(cw ⊙ w) + sum(cb ⊙ b): the gradients are cw and cb
+                try (var gc = ai.djl.engine.Engine.getEngine(Djl.ENGINE).newGradientCollector();
+                        NDManager scope = m.newSubManager()) {
+                    NDArray loss = w.mul(scope.create(cw, w.getShape())).sum().add(bias.mul(scope.create(cb)).sum());
+                    gc.backward(loss);
+                }
+                opt.step(params, lr);
+                float[][] grads = {cw, cb};
+                for (int k = 0; k < 2; k++) {
+                    double c1 = 1 - Math.pow(AdamW.BETA1, t);
+                    double c2 = 1 - Math.pow(AdamW.BETA2, t);
+                    for (int i = 0; i < ref[k].length; i++) {
+                        double g = grads[k][i];
+                        mRef[k][i] = AdamW.BETA1 * mRef[k][i] + (1 - AdamW.BETA1) * g;
+                        vRef[k][i] = AdamW.BETA2 * vRef[k][i] + (1 - AdamW.BETA2) * g * g;
+                        double update = lr * (mRef[k][i] / c1) / (Math.sqrt(vRef[k][i] / c2) + AdamW.EPS);
+                        ref[k][i] = (k == 0 ? ref[k][i] * (1 - lr * wd) : ref[k][i]) - update;
+                    }
+                }
+                for (NDArray p : params.values()) {
+                    try (NDArray g = p.getGradient()) {
+                        assertThat(g.toFloatArray()).as("gradient after step %d", t).containsOnly(0f);
+                    }
+                }
+            }
+            float[] w1 = w.toFloatArray();
+            float[] b1 = bias.toFloatArray();
+            for (int i = 0; i < w1.length; i++) {
+                assertThat((double) w1[i]).as("w[%d]", i).isCloseTo(ref[0][i], org.assertj.core.api.Assertions.within(2e-6));
+            }
+            for (int i = 0; i < b1.length; i++) {
+                assertThat((double) b1[i]).as("b[%d]", i).isCloseTo(ref[1][i], org.assertj.core.api.Assertions.within(2e-6));
+            }
+        }
+    }
+
+    private static double[] toDouble(float[] a) {
+        double[] d = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            d[i] = a[i];
+        }
+        return d;
+    }
+
     @Test
     void batcherOrderIsAFunctionOfSeedAndPosition() {
         int[] tokens = GradientCheckTest.tokens();
