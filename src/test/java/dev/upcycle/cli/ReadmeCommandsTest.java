@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.fail;
 import dev.upcycle.recipe.Recipe;
 import dev.upcycle.recipe.RecipeParser;
 import dev.upcycle.recipe.Step;
+import dev.upcycle.testing.Cli;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystems;

@@ -2,7 +2,8 @@ package dev.upcycle.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.upcycle.runtime.TestModels;
+import dev.upcycle.testing.Cli;
+import dev.upcycle.testing.TinyModels;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -27,7 +28,7 @@ class ReportCommandTest {
 
     @BeforeAll
     static void train() {
-        Path model = TestModels.upcycle(FIXTURE, runs.resolve("moe-model"), "mixtral", 4, 2, -1);
+        Path model = TinyModels.upcycle(FIXTURE, runs.resolve("moe-model"), "mixtral", 4, 2, -1);
         moe = train(model, "moe", "6");
         dense = train(FIXTURE, "dense", "6");
     }
