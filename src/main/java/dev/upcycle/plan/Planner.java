@@ -118,7 +118,8 @@ public final class Planner {
         }
         List<String> approximations = new ArrayList<>(target.approximations(source));
         var family = registry.byName(target.familyName());
-        ModelConfig config = target.config(source, family, in.request(), in.layout(), in.layers());
+        ModelConfig config = target.config(source, family, in.spec(), in.layout(), in.layers(),
+                in.request().routerAuxLossCoef(), in.request().moa(), in.blocks());
         TensorMapper.Mapping mapping = new TensorMapper(in, target, config).map(family);
         approximations.addAll(mapping.dropped());
         return new Candidate(target, impossible, approximations, config, mapping.tensors());

@@ -2,10 +2,11 @@ package dev.upcycle.plan.target;
 
 import dev.upcycle.model.Family;
 import dev.upcycle.model.ModelConfig;
+import dev.upcycle.moe.BlockSpec;
 import dev.upcycle.moe.ExpertLayout;
+import dev.upcycle.moe.MoaSpec;
 import dev.upcycle.moe.RoutingMode;
 import dev.upcycle.moe.UpcycleSpec;
-import dev.upcycle.plan.UpcycleRequest;
 import java.util.List;
 
 /**
@@ -41,10 +42,13 @@ public interface MoeTarget {
     ModelConfig config(ModelConfig source, Family family, UpcycleSpec spec, ExpertLayout layout,
                        List<Integer> layers, double routerAuxLossCoef);
 
-    /** The target config for a whole request (the native target reads its attention experts). */
-    default ModelConfig config(ModelConfig source, Family family, UpcycleRequest request, ExpertLayout layout,
-                               List<Integer> layers) {
-        return config(source, family, request.spec(), layout, layers, request.routerAuxLossCoef());
+    /**
+     * The target config with the attention experts and block layout asked for ({@code moa} null for
+     * none): the native target writes them; the others cannot hold them and ignore them.
+     */
+    default ModelConfig config(ModelConfig source, Family family, UpcycleSpec spec, ExpertLayout layout,
+                               List<Integer> layers, double routerAuxLossCoef, MoaSpec moa, BlockSpec.Resolved blocks) {
+        return config(source, family, spec, layout, layers, routerAuxLossCoef);
     }
 
     /**

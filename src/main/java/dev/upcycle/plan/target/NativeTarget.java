@@ -6,11 +6,9 @@ import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.TensorRole;
 import dev.upcycle.moe.BlockSpec;
 import dev.upcycle.moe.ExpertLayout;
-import dev.upcycle.moe.LayerSelection;
 import dev.upcycle.moe.MoaSpec;
 import dev.upcycle.moe.RoutingMode;
 import dev.upcycle.moe.UpcycleSpec;
-import dev.upcycle.plan.UpcycleRequest;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -76,13 +74,12 @@ final class NativeTarget implements MoeTarget {
     @Override
     public ModelConfig config(ModelConfig source, Family family, UpcycleSpec spec, ExpertLayout layout,
                               List<Integer> layers, double auxLoss) {
-        return config(source, family, UpcycleRequest.of(spec).withLayers(LayerSelection.ALL), layout, layers);
+        return config(source, family, spec, layout, layers, auxLoss, null, BlockSpec.SEED.resolve(source));
     }
 
     @Override
-    public ModelConfig config(ModelConfig source, Family family, UpcycleRequest request, ExpertLayout layout,
-                              List<Integer> layers) {
-        UpcycleSpec spec = request.spec();
+    public ModelConfig config(ModelConfig source, Family family, UpcycleSpec spec, ExpertLayout layout,
+                              List<Integer> layers, double auxLoss, MoaSpec moa, BlockSpec.Resolved blocks) {
         boolean all = layers.size() == source.numHiddenLayers();
         List<Integer> dense = new ArrayList<>();
         for (int l = 0; l < source.numHiddenLayers(); l++) {
@@ -90,8 +87,6 @@ final class NativeTarget implements MoeTarget {
                 dense.add(l);
             }
         }
-        MoaSpec moa = request.moa();
-        BlockSpec.Resolved blocks = request.block().resolve(source);
         // parallel_num_norms is 1 in the config of sequential blocks (as in the docs' example), where
         // it is unused.
         int norms = blocks.parallel() ? blocks.norms() : 1;
@@ -108,7 +103,7 @@ final class NativeTarget implements MoeTarget {
                 .numExperts(spec.experts()).numExpertsPerTok(spec.topK()).expertWidth(layout.expertIntermediate())
                 .normTopkProb(spec.routing().normTopkProb())
                 .mlpOnlyLayers(dense)
-                .routerAuxLossCoef(request.routerAuxLossCoef())
+                .routerAuxLossCoef(auxLoss)
                 .moa(moaConfig)
                 .build();
     }

@@ -5,9 +5,8 @@
  * oldest transformers release that loads it ({@link dev.upcycle.plan.target.TransformersFloor}).
  * Every target-specific fact lives here; no code elsewhere tests a target by its name.
  *
- * <p>Imports, of ours, {@code error}, {@code math}, {@code io}, {@code model}, {@code moe}, and of
- * {@code plan} only the request it is asked about ({@link dev.upcycle.plan.UpcycleRequest}), never
- * the planner itself; nothing of {@code convert}, {@code runtime}, {@code train}, {@code verify}
- * or {@code cli} (ArchitectureTest).
+ * <p>Imports, of ours, {@code error}, {@code math}, {@code io}, {@code model}, {@code moe}; nothing
+ * of {@code plan} (the planner passes a target what it needs as arguments), {@code convert},
+ * {@code runtime}, {@code train}, {@code verify} or {@code cli} (ArchitectureTest).
  */
 package dev.upcycle.plan.target;
