@@ -27,11 +27,6 @@ public final class Attention {
         this.window = window;
     }
 
-    /** The sliding window of {@code layer}, or null: {@link ModelConfig#slidingWindow(int)}. */
-    public static Integer window(ModelConfig config, int layer) {
-        return config.slidingWindow(layer);
-    }
-
     /**
      * @param x   {@code [B, T, d]}
      * @param cos {@code [T, hd]} from {@link Rotary#tables}

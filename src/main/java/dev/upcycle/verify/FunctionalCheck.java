@@ -7,7 +7,6 @@ import dev.upcycle.io.ModelFiles;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.moe.Fidelity;
-import dev.upcycle.runtime.Attention;
 import dev.upcycle.runtime.LayerStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -210,7 +209,7 @@ public final class FunctionalCheck {
         int window = 0;
         for (ModelConfig c : List.of(a, b)) {
             for (int layer = 0; layer < c.numHiddenLayers(); layer++) {
-                Integer w = Attention.window(c, layer);
+                Integer w = c.slidingWindow(layer);
                 if (w != null) {
                     window = Math.max(window, w);
                 }
