@@ -74,7 +74,7 @@ public record Condition(Predicate predicate, boolean negated, Condition and) {
             case DENSE_LAYER -> !config.isSparseLayer(layer);
             case MOA_LAYER -> config.isMoaLayer(layer);
             case EXPERT_KV_LAYER -> config.isMoaLayer(layer) && config.moa().variant() == MoaConfig.Variant.SEPARATE;
-            case TWO_NORMS -> config.moa() == null || config.moa().twoNorms();
+            case TWO_NORMS -> config.normsPerBlock() == 2;
         };
         return value != negated && (and == null || and.test(config, layer));
     }

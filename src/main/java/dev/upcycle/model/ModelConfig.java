@@ -241,7 +241,15 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
 
     /** Whether the window applies at all (the Qwen families keep a window they do not use). */
     public boolean usesSlidingWindow() {
-        return slidingWindow != null && (!family.declares("use_sliding_window") || useSlidingWindow);
+        return slidingWindow != null && (!windowHasSwitch() || useSlidingWindow);
+    }
+
+    /**
+     * Whether the family writes the window Qwen's way: a {@code use_sliding_window} switch, and
+     * {@code max_window_layers} full layers before the windowed ones.
+     */
+    public boolean windowHasSwitch() {
+        return family.declares("use_sliding_window");
     }
 
     /**
@@ -249,12 +257,28 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
      * Qwen families, whose {@code max_window_layers} counts those full layers.
      */
     public int firstWindowLayer() {
-        return family.declares("use_sliding_window") && maxWindowLayers != null ? maxWindowLayers : 0;
+        return windowHasSwitch() && maxWindowLayers != null ? maxWindowLayers : 0;
     }
 
     /** Sequential or parallel attention and MLP; sequential for every family without attention experts. */
     public MoaConfig.BlockLayout blockLayout() {
         return moa == null ? MoaConfig.BlockLayout.SEQUENTIAL : moa.blockLayout();
+    }
+
+    /**
+     * Whether the attention has q/k/v biases: as {@code attention_bias} says, or always in a family
+     * whose biases come without that flag (Qwen2).
+     */
+    public boolean hasQkvBias() {
+        return attentionBias || family.template(TensorRole.ATTN_Q_BIAS).map(t -> t.when().test(this, 0)).orElse(false);
+    }
+
+    /**
+     * Norms per block: 2 ({@code input_layernorm}, {@code post_attention_layernorm}) unless a
+     * parallel block has one.
+     */
+    public int normsPerBlock() {
+        return moa == null || moa.twoNorms() ? 2 : 1;
     }
 
     /** The dtype hint as a tensor dtype; empty for {@code auto} or none. */

@@ -35,16 +35,6 @@ public record BlockSpec(BlockLayout layout, Integer parallelNorms, boolean force
         };
     }
 
-    /** The seed's layout: a native config says so; every Llama-family checkpoint is sequential. */
-    public static BlockLayout layoutOf(ModelConfig seed) {
-        return seed.moa() == null ? BlockLayout.SEQUENTIAL : seed.moa().blockLayout();
-    }
-
-    /** Norms per block of the seed: 2 for sequential blocks. */
-    public static int normsOf(ModelConfig seed) {
-        return layoutOf(seed) == BlockLayout.PARALLEL ? seed.moa().parallelNumNorms() : 2;
-    }
-
     /**
      * The layout the output gets for {@code seed}.
      *
@@ -52,7 +42,7 @@ public record BlockSpec(BlockLayout layout, Integer parallelNorms, boolean force
      *                          InvalidOption for norms given with sequential blocks
      */
     public Resolved resolve(ModelConfig seed) {
-        BlockLayout from = layoutOf(seed);
+        BlockLayout from = seed.blockLayout();
         BlockLayout to = layout == null ? from : layout;
         if (to != from && !force) {
             throw new UpcycleException(ErrorKind.ImpossibleCombination, "--block-layout " + to.token(),
@@ -67,7 +57,7 @@ public record BlockSpec(BlockLayout layout, Integer parallelNorms, boolean force
         }
         int norms = to == BlockLayout.SEQUENTIAL ? 2
                 : parallelNorms != null ? parallelNorms
-                : from == BlockLayout.PARALLEL ? seed.moa().parallelNumNorms() : 2;
+                : seed.normsPerBlock();
         return new Resolved(to, norms, to != from);
     }
 

@@ -110,7 +110,7 @@ public final class ConversionFidelity {
         List<String> warns = new ArrayList<>(f.warnings());
         if (blocks.changed()) {
             return new Fidelity(Fidelity.Verdict.NOT_PRESERVING, List.of("Block layout: the seed's "
-                    + BlockSpec.layoutOf(facts.seed()).token() + " blocks are written as " + blocks.layout().token()
+                    + facts.seed().blockLayout().token() + " blocks are written as " + blocks.layout().token()
                     + " blocks (--force-parallel); the FFN now reads a different input, so step 0 does not "
                     + "match the seed."), warns, OptionalDouble.empty(),
                     "--force-parallel writes the seed's blocks in another layout", List.of("--block-layout seed"));

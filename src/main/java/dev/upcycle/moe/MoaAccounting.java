@@ -27,7 +27,7 @@ public record MoaAccounting(long d, long h, long hKv, long hd, long f, long voca
 
     /** The shape of {@code c} (two norms per block unless a parallel one-norm MoA config says otherwise). */
     public static MoaAccounting of(ModelConfig c) {
-        int norms = c.moa() == null || c.moa().twoNorms() ? 2 : 1;
+        int norms = c.normsPerBlock();
         return new MoaAccounting(c.hiddenSize(), c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim(),
                 c.intermediateSize(), c.vocabSize(), c.numHiddenLayers(), c.tieWordEmbeddings(), norms);
     }

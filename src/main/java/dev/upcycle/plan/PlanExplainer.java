@@ -94,7 +94,7 @@ final class PlanExplainer {
         if (blocks.parallel() || blocks.changed()) {
             c.add("blocks: " + blocks.layout().token() + (blocks.parallel() ? " with " + blocks.norms()
                     + (blocks.norms() == 1 ? " norm" : " norms") : "") + (blocks.changed()
-                    ? " (forced; the seed's are " + BlockSpec.layoutOf(source).token() + ")" : " (as the seed)"));
+                    ? " (forced; the seed's are " + source.blockLayout().token() + ")" : " (as the seed)"));
         }
         if (sharedKv && in.seeds() > 1) {
             c.add("shared k/v: " + (moa.sharedKvSeed() == null ? "mean of the seeds"
@@ -128,8 +128,7 @@ final class PlanExplainer {
         }
         narrowing.forEach((k, n) -> warnings.add("dtype " + k + " rounds " + n + " tensors (round to nearest even)"));
         ModelConfig source = in.source();
-        if (source.useSlidingWindow() && !config.family().declares("use_sliding_window")
-                && source.slidingWindow() != null && exactTarget) {
+        if (source.windowHasSwitch() && source.usesSlidingWindow() && !config.windowHasSwitch() && exactTarget) {
             warnings.add("sliding window " + source.slidingWindow() + " carried as Mixtral's sliding_window");
         }
         return warnings;

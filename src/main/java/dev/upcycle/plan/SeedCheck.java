@@ -4,7 +4,6 @@ import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.UpcycleException;
 import dev.upcycle.io.TensorHeader;
 import dev.upcycle.model.ModelConfig;
-import dev.upcycle.moe.BlockSpec;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -39,8 +38,8 @@ final class SeedCheck {
         fields.put("rope_scaling", c -> String.valueOf(c.rope().scaling()));
         fields.put("rms_norm_eps", ModelConfig::rmsNormEps);
         fields.put("sliding_window", ModelConfig::slidingWindow);
-        fields.put("block_layout", c -> BlockSpec.layoutOf(c).token());
-        fields.put("norms per block", BlockSpec::normsOf);
+        fields.put("block_layout", c -> c.blockLayout().token());
+        fields.put("norms per block", ModelConfig::normsPerBlock);
         for (int i = 1; i < seeds.size(); i++) {
             ModelConfig b = seeds.get(i);
             for (var f : fields.entrySet()) {

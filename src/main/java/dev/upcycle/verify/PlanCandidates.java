@@ -184,7 +184,7 @@ final class PlanCandidates {
         double noise = block.path("expert_noise_std").asDouble(0);
         long seed = block.path("router_init").path("rng_seed").asLong(0);
         MoaSpec moa = moa(out.moa(), block);
-        BlockSpec blocks = out.moa() == null || out.moa().blockLayout() == BlockSpec.layoutOf(dense) ? BlockSpec.SEED
+        BlockSpec blocks = out.moa() == null || out.blockLayout() == dense.blockLayout() ? BlockSpec.SEED
                 : new BlockSpec(out.moa().blockLayout(), out.moa().parallelNumNorms(), true);
         List<DType> dtypes = new ArrayList<>();
         dtypes.add(null);

@@ -99,6 +99,37 @@ class ConfigFactsTest {
         assertThat(Fixtures.tiny("upcycle_moa").build().blockLayout()).isEqualTo(MoaConfig.BlockLayout.SEQUENTIAL);
     }
 
+    @Test
+    void onlyTheQwenFamiliesSwitchTheirWindow() {
+        assertThat(read("qwen2", "Qwen2ForCausalLM", o -> { }).windowHasSwitch()).isTrue();
+        assertThat(read("qwen3", "Qwen3ForCausalLM", o -> { }).windowHasSwitch()).isTrue();
+        assertThat(read("mistral", "MistralForCausalLM", o -> { }).windowHasSwitch()).isFalse();
+        assertThat(read("llama", "LlamaForCausalLM", o -> { }).windowHasSwitch()).isFalse();
+    }
+
+    @Test
+    void qkvBiasesComeFromTheFlagOrAlwaysWithQwen2() {
+        assertThat(read("qwen2", "Qwen2ForCausalLM", o -> { }).hasQkvBias()).as("qwen2: always").isTrue();
+        assertThat(read("llama", "LlamaForCausalLM", o -> { }).hasQkvBias()).isFalse();
+        assertThat(read("llama", "LlamaForCausalLM", o -> o.put("attention_bias", true)).hasQkvBias()).isTrue();
+        assertThat(read("qwen3", "Qwen3ForCausalLM", o -> { }).hasQkvBias()).isFalse();
+        assertThat(read("qwen3", "Qwen3ForCausalLM", o -> o.put("attention_bias", true)).hasQkvBias()).isTrue();
+        assertThat(read("mistral", "MistralForCausalLM", o -> { }).hasQkvBias()).isFalse();
+    }
+
+    @Test
+    void blocksHaveTwoNormsUnlessAParallelOneNormBlock() {
+        assertThat(read("llama", "LlamaForCausalLM", o -> { }).normsPerBlock()).isEqualTo(2);
+        for (int norms = 1; norms <= 2; norms++) {
+            ModelConfig parallel = Fixtures.tiny("upcycle_moa").moa(new MoaConfig(MoaConfig.Variant.SEPARATE, 2, null,
+                    null, MoaConfig.BlockLayout.PARALLEL, norms, 0.0)).build();
+            assertThat(parallel.normsPerBlock()).isEqualTo(norms);
+        }
+        ModelConfig sequential = Fixtures.tiny("upcycle_moa").moa(new MoaConfig(MoaConfig.Variant.SEPARATE, 2, null,
+                null, MoaConfig.BlockLayout.SEQUENTIAL, 1, 0.0)).build();
+        assertThat(sequential.normsPerBlock()).as("parallel_num_norms is unused by sequential blocks").isEqualTo(2);
+    }
+
     /** One default path: a file that gives only the required fields reads as the builder's defaults. */
     @Test
     void aMinimalFileAndAnUnsetBuilderAgreeForEveryFamily() {

@@ -95,8 +95,7 @@ final class NativeTarget implements MoeTarget {
                 ? new MoaConfig(MoaConfig.Variant.SEPARATE, 1, null, List.of(), blocks.layout(), norms, 0.0)
                 : new MoaConfig(moa.variant(), moa.experts(), moa.topK(), all ? null : layers, blocks.layout(), norms,
                         0.0);
-        boolean bias = source.attentionBias() || source.family().template(TensorRole.ATTN_Q_BIAS)
-                .map(t -> t.when().test(source, 0)).orElse(false);
+        boolean bias = source.hasQkvBias();
         return TargetConfigs.common(source, family)
                 .intermediateSize(layout.expertIntermediate())
                 .attentionBias(bias)

@@ -87,8 +87,7 @@ final class QwenMoeTarget implements MoeTarget {
         TargetConfigs.qwenSparseLayers(source.numHiddenLayers(), layers, b);
         if (qwen3) {
             // q/k/v/o biases share one flag; a Qwen2 source's q/k/v biases come with a zero o bias.
-            b.attentionBias(source.attentionBias() || source.family().has(TensorRole.ATTN_Q_BIAS)
-                    && !source.family().declares("attention_bias"));
+            b.attentionBias(source.hasQkvBias());
         } else {
             // Neutral shared expert when none was asked for: all zeros, output exactly 0
             // (docs/formats.md, "Choosing a target").

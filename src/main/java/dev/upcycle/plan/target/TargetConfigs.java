@@ -32,7 +32,7 @@ final class TargetConfigs {
 
     /** The source's sliding window as (use, window, maxWindowLayers) in Qwen's encoding. */
     static void qwenSlidingWindow(ModelConfig s, ModelConfig.Builder b) {
-        if (s.family().declares("use_sliding_window")) {
+        if (s.windowHasSwitch()) {
             b.useSlidingWindow(s.useSlidingWindow()).slidingWindow(s.slidingWindow())
                     .maxWindowLayers(s.maxWindowLayers());
         } else if (s.usesSlidingWindow()) {
