@@ -21,6 +21,9 @@ public final class FamilyRegistry {
 
     private static final String RESOURCE_DIR = "/dev/upcycle/families/";
 
+    /** The name of the native family, the only one with attention experts and parallel blocks. */
+    public static final String NATIVE_MOA = "upcycle_moa";
+
     /** Loaded on first use and shared: the instance is immutable, so sharing it is safe. */
     private static final class BuiltIn {
         static final FamilyRegistry INSTANCE = load();

@@ -56,7 +56,7 @@ public final class Synthesizer {
      */
     public static ModelConfig parallelBlocks(ModelConfig c, int norms) {
         List<Integer> all = java.util.stream.IntStream.range(0, c.numHiddenLayers()).boxed().toList();
-        return ModelConfig.builder(FamilyRegistry.builtIn().byName("upcycle_moa"))
+        return ModelConfig.builder(FamilyRegistry.builtIn().byName(FamilyRegistry.NATIVE_MOA))
                 .vocabSize(c.vocabSize()).hiddenSize(c.hiddenSize()).intermediateSize(c.intermediateSize())
                 .numHiddenLayers(c.numHiddenLayers()).numAttentionHeads(c.numAttentionHeads())
                 .numKeyValueHeads(c.numKeyValueHeads()).headDim(c.headDim()).tieWordEmbeddings(c.tieWordEmbeddings())

@@ -90,4 +90,11 @@ class FamilyRegistryTest {
                 FamilyRegistry.class.getResourceAsStream("/dev/upcycle/families/qwen3.json"), "qwen3.json");
         assertThat(read).isEqualTo(FAMILIES.byName("qwen3"));
     }
+
+    @Test
+    void theNativeFamilyIsNamedOnce() {
+        Family f = FamilyRegistry.builtIn().byName(FamilyRegistry.NATIVE_MOA);
+        assertThat(f.name()).isEqualTo(FamilyRegistry.NATIVE_MOA);
+        assertThat(f.moa()).as("the family with attention experts").isTrue();
+    }
 }

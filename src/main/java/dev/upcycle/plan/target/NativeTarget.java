@@ -1,6 +1,7 @@
 package dev.upcycle.plan.target;
 
 import dev.upcycle.model.Family;
+import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.MoaConfig;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.TensorRole;
@@ -32,7 +33,7 @@ final class NativeTarget implements MoeTarget {
 
     @Override
     public String familyName() {
-        return "upcycle_moa";
+        return FamilyRegistry.NATIVE_MOA;
     }
 
     @Override
