@@ -161,7 +161,7 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
             o.put("tokens_per_second", result.tokensPerSecond());
             o.put("device", result.device());
             o.put("tokenization", result.tokenization());
-            o.set("config", Json.snakeKeys(config.toJson()));
+            o.set("config", config.toJson());
             spec.commandLine().getOut().println(Json.pretty(o));
         }
         return 0;

@@ -119,7 +119,7 @@ public final class TrainLoop {
                     : resume(c, params, optimizer);
             Batcher data = new Batcher(train.ids(), c.seqLen(), c.seed(), state.dataPosition());
             LrSchedule schedule = LrSchedule.of(c);
-            Checkpointing checkpoints = new Checkpointing(c.model(), lm.config(), c.toJson());
+            Checkpointing checkpoints = new Checkpointing(c.model(), lm.config(), c.options());
             RunDirectory.Prepared run = RunDirectory.prepare(c);
             boolean finished = false;
             try {
