@@ -1,7 +1,5 @@
 package dev.upcycle.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.convert.Converter;
 import dev.upcycle.convert.PlanReport;
@@ -184,7 +182,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         PrintWriter err = spec.commandLine().getErr();
         if (dryRun) {
             UpcyclePlan plan = converter.plan(inputs, request);
-            out.print(json ? Json.pretty(document(PlanReport.json(plan))) + "\n" : PlanReport.text(plan, tensors, verbose));
+            out.print(json ? Json.pretty(Json.document(true, PlanReport.json(plan))) + "\n" : PlanReport.text(plan, tensors, verbose));
             return 0;
         }
         ProgressBar bar = ProgressBar.onTerminal(err, "convert", () -> converter.outputBytes(inputs, request),
@@ -230,7 +228,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             err.println("upcycle: note: " + PlanReport.transformers(plan));
         }
         if (json) {
-            ObjectNode doc = document(PlanReport.summary(plan));
+            ObjectNode doc = Json.document(true, PlanReport.summary(plan));
             doc.put("output", r.output().toString());
             out.println(Json.pretty(doc));
         } else if (!quiet) {
@@ -262,23 +260,6 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         BlockSpec block = new BlockSpec(BlockSpec.parseLayout(blockLayout), parallelNorms, forceParallel);
         return new UpcycleRequest(b.build(), target, LayerSelection.parse(layers), type, Options.size(maxShardSize),
                 allowApproximate, UpcycleRequest.DEFAULT_AUX_LOSS, moa, block, expertNoiseStd);
-    }
-
-    /**
-     * The plan's JSON in the shared frame, with the parameter counts under one name, as in
-     * {@code inspect}: {@code parameters: {total, active}}.
-     */
-    private static ObjectNode document(ObjectNode plan) {
-        ObjectNode doc = Json.document(true, plan);
-        if (doc.has("total_parameters") && doc.has("active_parameters")) {
-            JsonNode total = doc.remove("total_parameters");
-            JsonNode active = doc.remove("active_parameters");
-            ObjectNode p = JsonNodeFactory.instance.objectNode();
-            p.set("total", total);
-            p.set("active", active);
-            doc.set("parameters", p);
-        }
-        return doc;
     }
 
     /** ", 4 attention experts (moa-shared-kv)" for a MoA output, else "". */

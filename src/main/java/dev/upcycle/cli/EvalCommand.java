@@ -52,7 +52,7 @@ final class EvalCommand implements Callable<Integer>, KeyFigures {
     @Option(names = "--max-tokens", paramLabel = "N", description = "Evaluate at most N predicted tokens (up to 2^30).")
     Integer maxTokens;
 
-    @Option(names = "--seq-len", paramLabel = "L", defaultValue = "256",
+    @Option(names = "--seq-len", paramLabel = "L", defaultValue = Options.SEQ_LEN,
             description = "Context window of each evaluated chunk, at most the model's max_position_embeddings "
                     + "(default: ${DEFAULT-VALUE}).")
     int seqLen;

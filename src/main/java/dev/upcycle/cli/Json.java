@@ -4,8 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.io.JsonFiles;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * The one JSON printer of the CLI, so every --json output has the same style as the files we write,
@@ -39,24 +37,5 @@ final class Json {
     /** An empty document with the shared frame. */
     static ObjectNode document(boolean ok) {
         return document(ok, JsonNodeFactory.instance.objectNode());
-    }
-
-    /** A copy of {@code node} with every object key in snake_case ({@code seq-len} becomes {@code seq_len}). */
-    static JsonNode snakeKeys(JsonNode node) {
-        if (node.isObject()) {
-            ObjectNode o = JsonNodeFactory.instance.objectNode();
-            List<String> names = new ArrayList<>();
-            node.fieldNames().forEachRemaining(names::add);
-            for (String name : names) {
-                o.set(name.replace('-', '_'), snakeKeys(node.get(name)));
-            }
-            return o;
-        }
-        if (node.isArray()) {
-            var a = JsonNodeFactory.instance.arrayNode();
-            node.forEach(n -> a.add(snakeKeys(n)));
-            return a;
-        }
-        return node;
     }
 }

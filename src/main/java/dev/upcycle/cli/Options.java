@@ -8,6 +8,12 @@ import java.util.Locale;
 
 /** Parsing of option values shared by several commands; bad values are usage errors (exit 2). */
 final class Options {
+    /**
+     * Tokens per sequence for train and eval alike, so a loss printed by one compares with a loss
+     * printed by the other unless a sequence length is given; every loss is printed with its own.
+     */
+    static final String SEQ_LEN = "256";
+
     private Options() {
     }
 

@@ -58,7 +58,7 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
     @Option(names = "--batch", paramLabel = "N", defaultValue = "8", description = "Sequences per micro-batch (default: ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--seq-len", paramLabel = "L", defaultValue = "128", description = "Tokens per sequence (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seq-len", paramLabel = "L", defaultValue = Options.SEQ_LEN, description = "Tokens per sequence, as eval's default (default: ${DEFAULT-VALUE}).")
     int seqLen;
 
     @Option(names = "--lr", paramLabel = "LR", defaultValue = "3e-3",
@@ -103,7 +103,7 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
     @Option(names = "--eval-every", paramLabel = "N", defaultValue = "50", description = "Evaluate every N steps and at the end, 0 = only at the end (default: ${DEFAULT-VALUE}).")
     int evalEvery;
 
-    @Option(names = "--eval-tokens", paramLabel = "N", defaultValue = "65536", description = "Validation tokens per evaluation at most (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--eval-tokens", paramLabel = "N", defaultValue = "65536", description = "Validation tokens predicted per evaluation at most, as eval's --max-tokens (default: ${DEFAULT-VALUE}).")
     int evalTokens;
 
     @Option(names = "--save-every", paramLabel = "N", defaultValue = "100", description = "Checkpoint every N steps to OUT/checkpoints/step-N, 0 = never (default: ${DEFAULT-VALUE}).")
@@ -161,7 +161,7 @@ final class TrainCommand implements Callable<Integer>, KeyFigures {
             o.put("tokens_per_second", result.tokensPerSecond());
             o.put("device", result.device());
             o.put("tokenization", result.tokenization());
-            o.set("config", Json.snakeKeys(config.toJson()));
+            o.set("config", config.toJson());
             spec.commandLine().getOut().println(Json.pretty(o));
         }
         return 0;

@@ -31,7 +31,7 @@ import java.util.function.Consumer;
  * 16-bit weights, column slices and the means of merges are produced in chunks on every core
  * ({@link OrderedChunks}) and written in order, so those CPU-bound paths keep up with the disk.
  */
-public final class PlanExecutor {
+public final class PlanExecutor implements AutoCloseable {
     /** Elements per conversion chunk (4 MiB of floats). */
     static final int CHUNK = 1 << 20;
 
@@ -45,7 +45,7 @@ public final class PlanExecutor {
     private final Map<Double, ScaleKernel> kernels = new HashMap<>();
     private final int threads;
     private ByteBuffer bytes;
-    /** Set while {@link #write(Path, Consumer)} runs. */
+    /** Set while {@link #write(Path, Consumer)} runs, and for the life of a replaying executor. */
     private OrderedChunks chunks;
 
     PlanExecutor(UpcyclePlan plan, Checkpoint source, Consumer<PlannedTensor> beforeEach) {
@@ -78,7 +78,18 @@ public final class PlanExecutor {
      * @param seeds every input, in seed order
      */
     public static PlanExecutor replaying(UpcyclePlan plan, java.util.List<Checkpoint> seeds) {
-        return new PlanExecutor(plan, seeds, null);
+        PlanExecutor e = new PlanExecutor(plan, seeds, null);
+        e.chunks = new OrderedChunks(e.threads);
+        return e;
+    }
+
+    /** Stops the workers of a {@link #replaying} executor; nothing to do after {@link #write}. */
+    @Override
+    public void close() {
+        if (chunks != null) {
+            chunks.close();
+            chunks = null;
+        }
     }
 
     /** Streams the values the plan gives {@code t} into {@code sink}, exactly as {@link #write} does. */

@@ -189,8 +189,7 @@ public final class PlanReport {
         if (p.layout().hasSharedExpert()) {
             factors.put("shared_down", p.factors().sharedDown());
         }
-        o.put("total_parameters", p.totalParameters());
-        o.put("active_parameters", p.activeParameters());
+        o.putObject("parameters").put("total", p.totalParameters()).put("active", p.activeParameters());
         if (p.request().moa() != null) {
             o.put("attention", "moa-" + p.request().moa().variant().token().replace('_', '-'));
             o.put("attention_experts", p.request().moa().experts());
@@ -198,9 +197,9 @@ public final class PlanReport {
         }
         ArrayNode acc = o.putArray("accounting");
         for (MoaAccounting.Counts c : accounting(p)) {
-            acc.addObject().put("model", c.model()).put("total_parameters", c.total())
-                    .put("active_parameters", c.active()).put("flops_per_token", c.flopsPerToken())
-                    .put("n_ctx", nCtx(p));
+            ObjectNode row = acc.addObject().put("model", c.model());
+            row.putObject("parameters").put("total", c.total()).put("active", c.active());
+            row.put("flops_per_token", c.flopsPerToken()).put("n_ctx", nCtx(p));
         }
         o.put("output_bytes", p.outputBytes());
         ArrayNode files = o.putArray("files");

@@ -94,7 +94,7 @@ public record TokenSource(Path file, Path tokenizer, boolean bytes, TokenData.Bi
             o.put("slice", (slice + 1) + "/" + slices);
         }
         if (binDtype != null) {
-            o.put("bin-dtype", binDtype.name().toLowerCase(Locale.ROOT));
+            o.put("bin_dtype", binDtype.name().toLowerCase(Locale.ROOT));
         }
         return o;
     }

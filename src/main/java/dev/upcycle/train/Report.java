@@ -103,12 +103,19 @@ public final class Report {
                 .orElse(null);
         double[] tps = steps.stream().mapToDouble(StepMetrics::tokensPerSecond).sorted().toArray();
         int n = steps.get(steps.size() - 1).step();
-        Setup setup = new Setup(cf.integer(c, "tokens-per-step", 1, Long.MAX_VALUE / Integer.MAX_VALUE),
-                cf.integer(c, "seq-len", 1, Integer.MAX_VALUE), data(c.path("data")), data(c.path("eval-data")));
+        Setup setup = new Setup(cf.integer(c, key(c, "tokens_per_step"), 1, Long.MAX_VALUE / Integer.MAX_VALUE),
+                cf.integer(c, key(c, "seq_len"), 1, Integer.MAX_VALUE), data(c.path("data")),
+                data(c.path(key(c, "eval_data"))));
         long tokens = n * setup.tokensPerStep();
         return new Row(run, c.path("dir").asText(), n, tokens, last10, eval, tps[tps.length / 2],
                 ModelSize.of(run, setup.seqLen(), tokens), setup, losses(lines),
                 lines.stream().anyMatch(m -> !m.expertLoad().isEmpty()));
+    }
+
+    /** {@code snake} as train-config.json spells it: runs written before schema version 1 used {@code seq-len}. */
+    private static String key(JsonNode config, String snake) {
+        String kebab = snake.replace('_', '-');
+        return !config.has(snake) && config.has(kebab) ? kebab : snake;
     }
 
     /** The lines without their expert loads, which the loss chart does not need and which grow with E x layers. */

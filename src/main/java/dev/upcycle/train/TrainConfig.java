@@ -99,37 +99,55 @@ public record TrainConfig(Path model, TokenSource data, TokenSource evalData, Pa
         return (long) batch * seqLen * accumulate;
     }
 
-    /** The configuration as written to {@code train-config.json} (the options, long names). */
+    /**
+     * The configuration as written to {@code train-config.json} and shown by {@code train --json}: the
+     * options with snake_case keys ({@code seq_len}), as every JSON document of the tool.
+     */
     public ObjectNode toJson() {
         ObjectNode o = JsonNodeFactory.instance.objectNode();
         o.put("dir", model.toString());
         o.set("data", data.toJson());
         if (evalData != null) {
-            o.set("eval-data", evalData.toJson());
+            o.set("eval_data", evalData.toJson());
         }
         o.put("output", output.toString());
         o.put("steps", steps);
         o.put("batch", batch);
-        o.put("seq-len", seqLen);
+        o.put("seq_len", seqLen);
         o.put("accumulate", accumulate);
         o.put("lr", lr);
-        o.put("min-lr", minLr);
+        o.put("min_lr", minLr);
         o.put("warmup", warmup);
         o.put("schedule", schedule.name().toLowerCase(Locale.ROOT));
-        o.put("weight-decay", weightDecay);
-        o.put("aux-loss", auxLoss);
-        o.put("z-loss", zLoss);
-        o.put("grad-clip", gradClip);
-        o.put("eval-every", evalEvery);
-        o.put("eval-tokens", evalTokens);
-        o.put("save-every", saveEvery);
-        o.put("log-every", logEvery);
+        o.put("weight_decay", weightDecay);
+        o.put("aux_loss", auxLoss);
+        o.put("z_loss", zLoss);
+        o.put("grad_clip", gradClip);
+        o.put("eval_every", evalEvery);
+        o.put("eval_tokens", evalTokens);
+        o.put("save_every", saveEvery);
+        o.put("log_every", logEvery);
         if (resume != null) {
             o.put("resume", resume.toString());
         }
         o.put("device", device.name().toLowerCase(Locale.ROOT));
         o.put("seed", seed);
-        o.put("tokens-per-step", tokensPerStep());
+        o.put("tokens_per_step", tokensPerStep());
+        return o;
+    }
+
+    /**
+     * The configuration as upcycle.json's {@code options} records it: keyed by the option names
+     * ({@code seq-len}), as convert's options are.
+     */
+    public ObjectNode options() {
+        return optionNames(toJson());
+    }
+
+    private static ObjectNode optionNames(ObjectNode snake) {
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        snake.fields().forEachRemaining(e -> o.set(e.getKey().replace('_', '-'),
+                e.getValue().isObject() ? optionNames((ObjectNode) e.getValue()) : e.getValue()));
         return o;
     }
 

@@ -103,7 +103,8 @@ public final class TrainLoop {
         TokenSource.Tokens train = c.data().load(c.model(), vocab, MAX_TOKENS);
         requireTokens(c.data(), train.ids().length, c.seqLen() + 1L,
                 "--seq-len " + c.seqLen() + " needs seq-len + 1 = " + (c.seqLen() + 1L));
-        int[] evalIds = c.evalData() == null ? null : c.evalData().load(c.model(), vocab, c.evalTokens()).ids();
+        // --eval-tokens counts predicted tokens, as eval's --max-tokens does: N predictions need N + 1 ids
+        int[] evalIds = c.evalData() == null ? null : c.evalData().load(c.model(), vocab, c.evalTokens() + 1).ids();
         if (evalIds != null) {
             requireTokens(c.evalData(), evalIds.length, 2, "predicting one token needs 2");
         }
@@ -119,7 +120,7 @@ public final class TrainLoop {
                     : resume(c, params, optimizer);
             Batcher data = new Batcher(train.ids(), c.seqLen(), c.seed(), state.dataPosition());
             LrSchedule schedule = LrSchedule.of(c);
-            Checkpointing checkpoints = new Checkpointing(c.model(), lm.config(), c.toJson());
+            Checkpointing checkpoints = new Checkpointing(c.model(), lm.config(), c.options());
             RunDirectory.Prepared run = RunDirectory.prepare(c);
             boolean finished = false;
             try {
@@ -171,7 +172,8 @@ public final class TrainLoop {
             if (evalIds != null && (step == c.steps() || c.evalEvery() > 0 && step % c.evalEvery() == 0)) {
                 double evalLoss = Evaluator.evaluate(lm, evalIds, c.seqLen()).loss();    // eval
                 metrics.add(StepMetrics.eval(step, evalLoss));
-                progress.line(String.format(Locale.ROOT, "step %d  eval loss %.4f", step, evalLoss));
+                progress.line(String.format(Locale.ROOT, "step %d  eval loss %.4f at seq-len %d", step, evalLoss,
+                        c.seqLen()));
             }
             if (c.saveEvery() > 0 && step % c.saveEvery() == 0) {                       // checkpoint
                 lastCheckpoint = checkpoints.save(out.resolve("checkpoints").resolve("step-" + step), params,
@@ -185,9 +187,9 @@ public final class TrainLoop {
         int done = c.steps() - state.step();
         Result r = new Result(out, c.steps(), metrics.lastLoss(), metrics.lastEval(),
                 done > 0 ? progress.tokensPerSecond() : Double.NaN, deviceName(device), train.tokenization());
-        progress.line(String.format(Locale.ROOT, "done: %d steps, loss %.4f%s, %.0f tokens/s; model in %s",
+        progress.line(String.format(Locale.ROOT, "done: %d steps, loss %.4f%s at seq-len %d, %.0f tokens/s; model in %s",
                 r.steps(), r.finalLoss(), r.evalLoss() == null ? "" : String.format(Locale.ROOT,
-                        ", eval loss %.4f", r.evalLoss()), r.tokensPerSecond(), out));
+                        ", eval loss %.4f", r.evalLoss()), c.seqLen(), r.tokensPerSecond(), out));
         return r;
     }
 

@@ -75,7 +75,14 @@ final class WeightCheck {
 
     private WeightResult one(UpcyclePlan plan, String basis, List<Checkpoint> seeds, Checkpoint output,
                              ByteBuffer a, ByteBuffer b, int[] reach) {
-        PlanExecutor executor = PlanExecutor.replaying(plan, seeds);
+        // the executor's workers compute chunked tensors as convert does; closing stops them
+        try (PlanExecutor executor = PlanExecutor.replaying(plan, seeds)) {
+            return one(executor, plan, basis, seeds, output, a, b, reach);
+        }
+    }
+
+    private WeightResult one(PlanExecutor executor, UpcyclePlan plan, String basis, List<Checkpoint> seeds,
+                             Checkpoint output, ByteBuffer a, ByteBuffer b, int[] reach) {
         List<WeightResult.Unchecked> unchecked = new ArrayList<>();
         int checked = 0;
         long bytes = 0;

@@ -59,8 +59,8 @@ class DryRunSummaryTest {
         // plan's own count is printed.
         Cli j = Cli.run("convert", llama.toString(), "--dry-run", "--json", "--routing", "softmax-topk");
         JsonNode doc = JSON.readTree(j.out());
-        long total = doc.get("total_parameters").asLong();
-        long formula = doc.get("accounting").get(1).get("total_parameters").asLong();
+        long total = doc.at("/parameters/total").asLong();
+        long formula = doc.at("/accounting/1/parameters/total").asLong();
         assertThat(formula).isNotEqualTo(total);
         Cli r = Cli.run("convert", llama.toString(), "--dry-run", "--routing", "softmax-topk");
         assertThat(r.out()).contains(String.format(Locale.ROOT, "parameters: %,d total", total))

@@ -93,8 +93,22 @@ class JsonDocumentsTest {
         JsonNode plan = check("upcycle convert", Cli.run("convert", TINY, "--dry-run", "--json"));
         assertThat(plan.has("total_parameters")).isFalse();
         assertThat(plan.at("/parameters/active").isIntegralNumber()).isTrue();
+        // The accounting rows count parameters under the same name.
+        assertThat(plan.get("accounting")).isNotEmpty().allSatisfy(row -> {
+            assertThat(row.has("total_parameters") || row.has("active_parameters")).isFalse();
+            assertThat(row.at("/parameters/total").isIntegralNumber()).isTrue();
+            assertThat(row.at("/parameters/active").isIntegralNumber()).isTrue();
+        });
         Path out = tmp.resolve("moe");
-        check("upcycle convert", Cli.run("convert", TINY, "-o", out.toString(), "--routing", "topk-softmax", "--json"));
+        JsonNode wrote = check("upcycle convert",
+                Cli.run("convert", TINY, "-o", out.toString(), "--routing", "topk-softmax", "--json"));
+        assertThat(wrote.has("total_parameters")).isFalse();
+        assertThat(wrote.at("/parameters/total").asLong()).isEqualTo(plan.at("/parameters/total").asLong());
+        // upcycle.json's plan block follows the same convention.
+        JsonNode recorded = JSON.readTree(out.resolve("upcycle.json").toFile()).get("plan");
+        assertThat(recorded.has("total_parameters")).isFalse();
+        assertThat(recorded.at("/parameters/total").asLong()).isEqualTo(plan.at("/parameters/total").asLong());
+        assertThat(recorded.at("/accounting/0/parameters/active").isIntegralNumber()).isTrue();
         JsonNode verify = check("upcycle verify", Cli.run("verify", out.toString(), "--against", TINY, "--json"));
         assertThat(verify.at("/functional/ok").asBoolean()).isTrue();
     }

@@ -2,8 +2,12 @@ package dev.upcycle.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.upcycle.testing.Cli;
 import dev.upcycle.testing.TinyModels;
+import dev.upcycle.train.Report;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -82,6 +86,38 @@ class ReportCommandTest {
             }
         }
         return n;
+    }
+
+    @Test
+    void trainConfigIsSnakeCaseAndRunsWithTheOldKebabKeysStillReport() throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        JsonNode config = json.readTree(moe.resolve("train-config.json").toFile());
+        List<String> keys = new java.util.ArrayList<>();
+        config.fieldNames().forEachRemaining(keys::add);
+        assertThat(keys).contains("seq_len", "tokens_per_step", "eval_data", "min_lr", "save_every")
+                .allSatisfy(k -> assertThat(k).doesNotContain("-"));
+        // upcycle.json's options keep the option names, as convert's do.
+        assertThat(json.readTree(moe.resolve("upcycle.json").toFile()).get("options").has("seq-len")).isTrue();
+
+        // A run written before the rename: the same files with kebab-case keys.
+        Path old = tmp.resolve("old-run");
+        Files.createDirectories(old);
+        for (String f : List.of("config.json", "metrics.jsonl", "loss.png", "expert-load.png")) {
+            Files.copy(moe.resolve(f), old.resolve(f));
+        }
+        ObjectNode kebab = json.createObjectNode();
+        config.fields().forEachRemaining(e -> kebab.set(e.getKey().replace('_', '-'), e.getValue()));
+        Files.writeString(old.resolve("train-config.json"), kebab.toString());
+        assertThat(kebab.has("seq-len")).isTrue();
+
+        Report.Row now = Report.read(moe);
+        Report.Row before = Report.read(old);
+        assertThat(before.setup()).isEqualTo(now.setup());
+        assertThat(before.size()).isNotNull().isEqualTo(now.size());
+        assertThat(before.tokens()).isEqualTo(now.tokens()).isEqualTo(6L * 2 * 32);
+        assertThat(before.setup().evalData()).isNotEqualTo("none");
+        Cli r = Cli.run("report", old.toString(), "-o", tmp.resolve("old.md").toString());
+        assertThat(r.code()).as(r.err()).isZero();
     }
 
     @Test

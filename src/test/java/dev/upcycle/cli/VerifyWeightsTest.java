@@ -239,8 +239,9 @@ class VerifyWeightsTest {
 
     @Test
     void thePaperDefaultsAreReportedNotFailedAndACorruptedExpertStillFails(@TempDir Path tmp) throws IOException {
+        // the paper's settings (no longer the default routing): softmax-topk, paper scaling
         Path m = convert(tmp.resolve("defaults"), dense.toString(), "--experts", "4", "--top-k", "2",
-                "--target", "qwen2-moe", "--allow-approximate");
+                "--routing", "softmax-topk", "--target", "qwen2-moe", "--allow-approximate");
         Cli text = Cli.run("verify", m.toString(), "--against", dense.toString(), "--tokens", "16");
         assertThat(text.code()).as(text.out()).isZero();
         assertThat(text.out()).contains("SKIP  functional  not held to a bound: planned approximate")
