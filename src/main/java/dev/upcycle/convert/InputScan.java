@@ -51,21 +51,10 @@ public final class InputScan {
             try (FileChannel ch = FileChannel.open(f.path(), StandardOpenOption.READ)) {
                 while (true) {
                     Cancellation.check();
-                    // The first read ends at the data start, so later chunks begin at data offsets
-                    // that are multiples of CHUNK and never split an aligned element.
-                    buf.clear().limit(pos < f.dataStart() ? (int) Math.min(CHUNK, f.dataStart() - pos) : CHUNK);
-                    int n = 0;
-                    while (buf.hasRemaining()) {
-                        int r = ch.read(buf, pos + n);
-                        if (r < 0) {
-                            break;
-                        }
-                        n += r;
-                    }
+                    int n = readChunk(ch, buf, pos, f.dataStart());
                     if (n == 0) {
                         break;
                     }
-                    buf.flip();
                     if (checkValues && pos >= f.dataStart()) {
                         ti = check(buf, pos - f.dataStart(), tensors, ti, bad);
                     }
@@ -107,6 +96,27 @@ public final class InputScan {
             }
         }
         return ti;
+    }
+
+    /**
+     * Reads the chunk of a safetensors file that starts at {@code pos} into {@code buf} (cleared,
+     * then flipped for reading) and returns its length, 0 at the end. The first read ends at the
+     * data start, so later chunks begin at data offsets that are multiples of the buffer's
+     * capacity and never split an aligned element (verify's integrity scan reads with it too).
+     */
+    public static int readChunk(FileChannel ch, ByteBuffer buf, long pos, long dataStart) throws IOException {
+        int chunk = buf.capacity();
+        buf.clear().limit(pos < dataStart ? (int) Math.min(chunk, dataStart - pos) : chunk);
+        int n = 0;
+        while (buf.hasRemaining()) {
+            int r = ch.read(buf, pos + n);
+            if (r < 0) {
+                break;
+            }
+            n += r;
+        }
+        buf.flip();
+        return n;
     }
 
     /**

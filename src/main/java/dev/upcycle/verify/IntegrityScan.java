@@ -96,18 +96,7 @@ final class IntegrityScan {
             while (true) {
                 Cancellation.check();
                 ByteBuffer buf = take(free);
-                // The first read ends at the data start, so later chunks begin at data offsets that
-                // are multiples of CHUNK and never split an aligned element.
-                buf.clear().limit(pos < f.dataStart() ? (int) Math.min(CHUNK, f.dataStart() - pos) : CHUNK);
-                int n = 0;
-                while (buf.hasRemaining()) {
-                    int r = ch.read(buf, pos + n);
-                    if (r < 0) {
-                        break;
-                    }
-                    n += r;
-                }
-                buf.flip();
+                int n = InputScan.readChunk(ch, buf, pos, f.dataStart());
                 if (n == 0) {
                     free.add(buf);
                     break;
