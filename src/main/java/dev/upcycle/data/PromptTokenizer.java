@@ -45,11 +45,17 @@ public final class PromptTokenizer implements AutoCloseable {
      *
      * @param vocab     the model's vocabulary size
      * @param configBos config.json's {@code bos_token_id}, or null
-     * @throws UpcycleException as {@link TokenizerChoice#resolve} and {@link TextCodec#tokenizer};
-     *         InvalidTokenizer when tokenizer_config.json is not JSON or its {@code bos_token} is
-     *         not a token; ImpossibleCombination when the BOS id is outside the vocabulary
+     * @throws UpcycleException as {@link TextCodec#tokenizer}; InvalidTokenizer when the model has
+     *         no tokenizer.json and is not byte-level, when tokenizer_config.json is not JSON or its
+     *         {@code bos_token} is not a token; ImpossibleCombination when the BOS id is outside the vocabulary
      */
     public static PromptTokenizer forModel(Path modelDir, int vocab, Integer configBos) {
+        if (vocab != 256 && ModelFiles.of(modelDir).optional("tokenizer.json").isEmpty()) {
+            // TokenizerChoice would point at eval's options; prompts have none.
+            throw new UpcycleException(ErrorKind.InvalidTokenizer, modelDir.toString(), "no tokenizer.json to tokenize "
+                    + "the prompts with, and a vocabulary of " + vocab + ", not 256 bytes",
+                    "put the base model's tokenizer.json (and tokenizer_config.json) in its directory");
+        }
         TokenizerChoice choice = TokenizerChoice.resolve(null, false, modelDir, vocab);
         Optional<JsonNode> declared = choice.isBytes() ? Optional.empty() : declaredBos(modelDir);
         String text = declared.filter(n -> !n.isNull()).map(n -> n.isTextual() ? n.asText() : n.path("content").asText())

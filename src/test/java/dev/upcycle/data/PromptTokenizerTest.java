@@ -137,6 +137,18 @@ class PromptTokenizerTest {
     }
 
     @Test
+    void aModelWithoutTokenizerJsonThatIsNotByteLevelIsRefused() throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve("no-tokenizer"));
+        assertThatThrownBy(() -> PromptTokenizer.forModel(dir, 1000, null))
+                .isInstanceOfSatisfying(UpcycleException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(ErrorKind.InvalidTokenizer);
+                    assertThat(e.exitCode().code()).isEqualTo(3);
+                    assertThat(e.why()).contains("no tokenizer.json", "1000");
+                    assertThat(e.hint()).doesNotContain("--");
+                });
+    }
+
+    @Test
     void aBosTokenThatIsNotATokenIsAnInvalidTokenizer() throws IOException {
         Path dir = modelWith(RealTokenizers.QWEN3, "qwen3-bad", false);
         Files.writeString(dir.resolve("tokenizer_config.json"), "{\"bos_token\": 7}");
