@@ -65,6 +65,16 @@ public final class LayerStream implements AutoCloseable {
         }
     }
 
+    /** Embeds {@code sequences} over {@code src}, which the stream then owns (and closes, also on failure). */
+    static LayerStream over(WeightSource src, List<int[]> sequences) {
+        try {
+            return new LayerStream(src, sequences);
+        } catch (RuntimeException e) {
+            src.close();
+            throw e;
+        }
+    }
+
     public ModelConfig config() {
         return config;
     }

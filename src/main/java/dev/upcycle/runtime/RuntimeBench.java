@@ -3,11 +3,17 @@ package dev.upcycle.runtime;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.upcycle.data.PromptTokenizer;
 import dev.upcycle.data.TokenData;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.model.ModelDescription;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -19,6 +25,9 @@ import java.util.Locale;
  *   <li>{@code sample DIR DATA PROMPT NEW}: greedy decoding as {@code upcycle sample} does it
  *       (whole model, KV cache), with the prompt's forward and the decoding steps timed apart;
  *       the prompt is the first PROMPT bytes of DATA as token ids.</li>
+ *   <li>{@code gates DIR TOKENIZER_DIR MODE EXPERTS PROMPTS DATA}: {@link PromptGates} rows of
+ *       EXPERTS gates of PROMPTS positive prompts each, the non-empty lines of DATA in turn,
+ *       tokenized with the tokenizer files of TOKENIZER_DIR (which may be DIR).</li>
  * </ul>
  */
 public final class RuntimeBench {
@@ -32,8 +41,10 @@ public final class RuntimeBench {
             case "flops" -> flops(Path.of(args[1]), Integer.parseInt(args[2]));
             case "sample" -> sample(Path.of(args[1]), Path.of(args[2]), Integer.parseInt(args[3]),
                     Integer.parseInt(args[4]));
+            case "gates" -> gates(Path.of(args[1]), Path.of(args[2]), PromptGates.Mode.valueOf(args[3]),
+                    Integer.parseInt(args[4]), Integer.parseInt(args[5]), Path.of(args[6]));
             default -> throw new IllegalArgumentException("usage: RuntimeBench ceiling | flops DIR SEQ_LEN"
-                    + " | sample DIR DATA PROMPT NEW");
+                    + " | sample DIR DATA PROMPT NEW | gates DIR TOKENIZER_DIR MODE EXPERTS PROMPTS DATA");
         }
     }
 
@@ -95,5 +106,46 @@ public final class RuntimeBench {
                             + "decode_tokens %d%ndecode_tokens_per_s %.3f%n", (t1 - t0) / 1e9, prompt.length,
                     prompt.length / ((t2 - t1) / 1e9), newTokens, newTokens / ((t3 - t2) / 1e9));
         }
+    }
+
+    private static void gates(Path dir, Path tokenizerDir, PromptGates.Mode mode, int experts, int prompts, Path data) {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(data).stream().map(String::strip).filter(l -> !l.isEmpty()).toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        long t0 = System.nanoTime();
+        ModelConfig c;
+        try (WeightSource src = WeightSource.open(dir, FamilyRegistry.builtIn())) {
+            c = src.config();
+        }
+        List<PromptGates.GatePrompts> gates = new ArrayList<>();
+        int tokens = 0;
+        try (PromptTokenizer tok = PromptTokenizer.forModel(tokenizerDir, c.vocabSize(), c.bosTokenId())) {
+            for (int e = 0; e < experts; e++) {
+                List<String> text = lines.subList(e * prompts, (e + 1) * prompts);
+                List<int[]> ids = tok.encodeAll(text, "experts[" + e + "].positive_prompts");
+                tokens += ids.stream().mapToInt(a -> a.length).sum();
+                gates.add(new PromptGates.GatePrompts(ids, List.of()));
+            }
+        }
+        long t1 = System.nanoTime();
+        float[][] rows = PromptGates.compute(dir, FamilyRegistry.builtIn(), mode, gates);
+        long t2 = System.nanoTime();
+        int d = c.hiddenSize();
+        double maxCos = -1;
+        float[] last = rows[rows.length - 1];
+        for (int a = 0; a < experts; a++) {
+            for (int b = a + 1; b < experts; b++) {
+                double dot = 0;
+                for (int j = 0; j < d; j++) {
+                    dot += (double) last[a * d + j] * last[b * d + j];
+                }
+                maxCos = Math.max(maxCos, dot);
+            }
+        }
+        System.out.printf(Locale.ROOT, "layers %d%ngates %d%nprompt_tokens %d%ntokenize_s %.2f%ngates_s %.2f%n"
+                + "last_layer_max_cosine %.4f%n", rows.length, experts, tokens, (t1 - t0) / 1e9, (t2 - t1) / 1e9, maxCos);
     }
 }
