@@ -213,6 +213,20 @@ class MoaSourceFamiliesTest {
         }
     }
 
+    /** Qwen seeds whose windows start on different layers compute different functions: not merged. */
+    @Test
+    void seedsWithWindowsOnOtherLayersAreRefused(@TempDir Path tmp) {
+        Path a = seed(tmp.resolve("a"), "qwen3-window", 1);
+        Path b = TinyModels.dense(tmp.resolve("b"), "qwen3", DType.F32, 2,
+                x -> x.useSlidingWindow(true).slidingWindow(WINDOW).maxWindowLayers(0));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ConvertFixtures.converter().plan(List.of(a, b),
+                        BamMergeTest.request(2, MoaConfig.Variant.SEPARATE, "auto")))
+                .isInstanceOfSatisfying(dev.upcycle.error.UpcycleException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(dev.upcycle.error.ErrorKind.ImpossibleCombination);
+                    assertThat(e.getMessage()).contains("max_window_layers is 0, seed 0 has 1");
+                });
+    }
+
     /** verify --against passes the functional and the weight check for both kinds of source. */
     @ParameterizedTest
     @MethodSource("verified")
