@@ -143,8 +143,7 @@ final class SynthCommand implements Callable<Integer> {
     private ModelConfig parallel(ModelConfig c) {
         if (!c.family().name().equals("llama")) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--parallel-blocks",
-                    "parallel-block seeds are llama-shaped (the native format has no sliding window or q/k norms); "
-                            + "use --family llama, not " + c.family().name());
+                    "parallel-block seeds are llama-shaped; use --family llama, not " + c.family().name());
         }
         if (parallelBlocks < 1 || parallelBlocks > 2) {
             throw new UpcycleException(ErrorKind.InvalidOption, "--parallel-blocks",

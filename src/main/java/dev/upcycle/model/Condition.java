@@ -31,7 +31,9 @@ public record Condition(Predicate predicate, boolean negated, Condition and) {
         /** A MoA layer whose experts own their keys and values (variant {@code separate}). */
         EXPERT_KV_LAYER("expert_kv_layer"),
         /** The block has a second norm before the FFN (sequential, or parallel with two norms). */
-        TWO_NORMS("two_norms");
+        TWO_NORMS("two_norms"),
+        /** The attention has per-head q/k RMSNorms before RoPE (Qwen3 families; native when the config says so). */
+        QK_NORM("qk_norm");
 
         private final String token;
 
@@ -75,6 +77,7 @@ public record Condition(Predicate predicate, boolean negated, Condition and) {
             case MOA_LAYER -> config.isMoaLayer(layer);
             case EXPERT_KV_LAYER -> config.isMoaLayer(layer) && config.moa().variant() == MoaConfig.Variant.SEPARATE;
             case TWO_NORMS -> config.normsPerBlock() == 2;
+            case QK_NORM -> config.hasQkNorm();
         };
         return value != negated && (and == null || and.test(config, layer));
     }

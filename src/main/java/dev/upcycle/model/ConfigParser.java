@@ -288,7 +288,8 @@ final class ConfigParser {
                 requiredInt(family.keys().numAttentionExperts()),
                 perTok == null || perTok.isNull() ? null : toInt("attention_experts_per_tok", perTok),
                 layerList("moa_layers"), MoaConfig.BlockLayout.parse(optionalText("block_layout")),
-                optionalInt("parallel_num_norms", 1), optionalDouble("attention_router_z_loss_coef"));
+                optionalInt("parallel_num_norms", 1), optionalDouble("attention_router_z_loss_coef"),
+                Boolean.TRUE.equals(bool("attention_qk_norm")));
     }
 
     /** A list of layer indexes, or null when absent or JSON null ("every layer"). */

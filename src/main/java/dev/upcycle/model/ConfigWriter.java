@@ -35,7 +35,7 @@ public final class ConfigWriter {
             "router_jitter_noise", "torch_dtype", "dtype", "router_norm_topk_prob", "moe_layers", "moa_variant",
             "num_attention_experts", "attention_experts_per_tok", "moa_layers", "block_layout", "parallel_num_norms",
             "attention_router_input", "attention_router_aux_loss_coef", "attention_router_z_loss_coef",
-            "router_z_loss_coef", "router_dtype");
+            "router_z_loss_coef", "router_dtype", "attention_qk_norm");
 
     private ConfigWriter() {
     }
@@ -78,9 +78,13 @@ public final class ConfigWriter {
         putIfDeclared(o, f, "attention_bias", F.booleanNode(c.attentionBias()));
         putIfDeclared(o, f, "mlp_bias", F.booleanNode(c.mlpBias()));
         putIfDeclared(o, f, "pretraining_tp", F.numberNode(1));
-        putIfDeclared(o, f, "use_sliding_window", F.booleanNode(c.useSlidingWindow()));
-        putIfDeclared(o, f, "sliding_window", intOrNull(c.slidingWindow()));
-        putIfDeclared(o, f, "max_window_layers", intOrNull(c.maxWindowLayers()));
+        // The native format writes the window keys only when one differs from its default (no window):
+        // without them it attends fully, and its configs stay as they were before it had windows.
+        if (!f.moa() || c.useSlidingWindow() || c.slidingWindow() != null || c.maxWindowLayers() != null) {
+            putIfDeclared(o, f, "use_sliding_window", F.booleanNode(c.useSlidingWindow()));
+            putIfDeclared(o, f, "sliding_window", intOrNull(c.slidingWindow()));
+            putIfDeclared(o, f, "max_window_layers", intOrNull(c.maxWindowLayers()));
+        }
         o.set("bos_token_id", intOrNull(c.bosTokenId()));
         o.set("eos_token_id", eos(c.eosTokenIds()));
         o.set("pad_token_id", intOrNull(c.padTokenId()));
@@ -155,6 +159,9 @@ public final class ConfigWriter {
         o.put("block_layout", moa.blockLayout().token());
         o.put("parallel_num_norms", moa.parallelNumNorms());
         o.put("router_dtype", "float32");
+        if (moa.qkNorm()) {
+            o.put("attention_qk_norm", true);
+        }
     }
 
     private static ArrayNode layerList(List<Integer> layers) {

@@ -20,10 +20,19 @@ import java.util.Locale;
  * @param parallelNumNorms        norms per parallel block: 1 (input_layernorm only) or 2
  * @param attentionRouterZLossCoef z-loss weight of the attention router (training only;
  *                                 docs/attention-experts.md, "Training the routers")
+ * @param qkNorm                  per-head q/k RMSNorms before RoPE, as in Qwen3 ({@code attention_qk_norm})
  */
 public record MoaConfig(Variant variant, int numAttentionExperts, Integer attentionExpertsPerTok,
                         List<Integer> moaLayers, BlockLayout blockLayout, int parallelNumNorms,
-                        double attentionRouterZLossCoef) {
+                        double attentionRouterZLossCoef, boolean qkNorm) {
+
+    /** Without q/k norms. */
+    public MoaConfig(Variant variant, int numAttentionExperts, Integer attentionExpertsPerTok,
+                     List<Integer> moaLayers, BlockLayout blockLayout, int parallelNumNorms,
+                     double attentionRouterZLossCoef) {
+        this(variant, numAttentionExperts, attentionExpertsPerTok, moaLayers, blockLayout, parallelNumNorms,
+                attentionRouterZLossCoef, false);
+    }
 
     /** Separate or shared k/v (docs/attention-experts.md, "Two variants: separate and shared k/v"). */
     public enum Variant {

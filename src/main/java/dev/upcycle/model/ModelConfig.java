@@ -202,7 +202,7 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
         if (role.isAttentionExpert()) {
             TensorRole dense = role.denseAttention();
             boolean kv = dense == TensorRole.ATTN_K || dense == TensorRole.ATTN_V || dense == TensorRole.ATTN_K_BIAS
-                    || dense == TensorRole.ATTN_V_BIAS;
+                    || dense == TensorRole.ATTN_V_BIAS || dense == TensorRole.ATTN_K_NORM;
             return kv || expert < moa.activeExperts();
         }
         return moe != null && expert < moe.numExpertsPerTok();
@@ -271,6 +271,14 @@ public record ModelConfig(Family family, List<String> architectures, int vocabSi
      */
     public boolean hasQkvBias() {
         return attentionBias || family.template(TensorRole.ATTN_Q_BIAS).map(t -> t.when().test(this, 0)).orElse(false);
+    }
+
+    /**
+     * Whether the attention applies per-head q/k RMSNorms before RoPE: always in the Qwen3 families,
+     * in the native family when its config says so ({@code attention_qk_norm}).
+     */
+    public boolean hasQkNorm() {
+        return moa != null ? moa.qkNorm() : family.has(TensorRole.ATTN_Q_NORM);
     }
 
     /**

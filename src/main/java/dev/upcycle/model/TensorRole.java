@@ -51,6 +51,12 @@ public enum TensorRole {
     ATTN_EXPERT_K_BIAS,
     ATTN_EXPERT_V_BIAS,
     ATTN_EXPERT_O_BIAS,
+    /**
+     * Native family, Qwen3 sources: per-head q/k RMSNorm weights of an attention expert; the k norm
+     * only in variant separate (shared_kv layers share one {@link #ATTN_K_NORM}, as they share k).
+     */
+    ATTN_EXPERT_Q_NORM,
+    ATTN_EXPERT_K_NORM,
     FINAL_NORM,
     LM_HEAD;
 
@@ -62,6 +68,11 @@ public enum TensorRole {
     /** Tensors that exist once per routed expert (their names contain {@code {X}}). */
     public boolean isRoutedExpert() {
         return this == EXPERT_GATE || this == EXPERT_UP || this == EXPERT_DOWN;
+    }
+
+    /** Per-head q/k RMSNorm weights, of the layer or of an attention expert. */
+    public boolean isQkNorm() {
+        return this == ATTN_Q_NORM || this == ATTN_K_NORM || this == ATTN_EXPERT_Q_NORM || this == ATTN_EXPERT_K_NORM;
     }
 
     /** Tensors that exist once per attention expert. */

@@ -38,6 +38,9 @@ final class SeedCheck {
         fields.put("rope_scaling", c -> String.valueOf(c.rope().scaling()));
         fields.put("rms_norm_eps", ModelConfig::rmsNormEps);
         fields.put("sliding_window", ModelConfig::slidingWindow);
+        // Qwen's window switch and its first windowed layer: the same window on other layers is another function.
+        fields.put("use_sliding_window", ModelConfig::useSlidingWindow);
+        fields.put("max_window_layers", ModelConfig::maxWindowLayers);
         fields.put("block_layout", c -> c.blockLayout().token());
         fields.put("norms per block", ModelConfig::normsPerBlock);
         for (int i = 1; i < seeds.size(); i++) {

@@ -75,14 +75,16 @@ final class TensorMapper {
         MoaSpec moa = in.request().moa();
         int n = in.seeds();
         TensorSource s = switch (e.role()) {
-            // shared_kv_init seed:X takes the shared k/v from seed X instead of the mean.
-            case ATTN_K, ATTN_V, ATTN_K_BIAS, ATTN_V_BIAS -> moa != null && moa.sharedKvSeed() != null
+            // shared_kv_init seed:X takes the shared k/v from seed X instead of the mean; the k norm
+            // belongs to the keys, so it comes from the same place.
+            case ATTN_K, ATTN_V, ATTN_K_BIAS, ATTN_V_BIAS, ATTN_K_NORM -> moa != null && moa.sharedKvSeed() != null
                     && config.isMoaLayer(layer) ? seed(moa.sharedKvSeed(), single(e, src)) : averaged(e, src);
             case ATTN_ROUTER -> new TensorSource.Router(moa.routerInit(), moa.routerStd(), spec.seed(),
                     moa.experts(), 1, layer);
             case ATTN_EXPERT_Q, ATTN_EXPERT_K, ATTN_EXPERT_V, ATTN_EXPERT_O, ATTN_EXPERT_Q_BIAS,
-                    ATTN_EXPERT_K_BIAS, ATTN_EXPERT_V_BIAS, ATTN_EXPERT_O_BIAS ->
-                    // A merge: attention expert X is a copy of seed X's attention.
+                    ATTN_EXPERT_K_BIAS, ATTN_EXPERT_V_BIAS, ATTN_EXPERT_O_BIAS, ATTN_EXPERT_Q_NORM,
+                    ATTN_EXPERT_K_NORM ->
+                    // A merge: attention expert X is a copy of seed X's attention, q/k norms included.
                     seed(e.expert() / (moa.experts() / n), copyOrZeros(src, e.role().denseAttention(), layer));
             case EXPERT_GATE, EXPERT_UP, EXPERT_DOWN -> n == 1 ? sliceExpert(e, src)
                     // FFN expert X of a merge is seed X's whole MLP.
@@ -93,8 +95,9 @@ final class TensorMapper {
             default -> averaged(e, src);
         };
         double noise = in.request().expertNoiseStd();
+        // Noise goes on projections only: biases and q/k norm gains stay exact copies.
         if (noise > 0 && (e.role().isAttentionExpert() || e.role().isRoutedExpert()) && !e.role().isBias()
-                && s.sourceName() != null) {
+                && !e.role().isQkNorm() && s.sourceName() != null) {
             s = new TensorSource.Noisy(s, noise, spec.seed());
         }
         if (s.sourceName() != null) {

@@ -120,7 +120,7 @@ public record LayerWeights(int layer, NDArray attentionNorm, AttentionWeights at
 
         /**
          * The router and every expert (docs/attention-experts.md, "Tensors"); shared_kv experts get the
-         * layer's one k and v.
+         * layer's one k and v, and its one k norm where the attention has q/k norms.
          */
         MoaWeights moa(int layer, int experts) {
             NDArray router = get(ATTN_ROUTER, layer);
@@ -129,13 +129,15 @@ public record LayerWeights(int layer, NDArray attentionNorm, AttentionWeights at
             NDArray v = shared ? get(ATTN_V, layer) : null;
             NDArray kb = shared ? opt(ATTN_K_BIAS, layer) : null;
             NDArray vb = shared ? opt(ATTN_V_BIAS, layer) : null;
+            NDArray kn = shared ? opt(ATTN_K_NORM, layer) : null;
             List<AttentionWeights> list = new ArrayList<>(experts);
             for (int e = 0; e < experts; e++) {
                 list.add(new AttentionWeights(at(ATTN_EXPERT_Q, layer, e),
                         shared ? k : at(ATTN_EXPERT_K, layer, e), shared ? v : at(ATTN_EXPERT_V, layer, e),
                         at(ATTN_EXPERT_O, layer, e), optAt(ATTN_EXPERT_Q_BIAS, layer, e),
                         shared ? kb : optAt(ATTN_EXPERT_K_BIAS, layer, e), shared ? vb : optAt(ATTN_EXPERT_V_BIAS, layer, e),
-                        optAt(ATTN_EXPERT_O_BIAS, layer, e), null, null));
+                        optAt(ATTN_EXPERT_O_BIAS, layer, e), optAt(ATTN_EXPERT_Q_NORM, layer, e),
+                        shared ? kn : optAt(ATTN_EXPERT_K_NORM, layer, e)));
             }
             return new MoaWeights(router, list);
         }

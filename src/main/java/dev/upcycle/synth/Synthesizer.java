@@ -87,7 +87,8 @@ public final class Synthesizer {
         static Distribution of(ExpectedTensor t) {
             TensorRole r = t.role();
             return switch (r) {
-                case ATTN_NORM, MLP_NORM, FINAL_NORM, ATTN_Q_NORM, ATTN_K_NORM -> new Distribution(1.0, 0.1);
+                case ATTN_NORM, MLP_NORM, FINAL_NORM, ATTN_Q_NORM, ATTN_K_NORM, ATTN_EXPERT_Q_NORM, ATTN_EXPERT_K_NORM ->
+                        new Distribution(1.0, 0.1);
                 case EMBED -> new Distribution(0.0, 1.0);
                 default -> r.isBias()
                         ? new Distribution(0.0, 0.1)

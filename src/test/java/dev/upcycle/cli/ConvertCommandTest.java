@@ -60,7 +60,6 @@ class ConvertCommandTest {
                 Arguments.of("layer that does not exist", "llama", List.of("--layers", "0,7")),
                 Arguments.of("attention experts to mixtral", "llama",
                         List.of("--attention", "moa-separate", "--target", "mixtral")),
-                Arguments.of("attention experts from qwen3 (q/k norms)", "qwen3", List.of("--attention", "moa-shared-kv")),
                 Arguments.of("seeds of different architecture", "llama", List.of("QWEN3")),
                 Arguments.of("two seeds, three attention experts", "llama",
                         List.of("LLAMA2", "--attention", "moa-separate", "--attention-experts", "3")),

@@ -234,6 +234,39 @@ class TrainCommandTest {
         assertThat(missing.errorLine()).contains("NoCheckpoint").contains("--compute-of has no config.json");
     }
 
+    /**
+     * Attention experts from a windowed Qwen3 seed train like any other: every expert's own q and k
+     * norms are parameters of the run and move, and the result passes inspect and verify.
+     */
+    @Test
+    void qwen3AttentionExpertsTrainTheirOwnNorms() throws IOException {
+        Path dense = tmp.resolve("qwen3");
+        assertThat(Cli.run("synth", "--family", "qwen3", "--layers", "2", "--hidden", "32", "--heads", "4",
+                "--kv-heads", "2", "--intermediate", "64", "--vocab", "256", "--sliding-window", "8", "-o",
+                dense.toString(), "-q").code()).isZero();
+        Path moa = tmp.resolve("moa");
+        Cli c = Cli.run("convert", dense.toString(), "-o", moa.toString(), "--attention", "moa-separate",
+                "--attention-experts", "2", "--experts", "2", "--top-k", "1", "--routing", "topk-softmax", "-q");
+        assertThat(c.code()).as(c.err()).isZero();
+        Path out = tmp.resolve("trained");
+        Cli r = train(moa, out, new String[] {"--data", TRAIN, "--steps", "3", "--batch", "2", "--seq-len", "16",
+            "--lr", "1e-2", "--warmup", "0", "--save-every", "0", "-q"});
+        assertThat(r.code()).as(r.err()).isZero();
+        try (dev.upcycle.io.Checkpoint before = dev.upcycle.io.Checkpoint.open(moa);
+             dev.upcycle.io.Checkpoint after = dev.upcycle.io.Checkpoint.open(out)) {
+            for (String norm : List.of("q_norm", "k_norm")) {
+                for (int e = 0; e < 2; e++) {
+                    String name = "model.layers.1.self_attn.experts." + e + "." + norm + ".weight";
+                    assertThat(after.tensor(name).file().readFloats(name)).as(name)
+                            .isNotEqualTo(before.tensor(name).file().readFloats(name));
+                }
+            }
+        }
+        assertThat(Cli.run("inspect", out.toString()).out()).containsPattern("problems\\s+none");
+        Cli verify = Cli.run("verify", out.toString());
+        assertThat(verify.code()).as(verify.out() + verify.err()).isZero();
+    }
+
     @Test
     void badOptionsAreUsageErrors() {
         Cli r = Cli.run("train", FIXTURE.toString(), "--data", TRAIN, "-o", tmp.resolve("x").toString(), "--schedule",

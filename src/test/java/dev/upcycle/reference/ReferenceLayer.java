@@ -139,8 +139,11 @@ final class ReferenceLayer {
         double[][] q = expert < 0 ? project(x, ATTN_Q, ATTN_Q_BIAS) : project(x, ATTN_EXPERT_Q, ATTN_EXPERT_Q_BIAS, expert);
         double[][] k = ownKv ? project(x, ATTN_EXPERT_K, ATTN_EXPERT_K_BIAS, expert) : project(x, ATTN_K, ATTN_K_BIAS);
         double[][] v = ownKv ? project(x, ATTN_EXPERT_V, ATTN_EXPERT_V_BIAS, expert) : project(x, ATTN_V, ATTN_V_BIAS);
-        double[] qNorm = weights.vectorOrNull(ATTN_Q_NORM, layer);
-        double[] kNorm = weights.vectorOrNull(ATTN_K_NORM, layer);
+        // An attention expert has its own q norm, and its own k norm when it owns k (native, qk norms).
+        double[] qNorm = expert < 0 ? weights.vectorOrNull(ATTN_Q_NORM, layer)
+                : weights.vectorOrNull(ATTN_EXPERT_Q_NORM, layer, expert);
+        double[] kNorm = ownKv ? weights.vectorOrNull(ATTN_EXPERT_K_NORM, layer, expert)
+                : weights.vectorOrNull(ATTN_K_NORM, layer);
         for (int i = 0; i < t; i++) {
             for (int head = 0; head < heads; head++) {
                 if (qNorm != null) {

@@ -76,6 +76,30 @@ class KvCacheTest {
         assertThat(error(model, new int[] {5, 1, 1, 1, 1, 3})).as("prompt then chunks").isLessThanOrEqualTo(TOLERANCE);
     }
 
+    /**
+     * BAM from three Qwen3 seeds (per-expert q/k norms; layer 1 windowed) or three Mistral seeds
+     * (every layer windowed), both with a window of 4, shorter than the sequence.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @org.junit.jupiter.params.provider.CsvSource({"qwen3,moa-separate", "qwen3,moa-shared-kv",
+        "mistral,moa-separate", "mistral,moa-shared-kv"})
+    void qkNormsAndWindowsDecodeLikeTheFullForward(String family, String variant) {
+        List<String> args = new ArrayList<>(List.of("convert"));
+        for (int s = 1; s <= 3; s++) {
+            Path seed = TinyModels.dense(tmp.resolve(family + s), family, DType.F32, s,
+                    b -> family.equals("qwen3") ? b.useSlidingWindow(true).slidingWindow(4).maxWindowLayers(1)
+                            : b.slidingWindow(4));
+            args.add(seed.toString());
+        }
+        Path model = tmp.resolve(family + "-" + variant);
+        args.addAll(List.of("-o", model.toString(), "--attention", variant, "--top-k", "1", "--routing",
+                "topk-softmax", "-q"));
+        cli(args.toArray(String[]::new));
+        assertThat(config(model).slidingWindow(1)).isEqualTo(4);
+        assertThat(error(model, ones(LENGTH))).as("token by token").isLessThanOrEqualTo(TOLERANCE);
+        assertThat(error(model, new int[] {5, 1, 1, 1, 1, 3})).as("prompt then chunks").isLessThanOrEqualTo(TOLERANCE);
+    }
+
     /** A parallel block (two norms, both on x), made by declaring it in a BAM config. */
     @Test
     void parallelBlocksDecodeLikeTheFullForward() throws IOException {

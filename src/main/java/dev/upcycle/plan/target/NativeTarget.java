@@ -4,7 +4,6 @@ import dev.upcycle.model.Family;
 import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.MoaConfig;
 import dev.upcycle.model.ModelConfig;
-import dev.upcycle.model.TensorRole;
 import dev.upcycle.moe.BlockSpec;
 import dev.upcycle.moe.ExpertLayout;
 import dev.upcycle.moe.MoaSpec;
@@ -17,7 +16,9 @@ import java.util.List;
  * The native MoA format (docs/attention-experts.md, "The native checkpoint format"; family
  * {@code upcycle_moa}): Mixtral-named FFN experts, attention experts under a router, {@code moe_layers}
  * / {@code moa_layers} listing the expert layers. Routing with or without renormalisation
- * ({@code router_norm_topk_prob}); no shared expert, no q/k norm, no sliding window.
+ * ({@code router_norm_topk_prob}); no shared expert. Qwen3's per-head q/k norms
+ * ({@code attention_qk_norm}) and sliding windows (Qwen's encoding: {@code use_sliding_window},
+ * {@code sliding_window}, {@code max_window_layers}) are carried, so those sources stay exact.
  */
 final class NativeTarget implements MoeTarget {
     /** Attention experts and parallel blocks are this tool's own format: transformers has no class for it. */
@@ -56,20 +57,12 @@ final class NativeTarget implements MoeTarget {
             out.add("the native format writes dense layers intermediate_size wide, which is the expert width; "
                     + "--layers with --granularity > 1 cannot be expressed");
         }
-        if (source.family().has(TensorRole.ATTN_Q_NORM)) {
-            out.add("the native format has no per-head q/k norms (" + source.family().name() + " source)");
-        }
         return out;
     }
 
     @Override
     public List<String> approximations(ModelConfig source) {
-        List<String> out = new ArrayList<>();
-        if (source.usesSlidingWindow()) {
-            out.add("the source uses a sliding attention window " + source.slidingWindow()
-                    + "; the native format has full causal attention");
-        }
-        return out;
+        return List.of();
     }
 
     @Override
@@ -92,12 +85,20 @@ final class NativeTarget implements MoeTarget {
         // it is unused.
         int norms = blocks.parallel() ? blocks.norms() : 1;
         // --attention keep: an FFN-only MoE in the native format, no MoA layer.
+        boolean qkNorm = source.hasQkNorm();
         MoaConfig moaConfig = moa == null
-                ? new MoaConfig(MoaConfig.Variant.SEPARATE, 1, null, List.of(), blocks.layout(), norms, 0.0)
+                ? new MoaConfig(MoaConfig.Variant.SEPARATE, 1, null, List.of(), blocks.layout(), norms, 0.0, qkNorm)
                 : new MoaConfig(moa.variant(), moa.experts(), moa.topK(), all ? null : layers, blocks.layout(), norms,
-                        0.0);
+                        0.0, qkNorm);
         boolean bias = source.hasQkvBias();
-        return TargetConfigs.common(source, family)
+        ModelConfig.Builder b = TargetConfigs.common(source, family);
+        if (source.usesSlidingWindow()) {
+            TargetConfigs.qwenSlidingWindow(source, b);
+        } else {
+            // An unused window (Qwen's use_sliding_window: false) is no window.
+            b.useSlidingWindow(false).slidingWindow(null).maxWindowLayers(null);
+        }
+        return b
                 .intermediateSize(layout.expertIntermediate())
                 .attentionBias(bias)
                 .numExperts(spec.experts()).numExpertsPerTok(spec.topK()).expertWidth(layout.expertIntermediate())

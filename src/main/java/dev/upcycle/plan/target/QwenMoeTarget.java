@@ -2,7 +2,6 @@ package dev.upcycle.plan.target;
 
 import dev.upcycle.model.Family;
 import dev.upcycle.model.ModelConfig;
-import dev.upcycle.model.TensorRole;
 import dev.upcycle.moe.ExpertLayout;
 import dev.upcycle.moe.RoutingMode;
 import dev.upcycle.moe.UpcycleSpec;
@@ -71,7 +70,7 @@ final class QwenMoeTarget implements MoeTarget {
     @Override
     public List<String> approximations(ModelConfig source) {
         List<String> out = new ArrayList<>();
-        if (qwen3 && !source.family().has(TensorRole.ATTN_Q_NORM)) {
+        if (qwen3 && !source.hasQkNorm()) {
             out.add("Qwen3-MoE attention applies RMSNorm to every q and k head before RoPE, which the "
                     + source.family().name() + " source does not; RMSNorm divides by the vector's RMS, so no norm "
                     + "weight makes it the identity and attention logits change (the norms are written as ones)");
