@@ -162,6 +162,17 @@ public final class Planner {
         double zeroBelow = router == DType.F16 ? 0x1p-25 : router == DType.BF16 ? 0x1p-134 : 0x1p-150;
         return new ConversionFidelity.Facts(spec, in.activation(), c.target().expresses(spec.routing()),
                 c.approximations(), router == null ? null : router.toString(), zeroBelow, in.seeds(),
-                in.identicalSeeds(), in.source(), in.blocks(), in.request().moa(), in.request().expertNoiseStd());
+                in.identicalSeeds(), in.source(), in.blocks(), in.request().moa(), in.request().expertNoiseStd(),
+                named(in.request().sources()));
+    }
+
+    private static ConversionFidelity.NamedExperts named(ExpertSources s) {
+        if (s == null) {
+            return null;
+        }
+        return new ConversionFidelity.NamedExperts(s.expertsFromOtherModels(),
+                s.experts().stream().anyMatch(m -> m.residualScale() != 1.0),
+                s.members().stream().mapToDouble(ExpertSources.Member::noiseStd).max().orElse(0),
+                s.shared() != null);
     }
 }
