@@ -28,6 +28,11 @@ final class PlanExplainer {
         return "target " + target.cliName() + ": chosen with --target";
     }
 
+    /** The target of a mergekit-moe configuration, chosen by mergekit's rule (docs/mergekit.md). */
+    static String chosenAsMergekit(MoeTarget target) {
+        return "target " + target.cliName() + ": the output architecture mergekit-moe chooses for this configuration";
+    }
+
     /**
      * The target {@code auto} chose, and why each target tried before it was not.
      *

@@ -67,7 +67,8 @@ public final class Planner {
         NormalisedRequest in = RequestNormaliser.normalise(sources, tensors, request, identicalSeeds);
         if (!RequestNormaliser.isAuto(in.request())) {
             Candidate named = candidate(MoeTargets.byName(in.request().target()), in);
-            return finish(in, named, PlanExplainer.chosenByName(named.target()));
+            return finish(in, named, in.request().sources() != null
+                    ? PlanExplainer.chosenAsMergekit(named.target()) : PlanExplainer.chosenByName(named.target()));
         }
         List<Candidate> candidates = MoeTargets.forSource(in.source().family()).stream()
                 .map(t -> candidate(t, in)).toList();
