@@ -270,6 +270,163 @@ class MergekitConvertTest {
         assertThat(wide).isGreaterThan(30);
     }
 
+    /** Rows that are a function of the gate's prompts only: equal prompts, equal rows. */
+    private static MergekitConversion.GateComputer fromPrompts(int layers, int hidden) {
+        return (base, families, mode, gates) -> {
+            float[][] rows = new float[layers][gates.size() * hidden];
+            for (int g = 0; g < gates.size(); g++) {
+                long h = 17;
+                for (int[] ids : gates.get(g).positive()) {
+                    h = h * 31 + java.util.Arrays.hashCode(ids);
+                }
+                for (int[] ids : gates.get(g).negative()) {
+                    h = h * 37 - java.util.Arrays.hashCode(ids);
+                }
+                for (int l = 0; l < layers; l++) {
+                    for (int i = 0; i < hidden; i++) {
+                        rows[l][g * hidden + i] = (float) Math.sin(h + l * 101 + i);
+                    }
+                }
+            }
+            return rows;
+        };
+    }
+
+    private static float[] row(Path out, int layer, int expert) {
+        String name = "model.layers." + layer + ".block_sparse_moe.gate.weight";
+        try (Checkpoint o = Checkpoint.open(out)) {
+            float[] w = o.tensor(name).file().readFloats(name);
+            return java.util.Arrays.copyOfRange(w, expert * 32, (expert + 1) * 32);
+        }
+    }
+
+    /** Each expert's row sits at its place: swapping two experts' prompts swaps their rows exactly. */
+    @Test
+    void routerRowsFollowTheirExpertsPrompts(@TempDir Path tmp) throws Exception {
+        llama(tmp.resolve("base"), 9);
+        String body = """
+                base_model: base
+                gate_mode: hidden_avg
+                experts:
+                  - {source_model: base, positive_prompts: ["%s"]}
+                  - {source_model: base, positive_prompts: ["%s"], negative_prompts: ["n"]}
+                  - {source_model: base, positive_prompts: ["first"]}
+                """;
+        Path a = tmp.resolve("a.yml");
+        Path b = tmp.resolve("b.yml");
+        Files.writeString(a, body.formatted("first", "second"));
+        Files.writeString(b, body.formatted("second", "first"));
+        for (Path f : List.of(a, b)) {
+            Cli r = run(fromPrompts(2, 32), "convert", "--config", f.toString(), "-o", tmp.resolve("out-" + f
+                    .getFileName()).toString(), "-q");
+            assertThat(r.code()).as(r.err()).isZero();
+        }
+        Path outA = tmp.resolve("out-a.yml");
+        Path outB = tmp.resolve("out-b.yml");
+        for (int l = 0; l < 2; l++) {
+            // identical prompts, identical rows
+            assertThat(row(outA, l, 0)).containsExactly(row(outA, l, 2));
+            // the swap moves the rows (the negative prompt stays with expert 1)
+            assertThat(row(outB, l, 0)).isNotEqualTo(row(outA, l, 0));
+            assertThat(row(outB, l, 2)).containsExactly(row(outA, l, 2));
+        }
+        Path c = tmp.resolve("c.yml");
+        Files.writeString(c, """
+                base_model: base
+                gate_mode: cheap_embed
+                experts:
+                  - {source_model: base, positive_prompts: ["x"]}
+                  - {source_model: base, positive_prompts: ["y"]}
+                """);
+        Path d = tmp.resolve("d.yml");
+        Files.writeString(d, Files.readString(c).replace("\"x\"", "\"tmp\"").replace("\"y\"", "\"x\"")
+                .replace("\"tmp\"", "\"y\""));
+        for (Path f : List.of(c, d)) {
+            assertThat(run(fromPrompts(2, 32), "convert", "--config", f.toString(), "-o",
+                    tmp.resolve("out-" + f.getFileName()).toString(), "-q").code()).isZero();
+        }
+        for (int l = 0; l < 2; l++) {
+            assertThat(row(tmp.resolve("out-d.yml"), l, 0)).containsExactly(row(tmp.resolve("out-c.yml"), l, 1));
+            assertThat(row(tmp.resolve("out-d.yml"), l, 1)).containsExactly(row(tmp.resolve("out-c.yml"), l, 0));
+        }
+    }
+
+    private static JsonNode dryRun(Path file) throws Exception {
+        Cli r = run(unused(), "convert", "--config", file.toString(), "--dry-run", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        return JSON.readTree(r.out());
+    }
+
+    @Test
+    void theVerdictSaysWhatTheConfigurationDoesToStepZero(@TempDir Path tmp) throws Exception {
+        Path base = llama(tmp.resolve("base"), 10);
+        llama(tmp.resolve("other"), 11);
+        // a byte-identical copy under another name is the same function
+        TinyModels.dense(tmp.resolve("copy"), "llama", DType.F32, 10, b -> b.vocabSize(256));
+        Path f = tmp.resolve("m.yml");
+        String experts = "base_model: base\ngate_mode: random\nexperts:\n  - {source_model: base}\n  - %s\n";
+        Object[][] cases = {
+                {"{source_model: copy}", "exact"},
+                {"{source_model: base, noise_scale: 0.01}", "approximate"},
+                {"{source_model: base, residual_scale: 0.5}", "not function-preserving"},
+                {"{source_model: other}", "not function-preserving"}};
+        for (Object[] c : cases) {
+            Files.writeString(f, experts.formatted(c[0]));
+            JsonNode plan = dryRun(f);
+            assertThat(plan.at("/step0/verdict").asText()).as(c[0].toString()).isEqualTo(c[1]);
+        }
+        Files.writeString(f, experts.formatted("{source_model: other}"));
+        assertThat(dryRun(f).at("/step0/reasons/0").asText()).contains("Experts come from different models");
+        // Mixtral cannot express softmax-topk: refused in one line, as for any conversion
+        Files.writeString(f, experts.formatted("{source_model: base}") + "upcycle: {routing: softmax-topk}\n");
+        Cli softmax = run(unused(), "convert", "--config", f.toString(), "--dry-run");
+        assertThat(softmax.code()).isEqualTo(3);
+        assertThat(softmax.errorLine()).startsWith("upcycle: ImpossibleCombination : --target mixtral : ");
+        assertThat(base).exists();
+    }
+
+    @Test
+    void qwen3ModelsBecomeQwen3Moe(@TempDir Path tmp) throws Exception {
+        TinyModels.dense(tmp.resolve("base"), "qwen3", DType.F32, 12, b -> b.vocabSize(256));
+        Path f = tmp.resolve("m.yml");
+        Files.writeString(f, "base_model: base\ngate_mode: random\nexperts: [{source_model: base}, {source_model: base}]\n");
+        Path out = tmp.resolve("out");
+        Cli r = run(unused(), "convert", "--config", f.toString(), "-o", out.toString(), "-q");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode config = json(out.resolve("config.json"));
+        assertThat(config.get("architectures").get(0).asText()).isEqualTo("Qwen3MoeForCausalLM");
+        assertThat(config.get("norm_topk_prob").asBoolean()).isTrue();
+        assertThat(config.get("moe_intermediate_size").asInt()).isEqualTo(64);
+        assertThat(config.path("decoder_sparse_step").asInt(1)).isEqualTo(1);
+        Cli verify = Cli.run("verify", out.toString(), "--against", tmp.resolve("base").toString());
+        assertThat(verify.code()).as(verify.out() + verify.err()).isZero();
+        assertThat(verify.out()).contains("PASS  functional");
+    }
+
+    /** A real tokenizer: each prompt after the tokenizer's beginning-of-sequence token, as mergekit prepends it. */
+    @Test
+    void promptsAreTokenizedAfterTheBaseModelsBosToken(@TempDir Path tmp) throws Exception {
+        Path tokenizer = dev.upcycle.data.RealTokenizers.LLAMA3.tokenizerJson();
+        Path base = tmp.resolve("base");
+        Cli s = Cli.run("synth", "--family", "llama", "-o", base.toString(), "--layers", "1", "--hidden", "32",
+                "--heads", "2", "--kv-heads", "1", "--intermediate", "64", "--vocab", "128256", "--dtype", "bf16", "-q");
+        assertThat(s.code()).as(s.err()).isZero();
+        Files.copy(tokenizer, base.resolve("tokenizer.json"));
+        Files.writeString(base.resolve("tokenizer_config.json"), "{\"bos_token\": \"<|begin_of_text|>\"}");
+        Path f = tmp.resolve("m.yml");
+        Files.writeString(f, "base_model: base\ngate_mode: hidden\nexperts:\n"
+                + "  - {source_model: base, positive_prompts: [\"Hello world\"]}\n"
+                + "  - {source_model: base, positive_prompts: [\"Bonjour\"]}\n");
+        List<Call> calls = new ArrayList<>();
+        Cli r = run(fake(calls, 1, 32), "convert", "--config", f.toString(), "--dry-run");
+        assertThat(r.code()).as(r.err()).isZero();
+        int[] ids = calls.get(0).gates().get(0).positive().get(0);
+        assertThat(ids[0]).isEqualTo(128_000);
+        try (dev.upcycle.data.TextCodec codec = dev.upcycle.data.TextCodec.tokenizer(tokenizer, 128_256)) {
+            assertThat(ids).containsExactly(codec.encode("<|begin_of_text|>Hello world"));
+        }
+    }
+
     @Test
     void refusalsAreOneLineNamingTheCause(@TempDir Path tmp) throws Exception {
         Path base = llama(tmp.resolve("base"), 7);
