@@ -40,14 +40,6 @@ public final class ConversionFidelity {
             cannotReproduce = List.copyOf(cannotReproduce);
         }
 
-        public Facts(UpcycleSpec spec, FfnActivation activation, boolean targetExpressesRouting,
-                     List<String> cannotReproduce, String routerDtype, double routerZeroBelow, int seeds,
-                     boolean identicalSeeds, ModelConfig seed, BlockSpec.Resolved blocks, MoaSpec moa,
-                     double expertNoiseStd) {
-            this(spec, activation, targetExpressesRouting, cannotReproduce, routerDtype, routerZeroBelow, seeds,
-                    identicalSeeds, seed, blocks, moa, expertNoiseStd, null);
-        }
-
         /** One seed, or several byte-identical ones: every expert copies the same dense function. */
         boolean oneFunction() {
             return seeds == 1 || identicalSeeds;

@@ -12,7 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -292,13 +291,5 @@ public final class MergekitParser {
 
     static UpcycleException error(Path file, String where, String why) {
         return new UpcycleException(ErrorKind.InvalidRecipe, file + " " + where, why);
-    }
-
-    /** Every key this reader knows, for documentation tests. */
-    static List<String> allKeys() {
-        List<String> all = new ArrayList<>(TOP_LEVEL);
-        all.addAll(EXPERT);
-        all.addAll(ADDITIONS);
-        return Arrays.asList(all.toArray(String[]::new));
     }
 }
