@@ -186,6 +186,12 @@ final class MergekitConversion {
      */
     private static List<PromptGates.GatePrompts> prompts(MergekitConfig cfg, Path base, ModelConfig baseConfig) {
         List<PromptGates.GatePrompts> out = new ArrayList<>();
+        if (ModelFiles.of(base).optional("tokenizer.json").isEmpty() && baseConfig.vocabSize() != 256) {
+            throw new UpcycleException(ErrorKind.InvalidTokenizer, base.toString(), "gate_mode " + cfg.gateMode().key()
+                    + " tokenizes the prompts with the base model's tokenizer.json, which it lacks (its vocabulary of "
+                    + baseConfig.vocabSize() + " is not 256 bytes)", "add the model's tokenizer.json, or use "
+                    + "gate_mode: random");
+        }
         try (TextCodec codec = TokenizerChoice.resolve(null, false, base, baseConfig.vocabSize()).codec()) {
             String bos = codec.description().equals("bytes") ? "" : bosToken(base);
             for (MergekitConfig.Expert e : cfg.gates()) {

@@ -459,6 +459,12 @@ class MergekitConvertTest {
         Files.writeString(file, "base_model: missing\ngate_mode: random\nexperts: [{source_model: base}]\n"
                 + "experts_per_token: 1\n");
         assertThat(run(unused(), "convert", "--config", cfg, "-o", out.toString()).code()).isEqualTo(3);
+        TinyModels.dense(tmp.resolve("words"), "llama", DType.F32, 9, b -> b);
+        Files.writeString(file, "base_model: words\nexperts: [{source_model: words, positive_prompts: [a]}, "
+                + "{source_model: words, positive_prompts: [b]}]\n");
+        Cli tokenizer = run(unused(), "convert", "--config", cfg, "-o", out.toString());
+        assertThat(tokenizer.code()).isEqualTo(3);
+        assertThat(tokenizer.errorLine()).startsWith("upcycle: InvalidTokenizer : ").contains("tokenizer.json");
         assertThat(out).doesNotExist();
     }
 }
