@@ -121,6 +121,10 @@ public final class Planner {
         var family = registry.byName(target.familyName());
         ModelConfig config = target.config(source, family, in.spec(), in.layout(), in.layers(),
                 in.request().routerAuxLossCoef(), in.request().moa(), in.blocks());
+        if (in.request().sources() != null && in.request().dtype() != null) {
+            // mergekit declares the dtype it writes (docs/mergekit.md)
+            config = config.toBuilder().dtype(in.request().dtype()).build();
+        }
         TensorMapper.Mapping mapping = new TensorMapper(in, target, config).map(family);
         approximations.addAll(mapping.dropped());
         return new Candidate(target, impossible, approximations, config, mapping.tensors());

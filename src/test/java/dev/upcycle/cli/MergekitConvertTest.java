@@ -389,12 +389,15 @@ class MergekitConvertTest {
     void qwen3ModelsBecomeQwen3Moe(@TempDir Path tmp) throws Exception {
         TinyModels.dense(tmp.resolve("base"), "qwen3", DType.F32, 12, b -> b.vocabSize(256));
         Path f = tmp.resolve("m.yml");
-        Files.writeString(f, "base_model: base\ngate_mode: random\nexperts: [{source_model: base}, {source_model: base}]\n");
+        Files.writeString(f, "base_model: base\ngate_mode: random\ndtype: bfloat16\n"
+                + "experts: [{source_model: base}, {source_model: base}]\n");
         Path out = tmp.resolve("out");
         Cli r = run(unused(), "convert", "--config", f.toString(), "-o", out.toString(), "-q");
         assertThat(r.code()).as(r.err()).isZero();
         JsonNode config = json(out.resolve("config.json"));
         assertThat(config.get("architectures").get(0).asText()).isEqualTo("Qwen3MoeForCausalLM");
+        // the dtype written is the dtype declared, as mergekit sets torch_dtype
+        assertThat(config.get("torch_dtype").asText()).isEqualTo("bfloat16");
         assertThat(config.get("norm_topk_prob").asBoolean()).isTrue();
         assertThat(config.get("moe_intermediate_size").asInt()).isEqualTo(64);
         assertThat(config.path("decoder_sparse_step").asInt(1)).isEqualTo(1);
