@@ -22,6 +22,7 @@ import dev.upcycle.moe.UpcycleSpec;
 import dev.upcycle.plan.ExpertSources;
 import dev.upcycle.plan.GateRows;
 import dev.upcycle.plan.MergekitArchitecture;
+import dev.upcycle.plan.Planner;
 import dev.upcycle.plan.UpcycleRequest;
 import dev.upcycle.recipe.MergekitConfig;
 import dev.upcycle.runtime.PromptGates;
@@ -86,6 +87,7 @@ final class MergekitConversion {
         List<ExpertSources.Member> members = new ArrayList<>();
         List<String> modelTypes = new ArrayList<>();
         ModelConfig baseConfig = config(base, families);
+        List<ModelConfig> configs = new ArrayList<>(List.of(baseConfig));
         modelTypes.add(baseConfig.modelType());
         for (MergekitConfig.Expert e : cfg.gates()) {
             Path dir = resolve(cfg, e.sourceModel());
@@ -95,7 +97,8 @@ final class MergekitConversion {
                 inputIndex.put(key(dir), index);
                 inputs.add(dir);
                 references.add(e.sourceModel());
-                modelTypes.add(config(dir, families).modelType());
+                configs.add(config(dir, families));
+                modelTypes.add(configs.get(index).modelType());
             } else {
                 modelTypes.add(modelTypes.get(index));
             }
@@ -108,6 +111,7 @@ final class MergekitConversion {
                 !shared.isEmpty() && !shared.get(0).positivePrompts().isEmpty(),
                 !shared.isEmpty() && !shared.get(0).negativePrompts().isEmpty(),
                 cfg.gateMode() == MergekitConfig.GateMode.RANDOM, modelTypes));
+        Planner.requireSameArchitecture(configs);
         int routed = cfg.experts().size();
         MergekitConfig.Additions add = cfg.additions();
         long seed = add.seed() != null ? add.seed() : o.seed() != null ? o.seed() : 0L;

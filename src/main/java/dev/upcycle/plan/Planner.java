@@ -35,6 +35,16 @@ public final class Planner {
     }
 
     /**
+     * The seeds' configs checked as planning checks them, before any tensor is read: convert
+     * --config does it before it runs prompts through the base model, which may take minutes.
+     *
+     * @throws UpcycleException ImpossibleCombination naming the seed and the field
+     */
+    public static void requireSameArchitecture(List<ModelConfig> configs) {
+        SeedCheck.requireSameConfig(configs);
+    }
+
+    /**
      * @param source  the dense model's validated config
      * @param tensors the dense model's tensor headers by name (validated against the config)
      * @throws UpcycleException ImpossibleCombination, UnsupportedArchitecture, InvalidConfig

@@ -454,6 +454,13 @@ class MergekitConvertTest {
         Cli shapes = run(unused(), "convert", "--config", cfg, "-o", out.toString());
         assertThat(shapes.code()).isEqualTo(3);
         assertThat(shapes.errorLine()).contains("intermediate_size is 128");
+        // refused before any prompt runs through the base model (the computer here fails the test)
+        Files.writeString(file, "base_model: base\ngate_mode: hidden\nexperts:\n"
+                + "  - {source_model: base, positive_prompts: [a]}\n  - {source_model: wide, positive_prompts: [b]}\n");
+        Cli early = run(unused(), "convert", "--config", cfg, "-o", out.toString());
+        assertThat(early.code()).as(early.err()).isEqualTo(3);
+        assertThat(early.errorLine()).isEqualTo("upcycle: ImpossibleCombination : seed 1 : seeds must have identical "
+                + "architecture: intermediate_size is 128, seed 0 has 64");
         Files.writeString(file, "base_model: base\ngate_mode: random\narchitecture: qwen3\n"
                 + "experts: [{source_model: base}]\nexperts_per_token: 1\n");
         Cli arch = run(unused(), "convert", "--config", cfg, "-o", out.toString());
