@@ -19,6 +19,9 @@ import dev.upcycle.moe.UpcycleSpec;
 import dev.upcycle.plan.RequestNormaliser;
 import dev.upcycle.plan.UpcyclePlan;
 import dev.upcycle.plan.UpcycleRequest;
+import dev.upcycle.recipe.MergekitConfig;
+import dev.upcycle.recipe.MergekitParser;
+import dev.upcycle.runtime.PromptGates;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
@@ -44,13 +47,23 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
     @Spec
     CommandSpec spec;
 
-    @Parameters(arity = "1..*", paramLabel = "DENSE_DIR", descriptionKey = "inputs",
-            description = "The dense checkpoint directory, or a model id ORG/NAME[@REVISION] in the Hugging Face cache; several seeds of identical architecture are merged (BTX, or BAM with --attention moa-*).")
+    @Parameters(arity = "0..*", paramLabel = "DENSE_DIR", descriptionKey = "inputs",
+            description = "The dense checkpoint directory, or a model id ORG/NAME[@REVISION] in the Hugging Face cache; several seeds of identical architecture are merged (BTX, or BAM with --attention moa-*). Required unless --config.")
     List<Path> inputs;
 
     @Option(names = {"-o", "--output"}, paramLabel = "DIR",
             description = "Output directory (required unless --dry-run); written under a temporary name and renamed when complete.")
     Path output;
+
+    @Option(names = "--config", paramLabel = "FILE",
+            description = "A mergekit-moe configuration (YAML: base_model, experts with source_model and prompts, gate_mode, dtype, experts_per_token, shared_experts, architecture; this tool's keys under upcycle:), read instead of DENSE_DIR and the expert options; see docs/mergekit.md.")
+    Path config;
+
+    /** Router rows from prompts for --config; tests put a deterministic one here. */
+    MergekitConversion.GateComputer gates = PromptGates::compute;
+
+    /** What upcycle.json records of the --config file, or null. */
+    private com.fasterxml.jackson.databind.node.ObjectNode mergekit;
 
     @Option(names = "--experts", paramLabel = "N", defaultValue = "8",
             description = "Routed experts per MoE layer, counting fine-grained shards: N = E x G (default: ${DEFAULT-VALUE}; with several seeds, one per seed).")
@@ -175,8 +188,25 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         if (output == null && !dryRun) {
             throw new UpcycleException(ErrorKind.InvalidOption, "-o", "an output directory is required (or --dry-run)");
         }
-        inputs = ModelArgs.dirs(inputs);
-        UpcycleRequest request = request();
+        UpcycleRequest request;
+        boolean nonfinite = allowNonfinite;
+        if (config != null) {
+            MergekitConfig file = MergekitParser.read(config);
+            refuseWithConfig(file);
+            MergekitConversion.Prepared p = MergekitConversion.prepare(file, FamilyRegistry.builtIn(), gates,
+                    overrides());
+            inputs = p.inputs();
+            request = p.request();
+            mergekit = p.recorded();
+            nonfinite |= Boolean.TRUE.equals(file.additions().allowNonfinite());
+        } else {
+            if (inputs == null || inputs.isEmpty()) {
+                throw new UpcycleException(ErrorKind.InvalidOption, "DENSE_DIR",
+                        "give the dense model (a directory or a model id), or --config FILE");
+            }
+            inputs = ModelArgs.dirs(inputs);
+            request = request();
+        }
         Converter converter = new Converter(FamilyRegistry.builtIn());
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
@@ -193,7 +223,7 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
             // The bar advances when the executor starts the next tensor, i.e. when the previous one is written.
             long[] previous = {0};
             r = converter.convert(inputs, output, request,
-                    new Converter.Settings(force, allowNonfinite, VersionInfo.version(), optionsJson(request),
+                    new Converter.Settings(force, nonfinite, VersionInfo.version(), optionsJson(request),
                             verbose ? line -> err.println("upcycle: " + line) : null),
                     bar == null ? null : t -> {
                         bar.advance(previous[0]);
@@ -262,6 +292,51 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
                 allowApproximate, UpcycleRequest.DEFAULT_AUX_LOSS, moa, block, expertNoiseStd);
     }
 
+    /** Options that --config leaves to the command line: where the output goes, how it reports, and these. */
+    private static final java.util.Set<String> WITH_CONFIG = java.util.Set.of("--output", "--config", "--dry-run",
+            "--tensors", "--json", "--force", "--quiet", "--verbose", "--help", "--version", "--seed", "--dtype",
+            "--max-shard-size", "--routing", "--allow-approximate", "--allow-nonfinite");
+
+    /**
+     * --config replaces the inputs and the options that shape the experts; the few it leaves open
+     * are refused too when the file sets them.
+     */
+    private void refuseWithConfig(MergekitConfig file) {
+        if (inputs != null && !inputs.isEmpty()) {
+            throw new UpcycleException(ErrorKind.InvalidOption, "--config", "the configuration names the models "
+                    + "(base_model, experts); give no DENSE_DIR with it (found " + inputs.get(0) + ")");
+        }
+        var parsed = spec.commandLine().getParseResult();
+        for (var o : parsed.matchedOptions()) {
+            String name = o.longestName();
+            String key = switch (name) {
+                case "--seed" -> file.additions().seed() != null ? "upcycle.seed" : null;
+                case "--dtype" -> file.dtype() != null ? "dtype" : null;
+                case "--max-shard-size" -> file.additions().maxShardSize() != null ? "upcycle.max_shard_size" : null;
+                case "--routing" -> file.additions().routing() != null ? "upcycle.routing" : null;
+                case "--allow-nonfinite" -> file.additions().allowNonfinite() != null ? "upcycle.allow_nonfinite" : null;
+                default -> null;
+            };
+            if (key != null) {
+                throw new UpcycleException(ErrorKind.InvalidOption, name, "conflicts with --config: "
+                        + file.file() + " sets it (" + key + ")");
+            }
+            if (!WITH_CONFIG.contains(name)) {
+                throw new UpcycleException(ErrorKind.InvalidOption, name, "does not apply with --config: the "
+                        + "mergekit-moe configuration decides the experts, their sources and the target "
+                        + "(docs/mergekit.md lists its keys)");
+            }
+        }
+    }
+
+    private MergekitConversion.Overrides overrides() {
+        var parsed = spec.commandLine().getParseResult();
+        return new MergekitConversion.Overrides(parsed.hasMatchedOption("--seed") ? seed : null,
+                parsed.hasMatchedOption("--dtype") ? dtype : null,
+                parsed.hasMatchedOption("--max-shard-size") ? maxShardSize : null,
+                parsed.hasMatchedOption("--routing") ? routing : null, allowApproximate);
+    }
+
     /** ", 4 attention experts (moa-shared-kv)" for a MoA output, else "". */
     private static String attentionExperts(UpcyclePlan plan) {
         MoaSpec moa = plan.request().moa();
@@ -305,7 +380,13 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         UpcycleSpec s = r.spec();
         MoaSpec moa = r.moa();
         boolean sharedKv = moa != null && moa.variant() == MoaConfig.Variant.SHARED_KV;
-        return RecordedOptions.of(spec)
+        RecordedOptions recorded = RecordedOptions.of(spec);
+        if (mergekit != null) {
+            recorded.resolved("target", r.target()).resolved("seed", s.seed())
+                    .resolved("shared-experts", s.sharedExperts())
+                    .extra("mergekit", mergekit);
+        }
+        return recorded
                 .resolved("experts", s.experts())
                 .resolved("top-k", s.topK())
                 .resolved("routing", s.routing().cliName())

@@ -80,6 +80,8 @@ final class RecordedOptions {
             o.put(name, b);
         } else if (value instanceof String || value instanceof Path) {
             o.put(name, value.toString());
+        } else if (value instanceof com.fasterxml.jackson.databind.JsonNode node) {
+            o.set(name, node);
         } else {
             throw new IllegalStateException("--" + name + ": no JSON form for a " + value.getClass().getName());
         }

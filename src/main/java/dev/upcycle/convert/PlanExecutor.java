@@ -149,6 +149,9 @@ public final class PlanExecutor implements AutoCloseable {
         } else if (src instanceof TensorSource.Router r) {
             float[] w = RouterInitializer.routerWeights(r.spec(), r.layer(), (int) t.shape().dim(1), t.name());
             sink.writeFloats(w, 0, w.length);
+        } else if (src instanceof TensorSource.Gates g) {
+            float[] w = g.values(t.name(), (int) t.shape().dim(1));
+            sink.writeFloats(w, 0, w.length);
         } else if (src instanceof TensorSource.Zeros) {
             zeros(t.byteSize(), sink);
         } else if (src instanceof TensorSource.Constant k) {

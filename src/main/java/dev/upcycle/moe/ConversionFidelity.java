@@ -30,11 +30,12 @@ public final class ConversionFidelity {
      * @param blocks                  the output's block layout, resolved against the seed
      * @param moa                     attention experts, or null
      * @param expertNoiseStd          noise added to every copied expert weight (0: none)
+     * @param named                   experts named one by one (a mergekit-moe configuration), or null
      */
     public record Facts(UpcycleSpec spec, FfnActivation activation, boolean targetExpressesRouting,
                         List<String> cannotReproduce, String routerDtype, double routerZeroBelow, int seeds,
                         boolean identicalSeeds, ModelConfig seed, BlockSpec.Resolved blocks, MoaSpec moa,
-                        double expertNoiseStd) {
+                        double expertNoiseStd, NamedExperts named) {
         public Facts {
             cannotReproduce = List.copyOf(cannotReproduce);
         }
@@ -45,10 +46,26 @@ public final class ConversionFidelity {
         }
     }
 
+    /**
+     * What decides the verdict of experts named one by one (docs/mergekit.md): the base model gives
+     * everything but the experts, so step 0 is the base model only when every expert is the base's
+     * MLP unchanged and the router's weights on them sum to 1.
+     *
+     * @param otherModels    whether some routed expert reads another model than the base (whose bytes differ)
+     * @param residualScaled whether some routed expert's down projection is scaled
+     * @param noiseStd       the largest noise added to an expert's weights (0: none)
+     * @param sharedExpert   whether a shared expert is added on top of the routed ones
+     */
+    public record NamedExperts(boolean otherModels, boolean residualScaled, double noiseStd, boolean sharedExpert) {
+    }
+
     private ConversionFidelity() {
     }
 
     public static Fidelity assess(Facts facts) {
+        if (facts.named() != null) {
+            return named(facts);
+        }
         UpcycleSpec spec = facts.spec();
         Fidelity math = facts.identicalSeeds()
                 ? FidelityAnalysis.assessIdenticalMerge(spec, facts.seeds(), facts.targetExpressesRouting())
@@ -65,6 +82,48 @@ public final class ConversionFidelity {
                     "the target format cannot reproduce the source's attention, norms or tensors", List.of());
         }
         return withAttentionAndSeeds(facts, fidelity);
+    }
+
+    /**
+     * Experts named one by one: with every expert the base model's MLP, the router's weights decide
+     * the step-0 function exactly as for copies ({@link FidelityAnalysis}, whatever the rows); each
+     * departure from that makes the verdict worse and says why.
+     */
+    private static Fidelity named(Facts facts) {
+        NamedExperts n = facts.named();
+        Fidelity math = FidelityAnalysis.assess(facts.spec(), facts.activation(), facts.targetExpressesRouting());
+        if (!facts.cannotReproduce().isEmpty()) {
+            return new Fidelity(Fidelity.Verdict.NOT_PRESERVING, facts.cannotReproduce().stream()
+                    .map(r -> "The target cannot reproduce the source: " + r + ".").toList(), math.warnings(),
+                    OptionalDouble.empty(), "the target format cannot reproduce the source's attention, norms or "
+                    + "tensors", List.of());
+        }
+        List<String> reasons = new ArrayList<>();
+        if (n.otherModels() && !facts.identicalSeeds()) {
+            reasons.add("Experts come from different models than the base model, so the result is a new model: "
+                    + "not a function-preserving upcycle, and step 0 matches none of the sources.");
+        }
+        if (n.residualScaled()) {
+            reasons.add("residual_scale multiplies experts' down projections, so the MoE output is scaled.");
+        }
+        if (n.sharedExpert()) {
+            reasons.add("The shared expert's output, weighted by sigmoid(its gate row . x), is added to the routed "
+                    + "experts' output, which alone already gives the MLP's.");
+        }
+        if (!reasons.isEmpty()) {
+            return new Fidelity(Fidelity.Verdict.NOT_PRESERVING, reasons, math.warnings(), OptionalDouble.empty(),
+                    n.otherModels() && !facts.identicalSeeds()
+                            ? "its experts come from other models than the base model, so the result is a new model"
+                            : reasons.get(0).substring(0, reasons.get(0).length() - 1), List.of());
+        }
+        if (n.noiseStd() > 0) {
+            return new Fidelity(math.verdict() == Fidelity.Verdict.NOT_PRESERVING ? math.verdict()
+                    : Fidelity.Verdict.APPROXIMATE, List.of(String.format(Locale.ROOT, "noise_scale: N(0, %s^2) is "
+                    + "added to expert weights, so step 0 differs from the base model by an amount that grows with "
+                    + "the noise.", fmt(n.noiseStd()))), math.warnings(), OptionalDouble.empty(),
+                    "noise_scale makes the experts differ from the base model's MLP", List.of("noise_scale 0"));
+        }
+        return math;
     }
 
     /**

@@ -28,6 +28,11 @@ final class PlanExplainer {
         return "target " + target.cliName() + ": chosen with --target";
     }
 
+    /** The target of a mergekit-moe configuration, chosen by mergekit's rule (docs/mergekit.md). */
+    static String chosenAsMergekit(MoeTarget target) {
+        return "target " + target.cliName() + ": the output architecture mergekit-moe chooses for this configuration";
+    }
+
     /**
      * The target {@code auto} chose, and why each target tried before it was not.
      *
@@ -49,6 +54,9 @@ final class PlanExplainer {
         ScaleFactors factors = in.factors();
         ModelConfig source = in.source();
         List<Integer> layers = in.layers();
+        if (request.sources() != null) {
+            return composedChoices(in, target);
+        }
         List<String> c = new ArrayList<>();
         c.add(String.format(Locale.ROOT, "%s: N=%d experts (E=%d copies x G=%d shards of the dense FFN, F=%d -> "
                         + "expert width %d), top-k %d", spec.configName(), spec.experts(), spec.expansion(),
@@ -106,6 +114,41 @@ final class PlanExplainer {
         }
         c.add("dtype: " + (request.dtype() == null ? "kept from the source" : request.dtype().safetensorsName()));
         return c;
+    }
+
+    /** The choices of a conversion whose experts are named one by one (docs/mergekit.md). */
+    private static List<String> composedChoices(NormalisedRequest in, MoeTarget target) {
+        UpcycleRequest request = in.request();
+        UpcycleSpec spec = in.spec();
+        ExpertSources sources = request.sources();
+        List<String> c = new ArrayList<>();
+        c.add(String.format(Locale.ROOT, "%s: N=%d experts, each a whole MLP (width %d), top-k %d%s; all %d layers "
+                        + "become MoE layers", spec.configName(), spec.experts(), in.layout().denseIntermediate(),
+                spec.topK(), sources.shared() == null ? "" : ", one shared expert", in.source().numHiddenLayers()));
+        StringBuilder b = new StringBuilder("sources: attention, norms, embeddings and head from input 0 (the base "
+                + "model)");
+        for (int i = 0; i < sources.experts().size(); i++) {
+            b.append("; expert ").append(i).append(member(sources.experts().get(i)));
+        }
+        if (sources.shared() != null) {
+            b.append("; shared expert").append(member(sources.shared()));
+        }
+        c.add(b.toString());
+        c.add("routing " + spec.routing() + " (" + target.routingNote(spec.routing()) + "); no scaling");
+        GateRows g = sources.gates();
+        c.add("router rows: " + switch (g.kind()) {
+            case RANDOM -> "N(0, 1) per element, drawn from seed " + spec.seed();
+            case UNIFORM_RANDOM -> "U(-1/sqrt(d), 1/sqrt(d)) per element, drawn from seed " + spec.seed();
+            case GIVEN -> g.label() + ", computed from the prompts";
+        });
+        c.add("dtype: " + (request.dtype() == null ? "kept from the source" : request.dtype().safetensorsName()));
+        return c;
+    }
+
+    private static String member(ExpertSources.Member m) {
+        return " from input " + m.input() + (m.residualScale() == 1.0 ? "" : ", down_proj x"
+                + TensorSource.fmt(m.residualScale())) + (m.noiseStd() == 0 ? "" : ", noise N(0, "
+                + TensorSource.fmt(m.noiseStd()) + "^2)");
     }
 
     /**

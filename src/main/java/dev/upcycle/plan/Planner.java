@@ -35,6 +35,16 @@ public final class Planner {
     }
 
     /**
+     * The seeds' configs checked as planning checks them, before any tensor is read: convert
+     * --config does it before it runs prompts through the base model, which may take minutes.
+     *
+     * @throws UpcycleException ImpossibleCombination naming the seed and the field
+     */
+    public static void requireSameArchitecture(List<ModelConfig> configs) {
+        SeedCheck.requireSameConfig(configs);
+    }
+
+    /**
      * @param source  the dense model's validated config
      * @param tensors the dense model's tensor headers by name (validated against the config)
      * @throws UpcycleException ImpossibleCombination, UnsupportedArchitecture, InvalidConfig
@@ -67,7 +77,8 @@ public final class Planner {
         NormalisedRequest in = RequestNormaliser.normalise(sources, tensors, request, identicalSeeds);
         if (!RequestNormaliser.isAuto(in.request())) {
             Candidate named = candidate(MoeTargets.byName(in.request().target()), in);
-            return finish(in, named, PlanExplainer.chosenByName(named.target()));
+            return finish(in, named, in.request().sources() != null
+                    ? PlanExplainer.chosenAsMergekit(named.target()) : PlanExplainer.chosenByName(named.target()));
         }
         List<Candidate> candidates = MoeTargets.forSource(in.source().family()).stream()
                 .map(t -> candidate(t, in)).toList();
@@ -120,6 +131,10 @@ public final class Planner {
         var family = registry.byName(target.familyName());
         ModelConfig config = target.config(source, family, in.spec(), in.layout(), in.layers(),
                 in.request().routerAuxLossCoef(), in.request().moa(), in.blocks());
+        if (in.request().sources() != null && in.request().dtype() != null) {
+            // mergekit declares the dtype it writes (docs/mergekit.md)
+            config = config.toBuilder().dtype(in.request().dtype()).build();
+        }
         TensorMapper.Mapping mapping = new TensorMapper(in, target, config).map(family);
         approximations.addAll(mapping.dropped());
         return new Candidate(target, impossible, approximations, config, mapping.tensors());
@@ -162,6 +177,17 @@ public final class Planner {
         double zeroBelow = router == DType.F16 ? 0x1p-25 : router == DType.BF16 ? 0x1p-134 : 0x1p-150;
         return new ConversionFidelity.Facts(spec, in.activation(), c.target().expresses(spec.routing()),
                 c.approximations(), router == null ? null : router.toString(), zeroBelow, in.seeds(),
-                in.identicalSeeds(), in.source(), in.blocks(), in.request().moa(), in.request().expertNoiseStd());
+                in.identicalSeeds(), in.source(), in.blocks(), in.request().moa(), in.request().expertNoiseStd(),
+                named(in.request().sources()));
+    }
+
+    private static ConversionFidelity.NamedExperts named(ExpertSources s) {
+        if (s == null) {
+            return null;
+        }
+        return new ConversionFidelity.NamedExperts(s.expertsFromOtherModels(),
+                s.experts().stream().anyMatch(m -> m.residualScale() != 1.0),
+                s.members().stream().mapToDouble(ExpertSources.Member::noiseStd).max().orElse(0),
+                s.shared() != null);
     }
 }

@@ -62,7 +62,9 @@ public final class RequestNormaliser {
         SeedCheck.requireSameArchitecture(sources, tensors);
         ModelConfig source = sources.get(0);
         int seeds = sources.size();
-        if (seeds > 1) {
+        if (request.sources() != null) {
+            requireComposable(request, seeds);
+        } else if (seeds > 1) {
             UpcycleSpec s = request.spec();
             if (s.granularity() != 1 || s.experts() % seeds != 0 || s.hasSharedExpert()) {
                 throw new UpcycleException(ErrorKind.ImpossibleCombination, "convert (" + seeds + " seeds)",
@@ -108,6 +110,27 @@ public final class RequestNormaliser {
         List<Integer> layers = request.layers().resolve(source.numHiddenLayers());
         return new NormalisedRequest(request, source, tensors, blocks, seeds > 1 && identicalSeeds, activation,
                 layout, layers, Scaling.factors(request.spec(), activation));
+    }
+
+    /**
+     * Experts named one by one (docs/mergekit.md): one member per routed expert, each naming an
+     * input; a shared member exactly when the spec has a shared expert; whole FFNs, no attention
+     * experts.
+     */
+    private static void requireComposable(UpcycleRequest request, int inputs) {
+        ExpertSources s = request.sources();
+        UpcycleSpec spec = request.spec();
+        if (s.experts().size() != spec.experts() || (s.shared() != null) != spec.hasSharedExpert()
+                || spec.granularity() != 1 || request.moa() != null) {
+            throw new IllegalArgumentException(s.experts().size() + " expert sources for " + spec.experts()
+                    + " experts, shared " + (s.shared() != null) + "/" + spec.hasSharedExpert() + ", granularity "
+                    + spec.granularity() + ", attention experts " + (request.moa() != null));
+        }
+        for (ExpertSources.Member m : s.members()) {
+            if (m.input() >= inputs) {
+                throw new IllegalArgumentException("expert source " + m.input() + " of " + inputs + " inputs");
+            }
+        }
     }
 
     static boolean isAuto(UpcycleRequest request) {

@@ -74,7 +74,7 @@ final class TensorMapper {
         UpcycleSpec spec = in.spec();
         MoaSpec moa = in.request().moa();
         int n = in.seeds();
-        TensorSource s = switch (e.role()) {
+        TensorSource s = in.request().sources() != null ? composed(e, src) : switch (e.role()) {
             // shared_kv_init seed:X takes the shared k/v from seed X instead of the mean; the k norm
             // belongs to the keys, so it comes from the same place.
             case ATTN_K, ATTN_V, ATTN_K_BIAS, ATTN_V_BIAS, ATTN_K_NORM -> moa != null && moa.sharedKvSeed() != null
@@ -107,6 +107,64 @@ final class TensorMapper {
             used.add(s.sourceName());
         }
         return s;
+    }
+
+    /**
+     * Experts named one by one (docs/mergekit.md): each expert's whole MLP from its own input, with
+     * its down-projection scale and noise; given router rows; everything else from input 0, the
+     * base model.
+     */
+    private TensorSource composed(ExpectedTensor e, Family src) {
+        ExpertSources sources = in.request().sources();
+        int layer = e.layer();
+        int hidden = in.source().hiddenSize();
+        GateRows gates = sources.gates();
+        int routed = sources.experts().size();
+        return switch (e.role()) {
+            case EXPERT_GATE, EXPERT_UP, EXPERT_DOWN -> member(sources.experts().get(e.expert()), e.role(), src, layer);
+            case SHARED_EXPERT_GATE_PROJ, SHARED_EXPERT_UP, SHARED_EXPERT_DOWN ->
+                    member(sources.shared(), e.role(), src, layer);
+            case ROUTER -> new TensorSource.Gates(gates.kind(), gates.seed(), layer, 0, routed,
+                    gates.slice(layer, 0, routed, hidden), gatesText(gates, sources.experts(), 0));
+            case SHARED_EXPERT_ROUTER -> new TensorSource.Gates(gates.kind(), gates.seed(), layer, routed, 1,
+                    gates.slice(layer, routed, 1, hidden), gatesText(gates, List.of(sources.shared()), routed));
+            default -> single(e, src);
+        };
+    }
+
+    /** One member's MLP tensor for an expert role: a copy, its down projection scaled, plus noise. */
+    private TensorSource member(ExpertSources.Member m, TensorRole role, Family src, int layer) {
+        TensorRole dense = switch (role) {
+            case EXPERT_GATE, SHARED_EXPERT_GATE_PROJ -> TensorRole.MLP_GATE;
+            case EXPERT_UP, SHARED_EXPERT_UP -> TensorRole.MLP_UP;
+            default -> TensorRole.MLP_DOWN;
+        };
+        String name = src.tensorName(dense, layer, -1);
+        double scale = dense == TensorRole.MLP_DOWN ? m.residualScale() : 1.0;
+        TensorSource s = scale == 1.0 ? new TensorSource.Copy(name)
+                : new TensorSource.RowSlice(name, 0, (int) tensors.get(name).shape().dim(0), scale);
+        if (m.input() != 0) {
+            s = new TensorSource.Seed(m.input(), s);
+        }
+        // mergekit adds the noise before it scales down_proj: (w + n) * r has noise of std |r| * s.
+        return m.noiseStd() > 0 ? new TensorSource.Noisy(s, m.noiseStd() * Math.abs(scale), in.spec().seed()) : s;
+    }
+
+    /** "mergekit hidden_last gates, 3 (+1 negative) prompts for expert 0, ..." for given rows. */
+    private static String gatesText(GateRows gates, List<ExpertSources.Member> members, int first) {
+        if (gates.kind() != GateRows.Kind.GIVEN) {
+            return null;
+        }
+        StringBuilder b = new StringBuilder(gates.label());
+        for (int i = 0; i < members.size(); i++) {
+            ExpertSources.Member m = members.get(i);
+            b.append(i == 0 ? ", " : "; ").append(m.positivePrompts()).append(m.positivePrompts() == 1 ? " prompt" : " prompts");
+            if (m.negativePrompts() > 0) {
+                b.append(" - ").append(m.negativePrompts()).append(" negative");
+            }
+            b.append(first == 0 ? " for expert " + i : " for the shared expert");
+        }
+        return b.toString();
     }
 
     /** {@code inner} read from seed {@code index} (no wrapper for a single seed). */

@@ -68,6 +68,42 @@ public sealed interface TensorSource {
         }
     }
 
+    /**
+     * Router rows {@code [first, first + count)} of a mergekit-style conversion ({@link GateRows}):
+     * drawn per element from a stream keyed by the seed and the output tensor's name, or given
+     * ({@code values}, {@code [count * hidden]}, computed from prompts).
+     *
+     * @param what for given rows, how they were made and from how many prompts
+     */
+    record Gates(GateRows.Kind kind, long seed, int layer, int first, int count, float[] values, String what)
+            implements TensorSource {
+        @Override
+        public String describe() {
+            return switch (kind) {
+                case RANDOM -> "router: mergekit random N(0, 1), seed " + seed;
+                case UNIFORM_RANDOM -> "router: mergekit uniform_random U(-1/sqrt(d), 1/sqrt(d)), seed " + seed;
+                case GIVEN -> "router: " + what;
+            };
+        }
+
+        /** The rows' values, {@code [count * hidden]} row-major, for the tensor called {@code name}. */
+        public float[] values(String name, int hidden) {
+            if (values != null) {
+                return values.clone();
+            }
+            if (kind == GateRows.Kind.GIVEN) {
+                throw new IllegalStateException("the rows of " + name + " were computed at conversion and are not known here");
+            }
+            dev.upcycle.math.SeededGaussian g = dev.upcycle.math.SeededGaussian.forName(seed, name);
+            float[] w = new float[count * hidden];
+            double bound = 1.0 / StrictMath.sqrt(hidden);
+            for (int i = 0; i < w.length; i++) {
+                w[i] = (float) (kind == GateRows.Kind.RANDOM ? g.next() : (2 * g.uniform() - 1) * bound);
+            }
+            return w;
+        }
+    }
+
     /** All zeros: a neutral bias, the shared-expert gate, or the neutral shared expert. */
     record Zeros() implements TensorSource {
         @Override

@@ -28,10 +28,20 @@ import java.util.Objects;
  *                          {@link BlockSpec#SEED} keeps the seed's
  * @param expertNoiseStd    standard deviation of Gaussian noise added to every copied expert weight
  *                          (breaks the symmetry of identical experts; 0 keeps them exact)
+ * @param sources           experts taken whole from named inputs with given router rows (a mergekit-moe
+ *                          configuration, docs/mergekit.md), or null to slice the dense FFN of input 0
+ *                          (or merge the seeds)
  */
 public record UpcycleRequest(UpcycleSpec spec, String target, LayerSelection layers, DType dtype,
                              long maxShardSize, boolean allowApproximate, double routerAuxLossCoef, MoaSpec moa,
-                             BlockSpec block, double expertNoiseStd) {
+                             BlockSpec block, double expertNoiseStd, ExpertSources sources) {
+
+    public UpcycleRequest(UpcycleSpec spec, String target, LayerSelection layers, DType dtype, long maxShardSize,
+                          boolean allowApproximate, double routerAuxLossCoef, MoaSpec moa, BlockSpec block,
+                          double expertNoiseStd) {
+        this(spec, target, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, moa, block, expertNoiseStd,
+                null);
+    }
 
     public UpcycleRequest(UpcycleSpec spec, String target, LayerSelection layers, DType dtype, long maxShardSize,
                           boolean allowApproximate, double routerAuxLossCoef) {
@@ -72,36 +82,41 @@ public record UpcycleRequest(UpcycleSpec spec, String target, LayerSelection lay
     }
 
     public UpcycleRequest withTarget(String t) {
-        return new UpcycleRequest(spec, t, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, moa, block, expertNoiseStd);
+        return new UpcycleRequest(spec, t, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, moa, block, expertNoiseStd, sources);
     }
 
     public UpcycleRequest withLayers(LayerSelection l) {
-        return new UpcycleRequest(spec, target, l, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, moa, block, expertNoiseStd);
+        return new UpcycleRequest(spec, target, l, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, moa, block, expertNoiseStd, sources);
     }
 
     public UpcycleRequest withDtype(DType d) {
-        return new UpcycleRequest(spec, target, layers, d, maxShardSize, allowApproximate, routerAuxLossCoef, moa, block, expertNoiseStd);
+        return new UpcycleRequest(spec, target, layers, d, maxShardSize, allowApproximate, routerAuxLossCoef, moa, block, expertNoiseStd, sources);
     }
 
     public UpcycleRequest withMaxShardSize(long s) {
-        return new UpcycleRequest(spec, target, layers, dtype, s, allowApproximate, routerAuxLossCoef, moa, block, expertNoiseStd);
+        return new UpcycleRequest(spec, target, layers, dtype, s, allowApproximate, routerAuxLossCoef, moa, block, expertNoiseStd, sources);
     }
 
     public UpcycleRequest withAllowApproximate(boolean a) {
-        return new UpcycleRequest(spec, target, layers, dtype, maxShardSize, a, routerAuxLossCoef, moa, block, expertNoiseStd);
+        return new UpcycleRequest(spec, target, layers, dtype, maxShardSize, a, routerAuxLossCoef, moa, block, expertNoiseStd, sources);
     }
 
     public UpcycleRequest withBlock(BlockSpec b) {
         return new UpcycleRequest(spec, target, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, moa, b,
-                expertNoiseStd);
+                expertNoiseStd, sources);
     }
 
     public UpcycleRequest withExpertNoiseStd(double std) {
         return new UpcycleRequest(spec, target, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, moa,
-                block, std);
+                block, std, sources);
     }
 
     public UpcycleRequest withMoa(MoaSpec m) {
-        return new UpcycleRequest(spec, target, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, m, block, expertNoiseStd);
+        return new UpcycleRequest(spec, target, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, m, block, expertNoiseStd, sources);
+    }
+
+    public UpcycleRequest withSources(ExpertSources s) {
+        return new UpcycleRequest(spec, target, layers, dtype, maxShardSize, allowApproximate, routerAuxLossCoef, moa,
+                block, expertNoiseStd, s);
     }
 }

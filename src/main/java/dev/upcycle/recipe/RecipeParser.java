@@ -51,6 +51,11 @@ public final class RecipeParser {
     private RecipeParser() {
     }
 
+    /** The bounded YAML reader recipes use, shared with {@link MergekitParser}. */
+    static ObjectMapper yaml() {
+        return YAML;
+    }
+
     /**
      * Parses and substitutes variables.
      *
@@ -128,7 +133,7 @@ public final class RecipeParser {
      * Anchors and aliases are refused: recipes do not need them, and aliases are how "billion
      * laughs" documents expand a few bytes into gigabytes.
      */
-    private static void rejectAnchors(Path file, String text) throws IOException {
+    static void rejectAnchors(Path file, String text) throws IOException {
         try (YAMLParser p = (YAMLParser) YAML.getFactory().createParser(text)) {
             while (p.nextToken() != null) {
                 if (p.isCurrentAlias() || p.getObjectId() != null) {

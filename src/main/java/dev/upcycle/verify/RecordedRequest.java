@@ -13,6 +13,8 @@ import dev.upcycle.moe.RoutingMode;
 import dev.upcycle.moe.ScalingMode;
 import dev.upcycle.moe.SharedExpertMode;
 import dev.upcycle.moe.UpcycleSpec;
+import dev.upcycle.plan.ExpertSources;
+import dev.upcycle.plan.GateRows;
 import dev.upcycle.plan.UpcycleRequest;
 import java.util.Locale;
 
@@ -62,13 +64,44 @@ final class RecordedRequest {
                     LayerSelection.parse(o.path("layers").asText("all")), type, UpcycleRequest.DEFAULT_SHARD_SIZE,
                     o.path("allow-approximate").asBoolean(false),
                     o.path("router-aux-loss-coef").asDouble(UpcycleRequest.DEFAULT_AUX_LOSS), moa, block,
-                    o.path("expert-noise-std").asDouble(0));
+                    o.path("expert-noise-std").asDouble(0), sources(o.get("mergekit"), spec.seed(), where));
         } catch (UpcycleException e) {
             // An option value the command line would refuse (exit 2) is a malformed file here.
             throw new UpcycleException(ErrorKind.InvalidConfig, where, "options: " + e.where() + ": " + e.why());
         } catch (IllegalArgumentException e) {
             throw new UpcycleException(ErrorKind.InvalidConfig, where, "options: " + e.getMessage());
         }
+    }
+
+    /**
+     * The experts' sources of a {@code convert --config} conversion (docs/mergekit.md), or null for
+     * any other: random rows are drawn again from the seed; rows computed from prompts are only
+     * named, since re-computing them needs the prompts' forward pass (the weight check skips them).
+     */
+    private static ExpertSources sources(JsonNode m, long seed, String where) {
+        if (m == null || m.isNull()) {
+            return null;
+        }
+        JsonNode experts = m.get("experts");
+        if (experts == null || !experts.isArray() || experts.isEmpty()) {
+            throw bad(where, "mergekit.experts", experts == null ? "missing" : "not a list of experts");
+        }
+        java.util.List<ExpertSources.Member> members = new java.util.ArrayList<>();
+        experts.forEach(e -> members.add(member(e)));
+        String mode = text(m, "gate_mode", where);
+        GateRows gates = switch (mode) {
+            case "random" -> GateRows.random(seed);
+            case "uniform_random" -> GateRows.uniformRandom(seed);
+            default -> new GateRows(GateRows.Kind.GIVEN, seed, "mergekit " + mode + " gates", null);
+        };
+        JsonNode shared = m.get("shared_expert");
+        return new ExpertSources(members, shared == null || shared.isNull() ? null : member(shared), gates);
+    }
+
+    private static ExpertSources.Member member(JsonNode e) {
+        return new ExpertSources.Member(e.path("input").asInt(-1), e.path("residual_scale").asDouble(Double.NaN),
+                e.path("noise_scale").asDouble(Double.NaN), e.path("positive_prompts").asInt(0),
+                e.path("negative_prompts").asInt(0));
     }
 
     private static int integer(JsonNode o, String key, String where) {

@@ -6,6 +6,7 @@ import dev.upcycle.io.Checkpoint;
 import dev.upcycle.io.DType;
 import dev.upcycle.io.TensorHeader;
 import dev.upcycle.io.TensorRef;
+import dev.upcycle.plan.GateRows;
 import dev.upcycle.plan.PlannedTensor;
 import dev.upcycle.plan.TensorSource;
 import dev.upcycle.plan.UpcyclePlan;
@@ -137,6 +138,11 @@ final class WeightCheck {
         }
         if (s instanceof TensorSource.Router) {
             return "a router is a fresh initialisation, not a dense weight; the functional check measures its effect";
+        }
+        if (s instanceof TensorSource.Gates g && g.kind() == GateRows.Kind.GIVEN) {
+            return "router rows computed from the configuration's prompts at conversion (" + g.what()
+                    + "); re-computing them needs the prompts' forward pass, so the functional check measures "
+                    + "their effect";
         }
         return null;
     }

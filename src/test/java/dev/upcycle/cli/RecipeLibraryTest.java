@@ -98,6 +98,7 @@ class RecipeLibraryTest {
     void theLibraryCoversTheDocumentedRecipes() throws IOException {
         assertThat(recipes()).extracting(p -> p.getFileName().toString())
                 .contains("quickstart.yaml", "pretrain-tiny.yaml", "ablation.yaml", "bam.yaml", "bam-ablation.yaml", "mixtral-copy.yaml",
-                        "fine-grained.yaml", "qwen2-moe-shared.yaml", "partial.yaml", "ci-integrity.yaml", "paper.yaml");
+                        "fine-grained.yaml", "qwen2-moe-shared.yaml", "partial.yaml", "ci-integrity.yaml", "paper.yaml",
+                        "mergekit.yaml");
     }
 }
