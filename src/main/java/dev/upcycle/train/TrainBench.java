@@ -57,7 +57,8 @@ public final class TrainBench {
         double after = Throughput.matmulEnvelope(CEILING_REPS, CEILING_SIZES);
         double ceiling = Math.max(before, after);
         System.out.printf(Locale.ROOT, "FP32 matmul ceiling again after the rounds: %.1f GFLOP/s; using %.1f GFLOP/s "
-                + "(%.0f%% of the cores' peak)%n", after / 1e9, ceiling / 1e9, peak.percent(ceiling));
+                + "(%.0f%% of the cores' peak%s)%n", after / 1e9, ceiling / 1e9, peak.percent(ceiling),
+                peak.percent(ceiling) > 100 ? "; above 100 %: " + ABOVE_PEAK : "");
         System.out.printf(Locale.ROOT, "best of %d rounds: moe %.0f tokens/s, %.1f GFLOP/s; dense %.0f tokens/s, %.1f GFLOP/s%n",
                 ROUNDS, m[0], m[1] / 1e9, d[0], d[1] / 1e9);
         System.out.println(mfuLine("of the cores' FP32 peak", peak.percent(m[1]), peak.percent(d[1]), ABOVE_PEAK));
