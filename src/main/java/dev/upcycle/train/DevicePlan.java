@@ -32,7 +32,8 @@ public record DevicePlan(Device device, DataType dtype, MemoryAvailable memory) 
         if (choice == TrainConfig.DeviceChoice.GPU && env.gpus() == 0) {
             throw new UpcycleException(ErrorKind.ImpossibleCombination, "--device gpu",
                     "DJL's PyTorch engine (" + env.engine() + ") sees no CUDA GPU",
-                    "build with -Pcuda on a machine with an NVIDIA driver, or pass --device cpu");
+                    "on a machine with an NVIDIA driver, point PYTORCH_LIBRARY_PATH at a CUDA libtorch or build "
+                            + "with -Pcuda (docs/training.md, \"On a GPU\"); or pass --device cpu");
         }
         if (choice == TrainConfig.DeviceChoice.CPU || env.gpus() == 0) {
             return new DevicePlan(Device.cpu(), DataType.FLOAT32, env.host());
