@@ -82,12 +82,17 @@ class GpuTrainScriptTest {
 
     @Test
     void aMatchingLibtorchReachesTheBundledJavaWithDjlPointedAtIt() throws Exception {
+        // pip's layout: site-packages/torch/lib and site-packages/nvidia/cuda_runtime/lib
+        Path cudart = Files.createDirectories(tmp.resolve("nvidia/cuda_runtime/lib"));
+        Files.writeString(cudart.resolve("libcudart.so.12"), "");
         Result r = run("2.7.1", "cu128");
         // the first call (convert) fails in the recording java: the script stops with its code
         assertThat(r.exit()).isEqualTo(4);
         String env = Files.readString(bundle.resolve("runtime/bin/java.env"));
         assertThat(env).contains("PYTORCH_LIBRARY_PATH=" + libtorch, "PYTORCH_VERSION=2.7.1", "PYTORCH_FLAVOR=cu128",
                 "DJL_CACHE_DIR=" + tmp.resolve("work/djl-cache"));
+        // DJL finds the GPUs through libcudart, so its directory is on the loader's path
+        assertThat(env).containsPattern("(?m)^LD_LIBRARY_PATH=" + java.util.regex.Pattern.quote(cudart.toRealPath().toString()));
         assertThat(Files.readString(bundle.resolve("runtime/bin/java.args")))
                 .contains("-jar " + bundle.resolve("upcycle.jar") + " convert " + bundle.resolve("tiny-llama"));
     }
