@@ -9,11 +9,17 @@ import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 
+import ai.djl.Device;
+import ai.djl.engine.Engine;
 import ai.djl.engine.EngineException;
+import ai.djl.ndarray.NDManager;
 import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.junit.AnalyzeClasses;
 import com.tngtech.archunit.junit.ArchTest;
 import com.tngtech.archunit.lang.ArchRule;
+import dev.upcycle.runtime.CausalLm;
+import dev.upcycle.runtime.Djl;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.stream.Stream;
 
@@ -104,6 +110,22 @@ class ArchitectureTest {
     @ArchTest
     static final ArchRule cliUsesOnlyTheEngineException = noClasses().that().resideInAPackage("dev.upcycle.cli")
             .should().dependOnClassesThat(resideInAPackage("ai.djl..").and(not(equivalentTo(EngineException.class))));
+
+    /**
+     * Training makes every array through the run's root manager, on the device its plan chose:
+     * nothing in train except the CPU bench opens a manager of its own (which would sit on the CPU,
+     * or on DJL's default device) or loads a model onto the CPU.
+     */
+    @ArchTest
+    static final ArchRule trainMakesArraysOnlyOnThePlannedDevice = noClasses().that().resideInAPackage("dev.upcycle.train")
+            .and().doNotHaveSimpleName("TrainBench")
+            .should().callMethod(Djl.class, "newManager")
+            .orShould().callMethod(NDManager.class, "newBaseManager")
+            .orShould().callMethod(NDManager.class, "newBaseManager", Device.class)
+            .orShould().callMethod(NDManager.class, "newBaseManager", String.class)
+            .orShould().callMethod(Engine.class, "newBaseManager")
+            .orShould().callMethod(Engine.class, "newBaseManager", Device.class)
+            .orShould().callMethod(CausalLm.class, "load", Path.class);
 
     /**
      * Classes of {@code pkg} (that package alone, not its sub-packages) use, of ours, only their

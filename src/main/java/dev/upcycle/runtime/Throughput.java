@@ -30,6 +30,18 @@ public final class Throughput {
         }
     }
 
+    /**
+     * The highest FLOP/s of square FP32 matmuls over {@code sizes}, each the best of {@code reps}:
+     * an upper envelope, so one sample slowed by another process does not set the ceiling.
+     */
+    public static double matmulEnvelope(int reps, int... sizes) {
+        double best = 0;
+        for (int n : sizes) {
+            best = Math.max(best, matmulCeiling(n, reps));
+        }
+        return best;
+    }
+
     /** Matrix parameters one token passes through: attention, the MLP or k experts and the router, the head. */
     public static double activeMatmulParams(ModelConfig c) {
         double d = c.hiddenSize();

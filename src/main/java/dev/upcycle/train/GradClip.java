@@ -1,6 +1,9 @@
 package dev.upcycle.train;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import java.util.Collection;
 
 /**
@@ -12,15 +15,29 @@ public final class GradClip {
     private GradClip() {
     }
 
-    /** The global norm of the gradients, summed in double. */
+    /**
+     * The global norm of the gradients, each tensor's sum of squares added in double on the
+     * gradients' device and read back once: a read per tensor would stop a GPU 65 times a step
+     * for an 8-expert model.
+     */
     public static double globalNorm(Collection<NDArray> parameters) {
-        double sum = 0;
-        for (NDArray p : parameters) {
-            try (NDArray g = p.getGradient(); NDArray sq = g.square(); NDArray s = sq.sum()) {
-                sum += s.getFloat();
-            }
+        if (parameters.isEmpty()) {
+            return 0;
         }
-        return Math.sqrt(sum);
+        NDManager m = parameters.iterator().next().getManager();
+        try (NDManager scope = m.newSubManager()) {
+            NDArray sum = scope.zeros(new Shape(), DataType.FLOAT64);
+            for (NDArray p : parameters) {
+                // each temporary closed at once: the squares of every gradient together would double their memory
+                try (NDArray g = p.getGradient(); NDArray sq = g.square(); NDArray s = sq.sum();
+                     NDArray wide = s.toType(DataType.FLOAT64, false)) {
+                    NDArray next = sum.add(wide);
+                    sum.close();
+                    sum = next;
+                }
+            }
+            return Math.sqrt(sum.getDouble());
+        }
     }
 
     /**

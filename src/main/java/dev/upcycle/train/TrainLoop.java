@@ -18,7 +18,6 @@ import dev.upcycle.model.ModelConfig;
 import dev.upcycle.runtime.CausalLm;
 import dev.upcycle.runtime.Djl;
 import dev.upcycle.runtime.Evaluator;
-import dev.upcycle.runtime.MemoryAvailable;
 import dev.upcycle.runtime.MemoryCheck;
 import dev.upcycle.runtime.MemoryEstimate;
 import java.io.PrintWriter;
@@ -54,12 +53,13 @@ public final class TrainLoop {
         refuseOutputOverInput(c);
         // The side files copied into OUT obey the link rule: an unsafe one stops the run before OUT is touched.
         ModelFiles.of(c.model()).sideFiles();
-        ModelConfig config = requireFits(c);
+        DevicePlan plan = DevicePlan.choose(c.device(), DeviceEnvironment.probe(c.device() != TrainConfig.DeviceChoice.CPU));
+        ModelConfig config = requireFits(c, plan);
         // One run per output directory at a time: OUT is written in place, so two would interleave.
         try (OutputLock lock = OutputLock.acquire(c.output())) {
             boolean existed = Files.exists(c.output(), LinkOption.NOFOLLOW_LINKS);
             try {
-                return runLocked(c, config.vocabSize(), log, terminal);
+                return runLocked(c, plan.device(), config.vocabSize(), log, terminal);
             } catch (Interrupted i) {
                 RunDirectory.afterInterrupt(c, existed);
                 throw i;
@@ -70,9 +70,9 @@ public final class TrainLoop {
     /**
      * Before anything is created or loaded: the sequence length must fit the model's positions,
      * and the memory estimate (parameters, gradients, AdamW moments, activations of one
-     * micro-batch) what the machine and the JVM have. Returns the config it checked.
+     * micro-batch) what the chosen device and the JVM have. Returns the config it checked.
      */
-    static ModelConfig requireFits(TrainConfig c) {
+    static ModelConfig requireFits(TrainConfig c, DevicePlan plan) {
         Path model = c.resume() != null ? c.resume() : c.model();
         ModelConfig config = CausalLm.configOf(model);
         if (c.seqLen() > config.maxPositionEmbeddings()) {
@@ -81,7 +81,7 @@ public final class TrainLoop {
                     + config.maxPositionEmbeddings() + ")");
         }
         MemoryCheck.require(model.toString(), MemoryEstimate.train(config, c.batch(), c.seqLen()),
-                MemoryAvailable.probe(), "--batch or --seq-len (--accumulate keeps the tokens per step)");
+                plan.memory(), "--batch or --seq-len (--accumulate keeps the tokens per step)");
         return config;
     }
 
@@ -96,8 +96,7 @@ public final class TrainLoop {
         }
     }
 
-    private static Result runLocked(TrainConfig c, int vocab, PrintWriter log, boolean terminal) {
-        Device device = device(c.device());
+    private static Result runLocked(TrainConfig c, Device device, int vocab, PrintWriter log, boolean terminal) {
         // Data first, against the config's vocabulary: a tokenizer or data that does not fit the
         // model is refused before the output exists or any weight is read.
         TokenSource.Tokens train = c.data().load(c.model(), vocab, MAX_TOKENS);
@@ -281,20 +280,8 @@ public final class TrainLoop {
         return s;
     }
 
-    /** auto: a CUDA GPU when the engine sees one; gpu: fail clearly without one. */
     /** "cpu", or "gpu 0": DJL's own toString ("cpu()") is not for users. */
     static String deviceName(Device d) {
         return d.isGpu() ? "gpu " + d.getDeviceId() : d.getDeviceType();
-    }
-
-    static Device device(TrainConfig.DeviceChoice choice) {
-        Djl.offline();
-        int gpus = choice == TrainConfig.DeviceChoice.CPU ? 0 : Djl.engine().getGpuCount();
-        if (choice == TrainConfig.DeviceChoice.GPU && gpus == 0) {
-            throw new UpcycleException(ErrorKind.ImpossibleCombination, "--device gpu",
-                    "DJL's PyTorch engine (" + Djl.engineVersion() + ") sees no CUDA GPU",
-                    "build with -Pcuda on a machine with an NVIDIA driver, or pass --device cpu");
-        }
-        return gpus > 0 ? Device.gpu() : Device.cpu();
     }
 }
