@@ -166,8 +166,10 @@ public final class Converter {
             Path root = src.checkpoint().directory().toAbsolutePath();
             Timing time = new Timing(settings.log());
             List<FileDigest> inputs = new ArrayList<>();
-            for (int i = 0; i < seeds.size(); i++) {
-                InputScan.Result scan = InputScan.scan(seeds.get(i).checkpoint().openFiles(), !settings.allowNonfinite());
+            List<InputScan.Result> scans = InputScan.scanAll(seeds.stream().map(s -> s.checkpoint().openFiles()).toList(),
+                    !settings.allowNonfinite(), OrderedChunks.defaultThreads());
+            for (int i = 0; i < scans.size(); i++) {
+                InputScan.Result scan = scans.get(i);
                 if (scan.firstNonFinite() != null) {
                     InputScan.NonFinite bad = scan.firstNonFinite();
                     throw new UpcycleException(ErrorKind.NonFiniteWeights, bad.file() + " (tensor " + bad.tensor() + ")",

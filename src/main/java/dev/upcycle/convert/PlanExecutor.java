@@ -4,6 +4,7 @@ import dev.upcycle.io.Checkpoint;
 import dev.upcycle.io.CheckpointWriter;
 import dev.upcycle.io.DType;
 import dev.upcycle.io.FileDigest;
+import dev.upcycle.io.FloatCodec;
 import dev.upcycle.io.FloatCursor;
 import dev.upcycle.io.TensorHeader;
 import dev.upcycle.io.TensorRef;
@@ -219,6 +220,8 @@ public final class PlanExecutor implements AutoCloseable {
         long total = count;
         int per = OrderedChunks.CHUNK_FLOATS;
         boolean narrow = out != DType.F32;
+        // BF16 and F32 are encoded on the workers too (F16 stays with the sink, which reports an overflow).
+        boolean encode = out == DType.BF16 || out == DType.F32;
         chunks.write(sink, (int) ((total + per - 1) / per), (i, c, scratch) -> {
             long first = (long) i * per;
             int n = (int) Math.min(per, total - first);
@@ -235,11 +238,17 @@ public final class PlanExecutor implements AutoCloseable {
                     sum[k] += part[k];
                 }
             }
-            float[] mean = c.floatArray();
+            float[] mean = encode ? part : c.floatArray();
             for (int k = 0; k < n; k++) {
                 mean[k] = Rounding.toFloat(sum[k] / refs.size(), narrow);
             }
-            c.floats(n);
+            if (encode) {
+                ByteBuffer b = c.bytes();
+                FloatCodec.encode(out, mean, 0, n, b, "mean");
+                b.flip();
+            } else {
+                c.floats(n);
+            }
         });
     }
 
