@@ -165,24 +165,26 @@ public final class Converter {
             }
             Path root = src.checkpoint().directory().toAbsolutePath();
             Timing time = new Timing(settings.log());
-            List<FileDigest> inputs = new ArrayList<>();
-            for (int i = 0; i < seeds.size(); i++) {
-                InputScan.Result scan = InputScan.scan(seeds.get(i).checkpoint().openFiles(), !settings.allowNonfinite());
-                if (scan.firstNonFinite() != null) {
-                    InputScan.NonFinite bad = scan.firstNonFinite();
-                    throw new UpcycleException(ErrorKind.NonFiniteWeights, bad.file() + " (tensor " + bad.tensor() + ")",
-                            bad.count() + " NaN or infinite values", "pass --allow-nonfinite to convert anyway");
-                }
-                String prefix = i == 0 ? "" : "seed" + i + "/";
-                scan.digests().forEach(d -> inputs.add(new FileDigest(prefix + d.path(), d.size(), d.sha256())));
+            // The input scan runs while the weights are written; its outcome counts as if it ran first.
+            BackgroundScan scan = BackgroundScan.start(seeds.stream().map(s -> s.checkpoint().openFiles()).toList(),
+                    !settings.allowNonfinite(), OrderedChunks.defaultThreads());
+            Path parent = output.toAbsolutePath().normalize().getParent();
+            if (parent == null || !Files.isDirectory(parent)) {
+                // Creating the output would create its parent: not for inputs the scan may refuse.
+                scan.await();
+                time.lap("input scan (SHA-256, NaN/Inf)");
             }
-            time.lap("input scan (SHA-256, NaN/Inf)");
             try (OutputDirectory out = OutputDirectory.create(output, settings.force())) {
                 Path dir = out.staging();
                 List<FileDigest> weights = new ArrayList<>();
-                new PlanExecutor(plan, seeds.stream().map(SourceModel::checkpoint).toList(), beforeEach)
-                        .write(dir, weights::add);
+                Consumer<PlannedTensor> each = beforeEach == null ? t -> { } : beforeEach;
+                new PlanExecutor(plan, seeds.stream().map(SourceModel::checkpoint).toList(), t -> {
+                    scan.throwIfFailed();
+                    each.accept(t);
+                }).write(dir, weights::add);
                 time.lap("weights written and fsynced");
+                List<FileDigest> inputs = new ArrayList<>(scan.await());
+                time.lap("input scan (SHA-256, NaN/Inf), rest");
                 var config = ConfigWriter.toJson(plan.targetConfig(), true);
                 if (plan.target().attentionExperts()) {
                     List<String> ids = new ArrayList<>();
@@ -215,7 +217,10 @@ public final class Converter {
                 time.lap("commit");
                 return new Result(plan, out.target(), outputs, src.warnings());
             } catch (IOException e) {
-                throw new UpcycleException(ErrorKind.IoError, output.toString(), "write failed: " + e, null, e);
+                throw scan.firstError(new UpcycleException(ErrorKind.IoError, output.toString(), "write failed: " + e,
+                        null, e));
+            } catch (RuntimeException e) {
+                throw scan.firstError(e);
             }
         } finally {
             closeAll(seeds);

@@ -18,6 +18,11 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One sequential pass over each input weight file: its SHA-256 for {@code upcycle.json}, and the
@@ -42,40 +47,142 @@ public final class InputScan {
         NonFinite first = null;
         ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
         for (SafetensorsFile f : files) {
-            MessageDigest md = sha256();
-            List<TensorHeader> tensors = new ArrayList<>(f.tensors());
-            tensors.sort(Comparator.comparingLong(TensorHeader::begin));
-            long[] bad = new long[tensors.size()];
-            long pos = 0;
-            int ti = 0;
-            try (FileChannel ch = FileChannel.open(f.path(), StandardOpenOption.READ)) {
-                while (true) {
-                    Cancellation.check();
-                    int n = readChunk(ch, buf, pos, f.dataStart());
-                    if (n == 0) {
+            Result r = scanFile(f, checkValues, buf);
+            digests.addAll(r.digests());
+            first = first == null ? r.firstNonFinite() : first;
+        }
+        return new Result(digests, first);
+    }
+
+    /**
+     * The inputs of a conversion, {@code seeds.get(i)} the files of seed i, scanned file by file
+     * on up to {@code threads} threads. The outcome is that of scanning the seeds one after another
+     * and stopping after the first seed with non-finite values: the results up to that seed, or the
+     * error the first failing file of the first failing seed in that order throws.
+     */
+    static List<Result> scanAll(List<List<SafetensorsFile>> seeds, boolean checkValues, int threads) {
+        List<SafetensorsFile> all = new ArrayList<>();
+        seeds.forEach(all::addAll);
+        if (threads <= 1 || all.size() <= 1) {
+            List<Result> out = new ArrayList<>();
+            for (List<SafetensorsFile> files : seeds) {
+                out.add(scan(files, checkValues));
+                if (out.get(out.size() - 1).firstNonFinite() != null) {
+                    break;
+                }
+            }
+            return out;
+        }
+        ThreadLocal<ByteBuffer> bufs = ThreadLocal.withInitial(
+                () -> ByteBuffer.allocateDirect(CHUNK).order(ByteOrder.LITTLE_ENDIAN));
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(threads, all.size()), r -> {
+            Thread t = new Thread(r, "upcycle-scan");
+            t.setDaemon(true);
+            return t;
+        });
+        List<Future<Result>> futures = new ArrayList<>();
+        try {
+            for (SafetensorsFile f : all) {
+                futures.add(pool.submit(() -> scanFile(f, checkValues, bufs.get())));
+            }
+            List<Result> out = new ArrayList<>();
+            int next = 0;
+            for (List<SafetensorsFile> files : seeds) {
+                List<FileDigest> digests = new ArrayList<>();
+                NonFinite first = null;
+                for (int i = 0; i < files.size(); i++) {
+                    Result r = result(futures.get(next++));
+                    digests.addAll(r.digests());
+                    first = first == null ? r.firstNonFinite() : first;
+                }
+                out.add(new Result(digests, first));
+                if (first != null) {
+                    break;
+                }
+            }
+            return out;
+        } finally {
+            // Nothing reads a file once this returns: files not started are dropped, the others finish.
+            futures.forEach(f -> f.cancel(false));
+            pool.shutdown();
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    if (pool.awaitTermination(1, TimeUnit.MINUTES)) {
                         break;
                     }
-                    if (checkValues && pos >= f.dataStart()) {
-                        ti = check(buf, pos - f.dataStart(), tensors, ti, bad);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private static Result result(Future<Result> f) {
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return f.get();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (ExecutionException e) {
+                    if (e.getCause() instanceof RuntimeException r) {
+                        throw r;
                     }
-                    md.update(buf.rewind());
-                    pos += n;
-                }
-            } catch (IOException e) {
-                throw new UpcycleException(ErrorKind.IoError, f.path().toString(), "cannot read: " + e.getMessage());
-            }
-            digests.add(new FileDigest(f.path().getFileName().toString(), pos,
-                    HexFormat.of().formatHex(md.digest())));
-            for (int i = 0; i < bad.length && checkValues; i++) {
-                TensorHeader t = tensors.get(i);
-                if (t.dtype().kind() == DType.Kind.FLOAT && t.begin() % t.dtype().bytes() != 0) {
-                    bad[i] = f.countNonFinite(t.name()); // written by a foreign writer without alignment
+                    if (e.getCause() instanceof Error err) {
+                        throw err;
+                    }
+                    throw new IllegalStateException(e.getCause());
                 }
             }
-            for (int i = 0; i < bad.length && first == null; i++) {
-                if (bad[i] > 0) {
-                    first = new NonFinite(f.path().getFileName().toString(), tensors.get(i).name(), bad[i]);
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** One file's digest and its first tensor with non-finite values (null when none or not checked). */
+    private static Result scanFile(SafetensorsFile f, boolean checkValues, ByteBuffer buf) {
+        List<FileDigest> digests = new ArrayList<>();
+        NonFinite first = null;
+        MessageDigest md = sha256();
+        List<TensorHeader> tensors = new ArrayList<>(f.tensors());
+        tensors.sort(Comparator.comparingLong(TensorHeader::begin));
+        long[] bad = new long[tensors.size()];
+        long pos = 0;
+        int ti = 0;
+        try (FileChannel ch = FileChannel.open(f.path(), StandardOpenOption.READ)) {
+            while (true) {
+                Cancellation.check();
+                int n = readChunk(ch, buf, pos, f.dataStart());
+                if (n == 0) {
+                    break;
                 }
+                if (checkValues && pos >= f.dataStart()) {
+                    ti = check(buf, pos - f.dataStart(), tensors, ti, bad);
+                }
+                md.update(buf.rewind());
+                pos += n;
+            }
+        } catch (IOException e) {
+            throw new UpcycleException(ErrorKind.IoError, f.path().toString(), "cannot read: " + e.getMessage());
+        }
+        digests.add(new FileDigest(f.path().getFileName().toString(), pos,
+                HexFormat.of().formatHex(md.digest())));
+        for (int i = 0; i < bad.length && checkValues; i++) {
+            TensorHeader t = tensors.get(i);
+            if (t.dtype().kind() == DType.Kind.FLOAT && t.begin() % t.dtype().bytes() != 0) {
+                bad[i] = f.countNonFinite(t.name()); // written by a foreign writer without alignment
+            }
+        }
+        for (int i = 0; i < bad.length && first == null; i++) {
+            if (bad[i] > 0) {
+                first = new NonFinite(f.path().getFileName().toString(), tensors.get(i).name(), bad[i]);
             }
         }
         return new Result(digests, first);

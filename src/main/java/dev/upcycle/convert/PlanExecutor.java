@@ -4,6 +4,7 @@ import dev.upcycle.io.Checkpoint;
 import dev.upcycle.io.CheckpointWriter;
 import dev.upcycle.io.DType;
 import dev.upcycle.io.FileDigest;
+import dev.upcycle.io.FloatCodec;
 import dev.upcycle.io.FloatCursor;
 import dev.upcycle.io.TensorHeader;
 import dev.upcycle.io.TensorRef;
@@ -30,6 +31,9 @@ import java.util.function.Consumer;
  * (docs/formats.md, "Dtypes"); routers and zeros are synthesised in the output dtype. Scaled
  * 16-bit weights, column slices and the means of merges are produced in chunks on every core
  * ({@link OrderedChunks}) and written in order, so those CPU-bound paths keep up with the disk.
+ * Experts upcycled from one dense FFN share their bytes (every copy of a scaled weight, every
+ * copy of a fine-grained slice): such bytes are produced once, and each later tensor with the
+ * same source and dtype is read back from the output where the first one was written.
  */
 public final class PlanExecutor implements AutoCloseable {
     /** Elements per conversion chunk (4 MiB of floats). */
@@ -43,6 +47,9 @@ public final class PlanExecutor implements AutoCloseable {
     private final Map<String, PlannedTensor> byName = new HashMap<>();
     private final float[] floats = new float[CHUNK];
     private final Map<Double, ScaleKernel> kernels = new HashMap<>();
+    /** While writing: the first tensor written for each source worth reusing (see {@link #reuseKey}). */
+    private final Map<java.util.List<Object>, String> firstWritten = new HashMap<>();
+    private int repeated;
     private final int threads;
     private ByteBuffer bytes;
     /** Set while {@link #write(Path, Consumer)} runs, and for the life of a replaying executor. */
@@ -112,10 +119,49 @@ public final class PlanExecutor implements AutoCloseable {
         }
     }
 
+    /** Tensors written so far by reading back an earlier tensor's bytes. */
+    int repeated() {
+        return repeated;
+    }
+
     private void fill(TensorSpec spec, TensorSink sink) {
         PlannedTensor t = byName.get(spec.name());
         beforeEach.accept(t);
+        java.util.List<Object> key = reuseKey(t);
+        if (key != null) {
+            String first = firstWritten.get(key);
+            if (first != null && sink.repeat(first)) {
+                repeated++;
+                return;
+            }
+        }
         fill(t, t.source(), source, sink);
+        if (key != null) {
+            firstWritten.putIfAbsent(key, t.name());
+        }
+    }
+
+    /**
+     * The tensor's bytes depend only on its source and dtype for these sources; the key is null
+     * where reading them back would save nothing (a channel copy of a contiguous range, something
+     * synthesised) or where the bytes depend on the tensor's name (noise, routers).
+     */
+    private java.util.List<Object> reuseKey(PlannedTensor t) {
+        TensorSource src = t.source();
+        Checkpoint from = source;
+        if (src instanceof TensorSource.Seed s) {
+            from = seeds.get(s.index());
+            src = s.source();
+        }
+        boolean costly;
+        if (src instanceof TensorSource.RowSlice r) {
+            costly = r.factor() != 1.0 || from.tensor(r.sourceName()).header().dtype() != t.dtype();
+        } else if (src instanceof TensorSource.Copy c) {
+            costly = from.tensor(c.sourceName()).header().dtype() != t.dtype();
+        } else {
+            costly = src instanceof TensorSource.ColumnSlice || src instanceof TensorSource.Mean;
+        }
+        return costly ? java.util.List.of(t.source(), t.dtype()) : null;
     }
 
     private void fill(PlannedTensor t, TensorSource src, Checkpoint source, TensorSink sink) {
@@ -177,6 +223,8 @@ public final class PlanExecutor implements AutoCloseable {
         long total = count;
         int per = OrderedChunks.CHUNK_FLOATS;
         boolean narrow = out != DType.F32;
+        // BF16 and F32 are encoded on the workers too (F16 stays with the sink, which reports an overflow).
+        boolean encode = out == DType.BF16 || out == DType.F32;
         chunks.write(sink, (int) ((total + per - 1) / per), (i, c, scratch) -> {
             long first = (long) i * per;
             int n = (int) Math.min(per, total - first);
@@ -193,11 +241,17 @@ public final class PlanExecutor implements AutoCloseable {
                     sum[k] += part[k];
                 }
             }
-            float[] mean = c.floatArray();
+            float[] mean = encode ? part : c.floatArray();
             for (int k = 0; k < n; k++) {
                 mean[k] = Rounding.toFloat(sum[k] / refs.size(), narrow);
             }
-            c.floats(n);
+            if (encode) {
+                ByteBuffer b = c.bytes();
+                FloatCodec.encode(out, mean, 0, n, b, "mean");
+                b.flip();
+            } else {
+                c.floats(n);
+            }
         });
     }
 

@@ -104,10 +104,11 @@ public final class CheckpointWriter {
         List<Path> files = new ArrayList<>();
         Map<String, String> weightMap = new TreeMap<>(SafetensorsWriter.BYTEWISE);
         long total = 0;
+        WrittenRegions regions = new WrittenRegions();
         for (ShardPlan plan : plans) {
             Path file = dir.resolve(plan.fileName());
             SafetensorsWriter.Layout layout = SafetensorsWriter.layout(plan.tensors(), extraMetadata, file.toString());
-            String sha = SafetensorsWriter.write(file, layout, filler, digests != null);
+            String sha = SafetensorsWriter.write(file, layout, filler, digests != null, regions);
             if (digests != null) {
                 digests.accept(new FileDigest(plan.fileName(), layout.fileSize(), sha));
             }

@@ -7,6 +7,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -26,7 +28,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * per tensor. When hashing, a thread of its own hashes each buffer after its write, and the
  * bytes of a channel-to-channel copy by reading its source range while the kernel copies it, so
  * the file's SHA-256 costs no second pass and no copy loses its in-kernel path. Failures of the
- * writer and hasher threads surface on the next call of the producer.
+ * writer and hasher threads surface on the next call of the producer. A tensor that repeats an
+ * earlier one is read back from the output (page-cache hot) into the same buffers.
  */
 final class PipelinedFileSink implements TensorSink, AutoCloseable {
     /** Bytes per pipeline buffer. */
@@ -47,6 +50,9 @@ final class PipelinedFileSink implements TensorSink, AutoCloseable {
 
     private final FileChannel ch;
     private final String file;
+    /** The file's final name, as {@link WrittenRegions} records it; null when nothing is repeated. */
+    private final Path target;
+    private final WrittenRegions regions;
     private final MessageDigest md;
     private final ExecutorService writer = Executors.newSingleThreadExecutor(DAEMONS);
     private final ExecutorService syncer;
@@ -56,6 +62,8 @@ final class PipelinedFileSink implements TensorSink, AutoCloseable {
     private final AtomicBoolean syncing = new AtomicBoolean();
     private volatile Throwable failure;
     private volatile boolean cancelled;
+    /** The channel's position after its last completed write: the bytes before it can be read back. */
+    private volatile long flushed;
     private ByteBuffer buf;
     private Future<?> last;
     private Future<?> lastHash;
@@ -67,8 +75,19 @@ final class PipelinedFileSink implements TensorSink, AutoCloseable {
     private long written;
 
     PipelinedFileSink(FileChannel ch, String file, boolean hash) {
+        this(ch, file, hash, null, null);
+    }
+
+    /**
+     * @param ch      open for reading too when {@code regions} is given
+     * @param target  the final name of the file {@code ch} writes
+     * @param regions the complete tensors of this checkpoint, for {@link #repeat}; null: none
+     */
+    PipelinedFileSink(FileChannel ch, String file, boolean hash, Path target, WrittenRegions regions) {
         this.ch = ch;
         this.file = file;
+        this.target = target;
+        this.regions = regions;
         this.md = hash ? sha256() : null;
         this.syncer = SYNC_BYTES > 0 ? Executors.newSingleThreadExecutor(DAEMONS) : null;
         this.hasher = hash ? Executors.newSingleThreadExecutor(DAEMONS) : null;
@@ -171,6 +190,7 @@ final class PipelinedFileSink implements TensorSink, AutoCloseable {
                 while (b.hasRemaining()) {
                     ch.write(b);
                 }
+                flushed = ch.position();
                 unsynced += n;
                 if (syncer != null && unsynced >= SYNC_BYTES && syncing.compareAndSet(false, true)) {
                     unsynced = 0;
@@ -335,6 +355,7 @@ final class PipelinedFileSink implements TensorSink, AutoCloseable {
             }
             try {
                 f.transferTo(t, offset, count, ch);
+                flushed = ch.position();
             } catch (UpcycleException e) {
                 // The copy names the source; a full or read-only disk is about the output.
                 throw new UpcycleException(e.kind(), TensorNames.where(file, spec == null ? t.name() : spec.name()),
@@ -362,6 +383,54 @@ final class PipelinedFileSink implements TensorSink, AutoCloseable {
             }
         } catch (IOException e) {
             throw failed(e);
+        }
+    }
+
+    @Override
+    public boolean repeat(String earlier) {
+        WrittenRegions.Region r = regions == null ? null : regions.get(earlier);
+        if (r == null || spec == null || written != 0 || r.size() != expected) {
+            return false;
+        }
+        reserve(r.size());
+        try {
+            if (r.file().equals(target)) {
+                if (r.position() + r.size() > flushed) {
+                    drain(); // part of it is still queued for the writer
+                }
+                readBack(ch, r);
+            } else {
+                try (FileChannel in = FileChannel.open(r.file(), StandardOpenOption.READ)) {
+                    readBack(in, r);
+                }
+            }
+        } catch (IOException e) {
+            throw failed(e);
+        }
+        return true;
+    }
+
+    /** Reads a written region into the pipeline buffers, which write and hash it like any other bytes. */
+    private void readBack(FileChannel in, WrittenRegions.Region r) throws IOException {
+        long pos = r.position();
+        long end = pos + r.size();
+        while (pos < end) {
+            if (!buf.hasRemaining()) {
+                submit();
+            }
+            int limit = buf.limit();
+            buf.limit((int) Math.min(limit, buf.position() + (end - pos)));
+            int n;
+            try {
+                n = in.read(buf, pos);
+            } finally {
+                buf.limit(limit);
+            }
+            if (n < 0) {
+                throw new IOException("unexpected end of " + r.file() + " at offset " + pos + " while reading back "
+                        + r.size() + " bytes");
+            }
+            pos += n;
         }
     }
 

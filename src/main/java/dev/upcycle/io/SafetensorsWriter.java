@@ -178,6 +178,14 @@ public final class SafetensorsWriter {
      * @return the lower-case hex SHA-256 of the whole file when {@code hash}, else null
      */
     static String write(Path target, Layout layout, TensorFiller filler, boolean hash) {
+        return write(target, layout, filler, hash, new WrittenRegions());
+    }
+
+    /**
+     * As {@link #write(Path, Layout, TensorFiller, boolean)}; each complete tensor is added to
+     * {@code regions} (under {@code target}'s final name), and a tensor may repeat any tensor there.
+     */
+    static String write(Path target, Layout layout, TensorFiller filler, boolean hash, WrittenRegions regions) {
         Path name = target.getFileName();
         Path tmp = target.resolveSibling("." + name + ".tmp");
         String where = target.toString();
@@ -186,17 +194,22 @@ public final class SafetensorsWriter {
             // A stale temp file from a crashed run is removed; CREATE_NEW then never follows a
             // planted symlink.
             Files.deleteIfExists(tmp);
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-                 PipelinedFileSink sink = new PipelinedFileSink(ch, target.toString(), hash)) {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+                    StandardOpenOption.READ);
+                 PipelinedFileSink sink = new PipelinedFileSink(ch, target.toString(), hash, target, regions)) {
                 ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN)
                         .putLong(layout.header.length).flip();
                 sink.raw(prefix);
                 sink.raw(ByteBuffer.wrap(layout.header));
-                for (TensorSpec spec : layout.tensors()) {
+                long dataStart = 8L + layout.header.length;
+                for (int i = 0; i < layout.tensors().size(); i++) {
+                    TensorSpec spec = layout.tensors().get(i);
                     Cancellation.check();
                     sink.begin(spec);
                     filler.fill(spec, sink);
                     sink.end();
+                    TensorHeader h = layout.headers().get(i);
+                    regions.add(spec.name(), new WrittenRegions.Region(target, dataStart + h.begin(), h.byteSize()));
                 }
                 digest = sink.finish();
                 if (ch.position() != layout.fileSize()) {

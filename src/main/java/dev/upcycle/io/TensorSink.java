@@ -30,4 +30,14 @@ public interface TensorSink {
      * appends them. A finite value too large for F16 is a {@code DtypeOverflow}.
      */
     void writeFloats(float[] values, int off, int len);
+
+    /**
+     * Writes again the bytes of {@code earlier}, a tensor of the same checkpoint written in full
+     * before this one with the same dtype and size, by reading them back from the output, when
+     * nothing of this tensor is written yet. Returns false, having written nothing, when this sink
+     * cannot; the caller then produces the bytes itself.
+     */
+    default boolean repeat(String earlier) {
+        return false;
+    }
 }

@@ -65,6 +65,22 @@ class ChunkedConversionTest {
         check(List.of(dense), UpcycleRequest.of(UpcycleSpec.of(8, 4, 2)), "fine");
     }
 
+    /**
+     * Every copy of a scaled expert weight and of a scaled fine-grained slice after the first is
+     * read back from the output, also when the first copy lies in an earlier shard file.
+     */
+    @Test
+    void repeatedExpertsAcrossShards() throws Exception {
+        // FFN matrices of 6.3 MB, two per shard: most later copies lie in another file than their first.
+        long shard = 13_000_000L;
+        // 4 copies of 3 matrices: 3 later copies each.
+        assertThat(check(List.of(dense), UpcycleRequest.of(UpcycleSpec.of(4, 2, 1)).withMaxShardSize(shard),
+                "scaled-shards")).isEqualTo(3 * 3);
+        // 8 experts = 4 copies of 2 slices of 3 matrices: 3 later copies of each slice.
+        assertThat(check(List.of(dense), UpcycleRequest.of(UpcycleSpec.of(8, 4, 2)).withMaxShardSize(shard),
+                "fine-shards")).isEqualTo(3 * 2 * 3);
+    }
+
     @Test
     void mergeMeans() throws Exception {
         UpcycleSpec spec = UpcycleSpec.builder().experts(2).topK(1).routing(RoutingMode.TOPK_SOFTMAX)
@@ -72,7 +88,8 @@ class ChunkedConversionTest {
         check(List.of(dense, seed1), UpcycleRequest.of(spec).withTarget("auto"), "merge");
     }
 
-    private void check(List<Path> inputs, UpcycleRequest request, String name) throws Exception {
+    /** Returns how many tensors the run with three workers wrote by reading back an earlier one. */
+    private int check(List<Path> inputs, UpcycleRequest request, String name) throws Exception {
         UpcyclePlan plan = ConvertFixtures.converter().plan(inputs, request);
         List<Checkpoint> seeds = new ArrayList<>();
         inputs.forEach(p -> seeds.add(Checkpoint.open(p)));
@@ -80,7 +97,8 @@ class ChunkedConversionTest {
             Path one = tmp.resolve(name + "-1");
             Path three = tmp.resolve(name + "-3");
             new PlanExecutor(plan, seeds, null, 1).write(one);
-            new PlanExecutor(plan, seeds, null, 3).write(three);
+            PlanExecutor threeWorkers = new PlanExecutor(plan, seeds, null, 3);
+            threeWorkers.write(three);
             List<String> files;
             try (var s = Files.list(one)) {
                 files = s.map(p -> p.getFileName().toString()).sorted().toList();
@@ -102,6 +120,10 @@ class ChunkedConversionTest {
                 }
             }
             assertThat(checked).isGreaterThan(5);
+            if (plan.request().maxShardSize() < UpcycleRequest.DEFAULT_SHARD_SIZE) {
+                assertThat(files).as("shards").hasSizeGreaterThan(3);
+            }
+            return threeWorkers.repeated();
         } finally {
             seeds.forEach(Checkpoint::close);
         }

@@ -210,6 +210,33 @@ class ConvertOutputTest {
                 .output()).exists();
     }
 
+    /**
+     * The input scan runs while the weights are written, yet its refusal wins as when it ran first:
+     * over an output that exists (no --force), and without creating a missing parent directory.
+     */
+    @Test
+    void nonFiniteWeightsWinOverOutputErrorsAndCreateNothing() throws IOException {
+        Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
+        Path file = dense.resolve("model.safetensors");
+        long at;
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            at = f.dataStart() + f.tensor("model.layers.1.mlp.up_proj.weight").begin();
+        }
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(Float.POSITIVE_INFINITY).flip(), at);
+        }
+        Path taken = Files.createDirectories(tmp.resolve("taken"));
+        Files.writeString(taken.resolve("notes.txt"), "not ours");
+        for (Path out : List.of(taken, tmp.resolve("a/b/moe"))) {
+            assertThatThrownBy(() -> ConvertFixtures.converter().convert(dense, out,
+                    ConvertFixtures.request(e4g2t2(), "mixtral"), ConvertFixtures.settings()))
+                    .isInstanceOfSatisfying(UpcycleException.class,
+                            e -> assertThat(e.kind()).as(out.toString()).isEqualTo(ErrorKind.NonFiniteWeights));
+        }
+        assertThat(list(tmp)).containsExactly("dense", "taken");
+        assertThat(list(taken)).containsExactly("notes.txt");
+    }
+
     @Test
     void outputInsideOrAroundTheInputIsRefused() {
         Path dense = TinyModels.dense(tmp.resolve("dense"), "llama");
