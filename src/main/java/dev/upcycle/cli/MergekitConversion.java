@@ -178,6 +178,10 @@ final class MergekitConversion {
         if (add.attention() == null) {
             return null;
         }
+        if (!cfg.sharedExperts().isEmpty()) {
+            throw keyError(cfg, "attention", "attention experts are written in this tool's native format only, "
+                    + "which has no shared expert; remove shared_experts or attention");
+        }
         if (cfg.architecture() != null) {
             throw keyError(cfg, "attention", "attention experts are written in this tool's native format only, "
                     + "and architecture " + cfg.architecture() + " asks for another; remove architecture");

@@ -186,6 +186,8 @@ class MergekitAdditionsConvertTest {
                         "key 'upcycle.scaling'", "shared_experts"},
                 {"base", "architecture: mixtral\nupcycle: {attention: moa-separate}\n", "key 'upcycle.attention'",
                         "native format only"},
+                {"base", "architecture: qwen\nshared_experts: [{source_model: base}]\nupcycle: {attention: moa-separate}\n",
+                        "key 'upcycle.attention'", "no shared expert"},
                 {"base", "upcycle: {attention: moa-separate, attention_top_k: 3}\n", "key 'upcycle.attention_top_k'",
                         "one per expert"},
                 {"base", "upcycle: {attention_router_init: zero}\n", "key 'upcycle.attention_router_init'",
