@@ -383,7 +383,8 @@ final class ConvertCommand implements Callable<Integer>, KeyFigures {
         RecordedOptions recorded = RecordedOptions.of(spec);
         if (mergekit != null) {
             recorded.resolved("target", r.target()).resolved("seed", s.seed())
-                    .resolved("shared-experts", s.sharedExperts())
+                    .resolved("shared-experts", s.sharedExperts()).resolved("granularity", s.granularity())
+                    .resolved("attention", moa == null ? "keep" : sharedKv ? "moa-shared-kv" : "moa-separate")
                     .extra("mergekit", mergekit);
         }
         return recorded

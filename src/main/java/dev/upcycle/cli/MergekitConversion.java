@@ -14,6 +14,7 @@ import dev.upcycle.model.FamilyRegistry;
 import dev.upcycle.model.ModelConfig;
 import dev.upcycle.moe.BlockSpec;
 import dev.upcycle.moe.LayerSelection;
+import dev.upcycle.moe.MoaSpec;
 import dev.upcycle.moe.RouterInit;
 import dev.upcycle.moe.RoutingMode;
 import dev.upcycle.moe.ScalingMode;
@@ -116,10 +117,23 @@ final class MergekitConversion {
         MergekitConfig.Additions add = cfg.additions();
         long seed = add.seed() != null ? add.seed() : o.seed() != null ? o.seed() : 0L;
         String routing = add.routing() != null ? add.routing() : o.routing() != null ? o.routing() : "topk-softmax";
-        UpcycleSpec spec = UpcycleSpec.builder().experts(routed).topK(cfg.expertsPerToken()).granularity(1)
-                .routing(RoutingMode.parse(routing)).scaling(ScalingMode.NONE).routerInit(RouterInit.RANDOM)
+        ScalingMode scaling = add.scaling() == null ? ScalingMode.NONE : upcycleOnly(cfg, "scaling",
+                ScalingMode.parse(add.scaling()), ScalingMode.NONE, members, references);
+        int granularity = add.granularity() == null ? 1 : upcycleOnly(cfg, "granularity", add.granularity(), 1,
+                members, references);
+        if (routed % granularity != 0) {
+            throw keyError(cfg, "granularity", "granularity " + granularity + " slices the base model's MLP into "
+                    + granularity + " experts, so the " + routed + " experts listed must be a multiple of it");
+        }
+        UpcycleSpec spec = UpcycleSpec.builder().experts(routed).topK(cfg.expertsPerToken()).granularity(granularity)
+                .routing(RoutingMode.parse(routing)).scaling(scaling).routerInit(RouterInit.RANDOM)
                 .seed(seed).sharedExperts(shared.isEmpty() ? 0 : 1).sharedExpertMode(SharedExpertMode.FULL_COPY)
                 .build();
+        MoaSpec moa = attention(cfg, spec, inputs.size());
+        if (moa != null) {
+            // the native format is the only one that holds attention experts
+            target = "native";
+        }
         GateRows gates = gates(cfg, base, baseConfig, families, computer, seed);
         ExpertSources sources = new ExpertSources(members.subList(0, routed), shared.isEmpty() ? null
                 : members.get(routed), gates);
@@ -128,8 +142,67 @@ final class MergekitConversion {
         String size = add.maxShardSize() != null ? add.maxShardSize() : o.maxShardSize() != null ? o.maxShardSize()
                 : "5GB";
         UpcycleRequest request = new UpcycleRequest(spec, target, LayerSelection.ALL, dtype, Options.size(size),
-                o.allowApproximate(), UpcycleRequest.DEFAULT_AUX_LOSS, null, BlockSpec.SEED, 0.0, sources);
+                o.allowApproximate(), UpcycleRequest.DEFAULT_AUX_LOSS, moa, BlockSpec.SEED, 0.0, sources);
         return new Prepared(List.copyOf(inputs), request, recorded(cfg, references, sources));
+    }
+
+    /**
+     * convert's --scaling and --granularity rescale and slice copies of one dense MLP: they mean the
+     * same here only when every expert, the shared one included, is the base model's MLP (an upcycle).
+     */
+    private static <T> T upcycleOnly(MergekitConfig cfg, String key, T value, T none,
+                                     List<ExpertSources.Member> members, List<String> references) {
+        if (value.equals(none)) {
+            return value;
+        }
+        for (int i = 0; i < members.size(); i++) {
+            if (members.get(i).input() != 0) {
+                String who = i < cfg.experts().size() ? "experts[" + i + "]" : "shared_experts[0]";
+                throw keyError(cfg, key, "applies when every expert is the base model's MLP (an upcycle), and "
+                        + who + " comes from " + references.get(members.get(i).input()) + "; experts from "
+                        + "different models are whole MLPs, with no dense MLP to " + (key.equals("scaling")
+                        ? "rescale" : "slice"));
+            }
+        }
+        if (!cfg.sharedExperts().isEmpty()) {
+            throw keyError(cfg, key, "does not apply with shared_experts: mergekit's shared expert is a whole MLP "
+                    + "added to the routed experts' output, not a part of the " + (key.equals("scaling")
+                    ? "rescaled" : "sliced") + " dense MLP");
+        }
+        return value;
+    }
+
+    /** The attention experts asked for under {@code upcycle:}, or null: one per routed expert. */
+    private static MoaSpec attention(MergekitConfig cfg, UpcycleSpec spec, int inputs) {
+        MergekitConfig.Additions add = cfg.additions();
+        if (add.attention() == null) {
+            return null;
+        }
+        if (!cfg.sharedExperts().isEmpty()) {
+            throw keyError(cfg, "attention", "attention experts are written in this tool's native format only, "
+                    + "which has no shared expert; remove shared_experts or attention");
+        }
+        if (cfg.architecture() != null) {
+            throw keyError(cfg, "attention", "attention experts are written in this tool's native format only, "
+                    + "and architecture " + cfg.architecture() + " asks for another; remove architecture");
+        }
+        int experts = spec.experts();
+        if (add.attentionTopK() != null && add.attentionTopK() > experts) {
+            throw keyError(cfg, "attention_top_k", add.attentionTopK() + " is more than the " + experts
+                    + " attention experts (one per expert)");
+        }
+        Integer kvSeed = add.sharedKvInit() == null ? null : MoaSpec.parseSharedKvInit(add.sharedKvInit());
+        if (kvSeed != null && kvSeed >= inputs) {
+            throw keyError(cfg, "shared_kv_init", add.sharedKvInit() + " names no model: the file names " + inputs
+                    + " (seed:0 is the base model, then each further model in the order the file first names it)");
+        }
+        return new MoaSpec(MoaSpec.parseMode(add.attention()), experts, add.attentionTopK(),
+                RouterInit.parse(add.attentionRouterInit() == null ? "random" : add.attentionRouterInit()),
+                spec.routerStd(), kvSeed);
+    }
+
+    private static UpcycleException keyError(MergekitConfig cfg, String key, String why) {
+        return new UpcycleException(ErrorKind.InvalidRecipe, cfg.file() + " key 'upcycle." + key + "'", why);
     }
 
     /**

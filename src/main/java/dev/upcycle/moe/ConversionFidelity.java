@@ -123,7 +123,18 @@ public final class ConversionFidelity {
                     + "the noise.", fmt(n.noiseStd()))), math.warnings(), OptionalDouble.empty(),
                     "noise_scale makes the experts differ from the base model's MLP", List.of("noise_scale 0"));
         }
-        return math;
+        MoaSpec moa = facts.moa();
+        if (moa == null) {
+            return math;
+        }
+        // Every attention expert copies its expert's model, here the base model (any other is refused above).
+        List<String> withAttention = new ArrayList<>(math.reasons());
+        withAttention.add(String.format(Locale.ROOT, "Attention: %d copies of the base model's attention per layer "
+                + "(%s), %s; weights g_e >= 0 summing to 1 give sum_e g_e A(h) = A(h), so the attention is "
+                + "unchanged for any router.", moa.experts(), moa.variant().token(),
+                moa.topK() == null ? "soft routing over all experts" : "top-" + moa.topK() + " renormalised"));
+        return new Fidelity(math.verdict(), withAttention, math.warnings(), math.expectedRelativeError(),
+                math.mainReason(), math.exactWith());
     }
 
     /**

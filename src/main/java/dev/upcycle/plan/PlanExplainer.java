@@ -7,6 +7,7 @@ import dev.upcycle.moe.BlockSpec;
 import dev.upcycle.moe.ExpertLayout;
 import dev.upcycle.moe.MoaSpec;
 import dev.upcycle.moe.ScaleFactors;
+import dev.upcycle.moe.ScalingMode;
 import dev.upcycle.moe.UpcycleSpec;
 import dev.upcycle.plan.target.MoeTarget;
 import java.util.ArrayList;
@@ -30,6 +31,9 @@ final class PlanExplainer {
 
     /** The target of a mergekit-moe configuration, chosen by mergekit's rule (docs/mergekit.md). */
     static String chosenAsMergekit(MoeTarget target) {
+        if (target.attentionExperts()) {
+            return "target " + target.cliName() + ": the only format that holds attention experts (upcycle.attention)";
+        }
         return "target " + target.cliName() + ": the output architecture mergekit-moe chooses for this configuration";
     }
 
@@ -122,9 +126,11 @@ final class PlanExplainer {
         UpcycleSpec spec = in.spec();
         ExpertSources sources = request.sources();
         List<String> c = new ArrayList<>();
-        c.add(String.format(Locale.ROOT, "%s: N=%d experts, each a whole MLP (width %d), top-k %d%s; all %d layers "
-                        + "become MoE layers", spec.configName(), spec.experts(), in.layout().denseIntermediate(),
-                spec.topK(), sources.shared() == null ? "" : ", one shared expert", in.source().numHiddenLayers()));
+        c.add(String.format(Locale.ROOT, "%s: N=%d experts, each %s (width %d), top-k %d%s; all %d layers "
+                        + "become MoE layers", spec.configName(), spec.experts(), spec.granularity() == 1 ? "a whole MLP"
+                        : "1/" + spec.granularity() + " of the base model's MLP (upcycle.granularity)",
+                spec.granularity() == 1 ? in.layout().denseIntermediate() : in.layout().expertIntermediate(), spec.topK(), sources.shared() == null ? "" : ", one shared expert",
+                in.source().numHiddenLayers()));
         StringBuilder b = new StringBuilder("sources: attention, norms, embeddings and head from input 0 (the base "
                 + "model)");
         for (int i = 0; i < sources.experts().size(); i++) {
@@ -134,7 +140,22 @@ final class PlanExplainer {
             b.append("; shared expert").append(member(sources.shared()));
         }
         c.add(b.toString());
-        c.add("routing " + spec.routing() + " (" + target.routingNote(spec.routing()) + "); no scaling");
+        ScaleFactors factors = in.factors();
+        c.add("routing " + spec.routing() + " (" + target.routingNote(spec.routing()) + "); " + (spec.scaling()
+                == ScalingMode.NONE ? "no scaling" : String.format(Locale.ROOT, "output scale s=%s; %s scaling for %s "
+                + "(upcycle.scaling): c_gate=%s c_up=%s c_down=%s", TensorSource.fmt(factors.s()), spec.scaling(),
+                in.activation(), TensorSource.fmt(factors.cGate()), TensorSource.fmt(factors.cUp()),
+                TensorSource.fmt(factors.cDown()))));
+        MoaSpec moa = request.moa();
+        if (moa != null) {
+            c.add("attention experts: " + moa.experts() + " per layer, variant " + moa.variant().token() + ", "
+                    + (moa.topK() == null ? "soft routing" : "top-" + moa.topK()) + "; attention expert i from "
+                    + "expert i's input" + (moa.variant() == MoaConfig.Variant.SHARED_KV ? "; shared k/v "
+                    + (moa.sharedKvSeed() == null ? (in.seeds() == 1 ? "from input 0" : "the mean of the inputs")
+                    : "from input " + moa.sharedKvSeed()) : "") + "; "
+                    + new TensorSource.Router(moa.routerInit(), moa.routerStd(), spec.seed(), moa.experts(), 1, 0)
+                    .describe().replace("router:", "attention router:"));
+        }
         GateRows g = sources.gates();
         c.add("router rows: " + switch (g.kind()) {
             case RANDOM -> "N(0, 1) per element, drawn from seed " + spec.seed();

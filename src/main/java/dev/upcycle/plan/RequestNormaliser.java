@@ -9,6 +9,7 @@ import dev.upcycle.moe.ExpertLayout;
 import dev.upcycle.moe.FfnActivation;
 import dev.upcycle.moe.RouterInit;
 import dev.upcycle.moe.Scaling;
+import dev.upcycle.moe.ScalingMode;
 import dev.upcycle.moe.UpcycleSpec;
 import dev.upcycle.plan.target.MoeTargets;
 import java.util.List;
@@ -114,17 +115,20 @@ public final class RequestNormaliser {
 
     /**
      * Experts named one by one (docs/mergekit.md): one member per routed expert, each naming an
-     * input; a shared member exactly when the spec has a shared expert; whole FFNs, no attention
-     * experts.
+     * input; a shared member exactly when the spec has a shared expert; one attention expert per
+     * routed expert; slices (granularity) and scaling only of the base model's MLP.
      */
     private static void requireComposable(UpcycleRequest request, int inputs) {
         ExpertSources s = request.sources();
         UpcycleSpec spec = request.spec();
+        boolean upcycled = spec.granularity() != 1 || spec.scaling() != ScalingMode.NONE;
         if (s.experts().size() != spec.experts() || (s.shared() != null) != spec.hasSharedExpert()
-                || spec.granularity() != 1 || request.moa() != null) {
+                || (upcycled && (s.shared() != null || s.members().stream().anyMatch(m -> m.input() != 0)))
+                || (request.moa() != null && request.moa().experts() != spec.experts())) {
             throw new IllegalArgumentException(s.experts().size() + " expert sources for " + spec.experts()
                     + " experts, shared " + (s.shared() != null) + "/" + spec.hasSharedExpert() + ", granularity "
-                    + spec.granularity() + ", attention experts " + (request.moa() != null));
+                    + spec.granularity() + ", scaling " + spec.scaling() + ", attention experts "
+                    + (request.moa() == null ? 0 : request.moa().experts()));
         }
         for (ExpertSources.Member m : s.members()) {
             if (m.input() >= inputs) {

@@ -11,6 +11,7 @@ import dev.upcycle.moe.ExpertLayout;
 import dev.upcycle.moe.IndexRange;
 import dev.upcycle.moe.MoaSpec;
 import dev.upcycle.moe.ScaleFactors;
+import dev.upcycle.moe.ScalingMode;
 import dev.upcycle.moe.UpcycleSpec;
 import dev.upcycle.plan.target.MoeTarget;
 import java.util.ArrayList;
@@ -111,8 +112,8 @@ final class TensorMapper {
 
     /**
      * Experts named one by one (docs/mergekit.md): each expert's whole MLP from its own input, with
-     * its down-projection scale and noise; given router rows; everything else from input 0, the
-     * base model.
+     * its down-projection scale and noise; given router rows; attention expert i a copy of expert
+     * i's input's attention; everything else from input 0, the base model.
      */
     private TensorSource composed(ExpectedTensor e, Family src) {
         ExpertSources sources = in.request().sources();
@@ -120,8 +121,28 @@ final class TensorMapper {
         int hidden = in.source().hiddenSize();
         GateRows gates = sources.gates();
         int routed = sources.experts().size();
+        MoaSpec moa = in.request().moa();
+        UpcycleSpec spec = in.spec();
+        boolean upcycled = spec.granularity() > 1 || spec.scaling() != ScalingMode.NONE;
         return switch (e.role()) {
-            case EXPERT_GATE, EXPERT_UP, EXPERT_DOWN -> member(sources.experts().get(e.expert()), e.role(), src, layer);
+            // granularity and scaling apply only when every expert is the base model's MLP (checked
+            // when the file is read): the experts are then slices and scales of it, as convert's.
+            case EXPERT_GATE, EXPERT_UP, EXPERT_DOWN -> upcycled
+                    ? upcycledMember(sources.experts().get(e.expert()), e, src)
+                    : member(sources.experts().get(e.expert()), e.role(), src, layer);
+            case ATTN_K, ATTN_V, ATTN_K_BIAS, ATTN_V_BIAS, ATTN_K_NORM -> moa != null && config.isMoaLayer(layer)
+                    ? (moa.sharedKvSeed() != null ? seed(moa.sharedKvSeed(), single(e, src)) : averaged(e, src))
+                    : single(e, src);
+            case ATTN_ROUTER -> new TensorSource.Router(moa.routerInit(), moa.routerStd(), spec.seed(),
+                    moa.experts(), 1, layer);
+            case ATTN_EXPERT_Q, ATTN_EXPERT_K, ATTN_EXPERT_V, ATTN_EXPERT_O, ATTN_EXPERT_Q_BIAS,
+                    ATTN_EXPERT_K_BIAS, ATTN_EXPERT_V_BIAS, ATTN_EXPERT_O_BIAS, ATTN_EXPERT_Q_NORM,
+                    ATTN_EXPERT_K_NORM -> {
+                // BAM: attention expert i is a copy of expert i's model's attention, q/k norms included.
+                int input = sources.experts().get(e.expert()).input();
+                TensorSource copy = copyOrZeros(src, e.role().denseAttention(), layer);
+                yield input == 0 || copy.sourceName() == null ? copy : new TensorSource.Seed(input, copy);
+            }
             case SHARED_EXPERT_GATE_PROJ, SHARED_EXPERT_UP, SHARED_EXPERT_DOWN ->
                     member(sources.shared(), e.role(), src, layer);
             case ROUTER -> new TensorSource.Gates(gates.kind(), gates.seed(), layer, 0, routed,
@@ -148,6 +169,29 @@ final class TensorMapper {
         }
         // mergekit adds the noise before it scales down_proj: (w + n) * r has noise of std |r| * s.
         return m.noiseStd() > 0 ? new TensorSource.Noisy(s, m.noiseStd() * Math.abs(scale), in.spec().seed()) : s;
+    }
+
+    /**
+     * A routed expert as convert makes it from the base model's MLP (the member's input is 0): its
+     * slice for the granularity, times the scaling's factors, the down projection also times the
+     * member's residual scale; noise as {@link #member}, after the factors.
+     */
+    private TensorSource upcycledMember(ExpertSources.Member m, ExpectedTensor e, Family src) {
+        int layer = e.layer();
+        TensorRole role = e.role();
+        double factor = switch (role) {
+            case EXPERT_GATE -> factors.cGate();
+            case EXPERT_UP -> factors.cUp();
+            default -> factors.cDown() * m.residualScale();
+        };
+        TensorSource s = switch (role) {
+            case EXPERT_GATE -> rows(src.tensorName(TensorRole.MLP_GATE, layer, -1), layout.gateUpRows(e.expert()),
+                    factor);
+            case EXPERT_UP -> rows(src.tensorName(TensorRole.MLP_UP, layer, -1), layout.gateUpRows(e.expert()), factor);
+            default -> columns(src.tensorName(TensorRole.MLP_DOWN, layer, -1), layout.downColumns(e.expert()), factor);
+        };
+        return m.noiseStd() > 0 && s.sourceName() != null
+                ? new TensorSource.Noisy(s, m.noiseStd() * Math.abs(factor), in.spec().seed()) : s;
     }
 
     /** "mergekit hidden_last gates, 3 (+1 negative) prompts for expert 0, ..." for given rows. */

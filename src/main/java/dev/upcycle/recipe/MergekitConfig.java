@@ -79,9 +79,17 @@ public record MergekitConfig(java.nio.file.Path file, String text, String baseMo
      * @param routing      topk-softmax or softmax-topk
      * @param maxShardSize the largest output shard, as convert's --max-shard-size
      * @param allowNonfinite convert weights holding NaN or Inf
+     * @param scaling      convert's --scaling, for experts that are all the base model's MLP
+     * @param granularity  convert's --granularity, likewise
+     * @param attention    moa-separate or moa-shared-kv: attention expert i copies experts[i]'s model's attention
+     * @param attentionTopK attention experts per token (soft routing when absent)
+     * @param attentionRouterInit random or zero
+     * @param sharedKvInit mean or seed:X, where moa-shared-kv's shared k and v come from
      */
-    public record Additions(Long seed, String routing, String maxShardSize, Boolean allowNonfinite) {
-        public static final Additions NONE = new Additions(null, null, null, null);
+    public record Additions(Long seed, String routing, String maxShardSize, Boolean allowNonfinite, String scaling,
+                            Integer granularity, String attention, Integer attentionTopK, String attentionRouterInit,
+                            String sharedKvInit) {
+        public static final Additions NONE = new Additions(null, null, null, null, null, null, null, null, null, null);
     }
 
     /** The routed experts then the shared ones, in the order mergekit stacks their gate rows. */

@@ -28,7 +28,12 @@ public final class MergekitParser {
             "experts_per_token", "shared_experts", "architecture", "upcycle");
     static final List<String> EXPERT = List.of("source_model", "positive_prompts", "negative_prompts", "noise_scale",
             "residual_scale");
-    static final List<String> ADDITIONS = List.of("seed", "routing", "max_shard_size", "allow_nonfinite");
+    static final List<String> ADDITIONS = List.of("seed", "routing", "max_shard_size", "allow_nonfinite", "scaling",
+            "granularity", "attention", "attention_top_k", "attention_router_init", "shared_kv_init");
+    private static final List<String> ATTENTION = List.of("moa-separate", "moa-shared-kv");
+    private static final List<String> ATTENTION_ROUTER_INIT = List.of("random", "zero");
+    /** convert's --scaling values (docs/method.md). */
+    private static final List<String> SCALINGS = List.of("paper", "exact-balanced", "exact-down", "none");
     /** Keys of mergekit's other configuration format (mergekit-yaml), which mergekit-moe does not read. */
     private static final Set<String> MERGE_KEYS = Set.of("merge_method", "slices", "models", "parameters",
             "tokenizer_source", "tokenizer", "chat_template", "out_dtype");
@@ -252,7 +257,51 @@ public final class MergekitParser {
             }
             nonfinite = nf.asBoolean();
         }
-        return new MergekitConfig.Additions(seed, routing, maxShardSize, nonfinite);
+        String scaling = choice(file, u, "scaling", SCALINGS);
+        Integer granularity = positive(file, u, "granularity");
+        String attention = choice(file, u, "attention", ATTENTION);
+        Integer attentionTopK = positive(file, u, "attention_top_k");
+        String attentionRouterInit = choice(file, u, "attention_router_init", ATTENTION_ROUTER_INIT);
+        String sharedKvInit = text(file, u, "shared_kv_init", false, "upcycle.");
+        if (sharedKvInit != null && !sharedKvInit.equals("mean") && !sharedKvInit.matches("seed:[0-9]{1,9}")) {
+            throw error(file, "key 'upcycle.shared_kv_init'", "'" + sharedKvInit + "' is not mean or seed:X "
+                    + "(X = 0 for the base model, then each further model in the order the file first names it)");
+        }
+        if (attention == null) {
+            for (String key : List.of("attention_top_k", "attention_router_init", "shared_kv_init")) {
+                if (u.hasNonNull(key)) {
+                    throw error(file, "key 'upcycle." + key + "'", "applies to attention experts only; set "
+                            + "upcycle.attention to moa-separate or moa-shared-kv");
+                }
+            }
+        } else if (sharedKvInit != null && !attention.equals("moa-shared-kv")) {
+            throw error(file, "key 'upcycle.shared_kv_init'", "applies to attention: moa-shared-kv only "
+                    + "(moa-separate experts keep their own k and v)");
+        }
+        return new MergekitConfig.Additions(seed, routing, maxShardSize, nonfinite, scaling, granularity, attention,
+                attentionTopK, attentionRouterInit, sharedKvInit);
+    }
+
+    /** A whole number >= 1 under {@code upcycle:}, or null when absent. */
+    private static Integer positive(Path file, JsonNode u, String key) {
+        JsonNode v = u.get(key);
+        if (v == null || v.isNull()) {
+            return null;
+        }
+        if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < 1) {
+            throw error(file, "key 'upcycle." + key + "'", "must be a whole number >= 1, found " + v.asText());
+        }
+        return v.asInt();
+    }
+
+    /** One of {@code known} under {@code upcycle:}, or null when absent. */
+    private static String choice(Path file, JsonNode u, String key, List<String> known) {
+        String v = text(file, u, key, false, "upcycle.");
+        if (v != null && !known.contains(v)) {
+            throw error(file, "key 'upcycle." + key + "'", "unknown value '" + v + "'; one of "
+                    + String.join(", ", known) + Suggestions.didYouMean(v, known));
+        }
+        return v;
     }
 
     /** Refuses any key not in {@code allowed}, naming it with the closest allowed key. */

@@ -71,7 +71,8 @@ class MergekitParserTest {
             assertThat(s.residualScale()).isEqualTo(0.1);
         });
         assertThat(c.gates()).extracting(MergekitConfig.Expert::sourceModel).containsExactly("a", "org/b@rev", "s");
-        assertThat(c.additions()).isEqualTo(new MergekitConfig.Additions(42L, "softmax-topk", "1MB", true));
+        assertThat(c.additions()).isEqualTo(new MergekitConfig.Additions(42L, "softmax-topk", "1MB", true, null,
+                null, null, null, null, null));
     }
 
     @Test
@@ -184,6 +185,29 @@ class MergekitParserTest {
         assertThat(refused(ok + "shared_experts: {source_model: s}\n").getMessage()).contains("key 'shared_experts'");
         assertThat(refused("- a\n- b\n").getMessage()).contains("moe.yml the file");
         assertThat(refused("base_model: &a x\nexperts: [{source_model: *a}]\n").getMessage()).contains("anchors");
+    }
+
+    @Test
+    void thisToolsKeysForAttentionExpertsGranularityAndScalingAreRead() {
+        String ok = "base_model: x\ngate_mode: random\nexperts: [{source_model: a}, {source_model: b}]\n";
+        MergekitConfig c = parse(ok + "upcycle:\n  attention: moa-shared-kv\n  attention_top_k: 1\n"
+                + "  attention_router_init: zero\n  shared_kv_init: seed:1\n  granularity: 2\n  scaling: exact-down\n");
+        assertThat(c.additions()).isEqualTo(new MergekitConfig.Additions(null, null, null, null, "exact-down", 2,
+                "moa-shared-kv", 1, "zero", "seed:1"));
+        assertThat(parse(ok + "upcycle: {attention: moa-separate}\n").additions().attentionTopK()).isNull();
+        assertThat(refused(ok + "upcycle: {attention: moa-shared}\n").getMessage()).contains("key 'upcycle.attention'")
+                .contains("did you mean moa-shared-kv?");
+        assertThat(refused(ok + "upcycle: {attention: moa-separate, attention_top_k: 0}\n").getMessage())
+                .contains("key 'upcycle.attention_top_k'").contains(">= 1");
+        assertThat(refused(ok + "upcycle: {attention: moa-separate, attention_router_init: virtual}\n").getMessage())
+                .contains("key 'upcycle.attention_router_init'");
+        assertThat(refused(ok + "upcycle: {attention: moa-shared-kv, shared_kv_init: first}\n").getMessage())
+                .contains("key 'upcycle.shared_kv_init'").contains("mean or seed:X");
+        assertThat(refused(ok + "upcycle: {shared_kv_init: mean}\n").getMessage())
+                .contains("key 'upcycle.shared_kv_init'").contains("attention experts only");
+        assertThat(refused(ok + "upcycle: {granularity: 1.5}\n").getMessage()).contains("key 'upcycle.granularity'");
+        assertThat(refused(ok + "upcycle: {scaling: exact_balanced}\n").getMessage()).contains("key 'upcycle.scaling'")
+                .contains("did you mean exact-balanced?");
     }
 
     @Test
