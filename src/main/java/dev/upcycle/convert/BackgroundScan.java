@@ -7,8 +7,6 @@ import dev.upcycle.io.SafetensorsFile;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
 
 /**
  * The input scan ({@link InputScan}) on a thread of its own, so it runs while the weights are
@@ -67,29 +65,7 @@ final class BackgroundScan {
 
     /** Waits for the scan; returns the digests or throws its error. */
     List<FileDigest> await() {
-        boolean interrupted = false;
-        try {
-            while (true) {
-                try {
-                    return result.get();
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                } catch (ExecutionException | CompletionException e) {
-                    Throwable cause = e.getCause();
-                    if (cause instanceof RuntimeException r) {
-                        throw r;
-                    }
-                    if (cause instanceof Error err) {
-                        throw err;
-                    }
-                    throw new IllegalStateException(cause);
-                }
-            }
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        return OrderedChunks.result(result);
     }
 
     /**

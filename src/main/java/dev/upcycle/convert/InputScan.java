@@ -18,7 +18,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -91,7 +90,7 @@ public final class InputScan {
                 List<FileDigest> digests = new ArrayList<>();
                 NonFinite first = null;
                 for (int i = 0; i < files.size(); i++) {
-                    Result r = result(futures.get(next++));
+                    Result r = OrderedChunks.result(futures.get(next++));
                     digests.addAll(r.digests());
                     first = first == null ? r.firstNonFinite() : first;
                 }
@@ -115,31 +114,6 @@ public final class InputScan {
                     interrupted = true;
                 }
             }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
-    }
-
-    private static Result result(Future<Result> f) {
-        boolean interrupted = false;
-        try {
-            while (true) {
-                try {
-                    return f.get();
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                } catch (ExecutionException e) {
-                    if (e.getCause() instanceof RuntimeException r) {
-                        throw r;
-                    }
-                    if (e.getCause() instanceof Error err) {
-                        throw err;
-                    }
-                    throw new IllegalStateException(e.getCause());
-                }
-            }
-        } finally {
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }

@@ -151,7 +151,11 @@ final class OrderedChunks implements AutoCloseable {
         }
     }
 
-    private static Chunk result(Future<Chunk> f) {
+    /**
+     * The future's value, waiting through interrupts (stopping is done by {@link Cancellation});
+     * the task's own exception is rethrown as it was. The input scans wait the same way.
+     */
+    static <T> T result(Future<T> f) {
         try {
             return getUninterruptibly(f);
         } catch (ExecutionException e) {

@@ -1,11 +1,9 @@
 package dev.upcycle.recipe;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.upcycle.error.ErrorKind;
 import dev.upcycle.error.Suggestions;
 import dev.upcycle.error.UpcycleException;
-import dev.upcycle.io.JsonErrors;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -69,20 +67,8 @@ public final class MergekitParser {
 
     /** Parses configuration text; {@code file} names it in messages and in the result. */
     public static MergekitConfig parse(Path file, String text) {
-        JsonNode root;
-        try {
-            RecipeParser.rejectAnchors(file, text);
-            root = RecipeParser.yaml().readTree(text);
-        } catch (UpcycleException e) {
-            throw e;
-        } catch (JsonProcessingException e) {
-            throw error(file, "the file", "not valid YAML: " + JsonErrors.describe(e));
-        } catch (IOException | RuntimeException e) {
-            throw error(file, "the file", "not valid YAML: " + e.getMessage());
-        }
-        if (root == null || !root.isObject()) {
-            throw error(file, "the file", "a mergekit-moe configuration is a map with base_model, experts and gate_mode");
-        }
+        JsonNode root = RecipeParser.readYamlMap(file, text,
+                "a mergekit-moe configuration is a map with base_model, experts and gate_mode");
         keys(file, root, "", TOP_LEVEL);
         String base = text(file, root, "base_model", true);
         JsonNode expertsNode = root.get("experts");
@@ -339,6 +325,6 @@ public final class MergekitParser {
     }
 
     static UpcycleException error(Path file, String where, String why) {
-        return new UpcycleException(ErrorKind.InvalidRecipe, file + " " + where, why);
+        return RecipeParser.error(file, where, why);
     }
 }

@@ -51,11 +51,6 @@ public final class RecipeParser {
     private RecipeParser() {
     }
 
-    /** The bounded YAML reader recipes use, shared with {@link MergekitParser}. */
-    static ObjectMapper yaml() {
-        return YAML;
-    }
-
     /**
      * Parses and substitutes variables.
      *
@@ -82,20 +77,7 @@ public final class RecipeParser {
 
     /** Parses recipe text; {@code file} is used in messages only. */
     public static Recipe parse(Path file, String text, Map<String, String> overrides) {
-        JsonNode root;
-        try {
-            rejectAnchors(file, text);
-            root = YAML.readTree(text);
-        } catch (UpcycleException e) {
-            throw e;
-        } catch (JsonProcessingException e) {
-            throw error(file, "the file", "not valid YAML: " + JsonErrors.describe(e));
-        } catch (IOException | RuntimeException e) {
-            throw error(file, "the file", "not valid YAML: " + e.getMessage());
-        }
-        if (root == null || !root.isObject()) {
-            throw error(file, "the file", "a recipe is a map with 'name', 'vars' and 'steps'");
-        }
+        JsonNode root = readYamlMap(file, text, "a recipe is a map with 'name', 'vars' and 'steps'");
         for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
             String key = it.next();
             if (!TOP_LEVEL.contains(key)) {
@@ -220,6 +202,28 @@ public final class RecipeParser {
             throw error(file, where, "must be a plain value, not a " + (v.isArray() ? "nested list" : "map"));
         }
         return v.asText();
+    }
+
+    /**
+     * The YAML document of {@code text} (anchors refused), which must be a map; {@code notAMap} says
+     * what it should be instead. Recipes and mergekit-moe configurations read their files here.
+     */
+    static JsonNode readYamlMap(Path file, String text, String notAMap) {
+        JsonNode root;
+        try {
+            rejectAnchors(file, text);
+            root = YAML.readTree(text);
+        } catch (UpcycleException e) {
+            throw e;
+        } catch (JsonProcessingException e) {
+            throw error(file, "the file", "not valid YAML: " + JsonErrors.describe(e));
+        } catch (IOException | RuntimeException e) {
+            throw error(file, "the file", "not valid YAML: " + e.getMessage());
+        }
+        if (root == null || !root.isObject()) {
+            throw error(file, "the file", notAMap);
+        }
+        return root;
     }
 
     static UpcycleException error(Path file, String where, String why) {
