@@ -29,7 +29,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * bytes of a channel-to-channel copy by reading its source range while the kernel copies it, so
  * the file's SHA-256 costs no second pass and no copy loses its in-kernel path. Failures of the
  * writer and hasher threads surface on the next call of the producer. A tensor that repeats an
- * earlier one is read back from the output (page-cache hot) into the same buffers.
+ * earlier one is copied from the output (or an earlier shard) inside the kernel.
  */
 final class PipelinedFileSink implements TensorSink, AutoCloseable {
     /** Bytes per pipeline buffer. */
@@ -394,14 +394,16 @@ final class PipelinedFileSink implements TensorSink, AutoCloseable {
         }
         reserve(r.size());
         try {
+            // Like a channel copy from the input: in the kernel, with no pass through Java's
+            // buffers (the scaled paths' time went to copying bytes in and out of them); the
+            // hasher reads the same range, page-cache hot, meanwhile.
+            drain();
             if (r.file().equals(target)) {
-                if (r.position() + r.size() > flushed) {
-                    drain(); // part of it is still queued for the writer
-                }
-                readBack(ch, r);
+                copyRegion(ch, r);
             } else {
                 try (FileChannel in = FileChannel.open(r.file(), StandardOpenOption.READ)) {
-                    readBack(in, r);
+                    copyRegion(in, r);
+                    await(lastHash); // the hasher reads this channel until it is closed
                 }
             }
         } catch (IOException e) {
@@ -410,27 +412,46 @@ final class PipelinedFileSink implements TensorSink, AutoCloseable {
         return true;
     }
 
-    /** Reads a written region into the pipeline buffers, which write and hash it like any other bytes. */
-    private void readBack(FileChannel in, WrittenRegions.Region r) throws IOException {
+    /** Appends region {@code r} of {@code in} (this file or an earlier shard) to the output. */
+    private void copyRegion(FileChannel in, WrittenRegions.Region r) throws IOException {
+        if (md != null) {
+            lastHash = hasher.submit(() -> hashRegion(in, r));
+        }
         long pos = r.position();
         long end = pos + r.size();
         while (pos < end) {
-            if (!buf.hasRemaining()) {
-                submit();
-            }
-            int limit = buf.limit();
-            buf.limit((int) Math.min(limit, buf.position() + (end - pos)));
-            int n;
-            try {
-                n = in.read(buf, pos);
-            } finally {
-                buf.limit(limit);
-            }
-            if (n < 0) {
-                throw new IOException("unexpected end of " + r.file() + " at offset " + pos + " while reading back "
-                        + r.size() + " bytes");
+            long n = in.transferTo(pos, end - pos, ch);
+            if (n <= 0) {
+                throw new IOException("copying back " + r.size() + " bytes of " + r.file() + " from offset "
+                        + r.position() + " stopped at " + pos);
             }
             pos += n;
+        }
+        flushed = ch.position();
+    }
+
+    private void hashRegion(FileChannel in, WrittenRegions.Region r) {
+        try {
+            if (hashBuf == null) {
+                hashBuf = ByteBuffer.allocateDirect(PIPE_BYTES);
+            }
+            long pos = r.position();
+            long end = pos + r.size();
+            while (pos < end && failure == null && !cancelled) {
+                hashBuf.clear().limit((int) Math.min(hashBuf.capacity(), end - pos));
+                while (hashBuf.hasRemaining()) {
+                    int n = in.read(hashBuf, pos + hashBuf.position());
+                    if (n < 0) {
+                        throw new IOException("unexpected end of " + r.file() + " while hashing a repeated tensor");
+                    }
+                }
+                md.update(hashBuf.flip());
+                pos += hashBuf.limit();
+            }
+        } catch (Throwable e) {
+            if (failure == null) {
+                failure = e;
+            }
         }
     }
 
