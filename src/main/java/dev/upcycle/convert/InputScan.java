@@ -164,6 +164,27 @@ public final class InputScan {
 
     /** Scans the part of {@code buf} (starting at data offset {@code at}) that lies in floating tensors. */
     private static int check(ByteBuffer buf, long at, List<TensorHeader> tensors, int ti, long[] bad) {
+        return eachPart(buf, at, tensors, ti, (i, from, to) -> {
+            TensorHeader t = tensors.get(i);
+            if (t.dtype().kind() == DType.Kind.FLOAT && t.begin() % t.dtype().bytes() == 0) {
+                bad[i] += count(buf, from, to, t.dtype());
+            }
+        });
+    }
+
+    /** Bytes {@code [from, to)} of a chunk that belong to tensor {@code index}. */
+    @FunctionalInterface
+    public interface Part {
+        void accept(int index, int from, int to);
+    }
+
+    /**
+     * Calls {@code part} for each tensor (sorted by offset) with bytes in the chunk {@code buf},
+     * which starts at data offset {@code at}; {@code ti} is the first tensor that may reach this
+     * chunk, and the return value the one for the next chunk. verify's integrity scan walks its
+     * chunks the same way.
+     */
+    public static int eachPart(ByteBuffer buf, long at, List<TensorHeader> tensors, int ti, Part part) {
         long end = at + buf.limit();
         while (ti < tensors.size() && tensors.get(ti).end() <= at) {
             ti++;
@@ -172,8 +193,8 @@ public final class InputScan {
             TensorHeader t = tensors.get(i);
             long from = Math.max(t.begin(), at);
             long to = Math.min(t.end(), end);
-            if (to > from && t.dtype().kind() == DType.Kind.FLOAT && t.begin() % t.dtype().bytes() == 0) {
-                bad[i] += count(buf, (int) (from - at), (int) (to - at), t.dtype());
+            if (to > from) {
+                part.accept(i, (int) (from - at), (int) (to - at));
             }
         }
         return ti;

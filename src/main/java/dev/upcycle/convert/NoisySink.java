@@ -64,14 +64,7 @@ final class NoisySink implements TensorSink {
 
     @Override
     public void transferFrom(SafetensorsFile file, TensorHeader tensor, long offset, long count) {
-        for (long done = 0; done < count; ) {
-            int n = (int) Math.min(copy.capacity(), count - done);
-            copy.clear().limit(n);
-            file.readBytes(tensor, offset + done, copy);
-            copy.flip();
-            write(copy);
-            done += n;
-        }
+        file.readChunks(tensor, offset, count, copy, this::write);
     }
 
     @Override

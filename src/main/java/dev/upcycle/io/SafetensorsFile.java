@@ -147,6 +147,22 @@ public final class SafetensorsFile implements AutoCloseable {
         readFully(channel, dst, dataStart + t.begin() + offsetInTensor, where);
     }
 
+    /**
+     * Reads bytes {@code [offsetInTensor, offsetInTensor + count)} of {@code t} through {@code buf},
+     * a buffer's worth at a time, and hands each chunk to {@code each} ready to read (the sinks that
+     * cannot copy channel to channel consume a copy this way).
+     */
+    public void readChunks(TensorHeader t, long offsetInTensor, long count, ByteBuffer buf,
+                           java.util.function.Consumer<ByteBuffer> each) {
+        for (long done = 0; done < count; ) {
+            int n = (int) Math.min(buf.capacity(), count - done);
+            buf.clear().limit(n);
+            readBytes(t, offsetInTensor + done, buf);
+            each.accept(buf.flip());
+            done += n;
+        }
+    }
+
     /** Checks that {@code [offsetInTensor, offsetInTensor + count)} lies in {@code t}, a tensor of this file. */
     void requireRange(TensorHeader t, long offsetInTensor, long count) {
         requireOwn(t);

@@ -78,13 +78,7 @@ final class ComparingSink implements TensorSink {
 
     @Override
     public void transferFrom(SafetensorsFile file, TensorHeader tensor, long offset, long count) {
-        for (long done = 0; done < count; ) {
-            int n = (int) Math.min(CHUNK, count - done);
-            source.clear().limit(n);
-            file.readBytes(tensor, offset + done, source);
-            compare(source.flip());
-            done += n;
-        }
+        file.readChunks(tensor, offset, count, source, this::compare);
     }
 
     @Override

@@ -128,22 +128,13 @@ final class IntegrityScan {
 
     /** Adds the non-finite values of the part of {@code buf} (at data offset {@code at}) that lies in each tensor. */
     private static int count(ByteBuffer buf, long at, List<TensorHeader> tensors, int ti, Map<String, Long> bad) {
-        long end = at + buf.limit();
-        while (ti < tensors.size() && tensors.get(ti).end() <= at) {
-            ti++;
-        }
-        for (int i = ti; i < tensors.size() && tensors.get(i).begin() < end; i++) {
+        return InputScan.eachPart(buf, at, tensors, ti, (i, from, to) -> {
             TensorHeader t = tensors.get(i);
-            long from = Math.max(t.begin(), at);
-            long to = Math.min(t.end(), end);
-            if (to > from) {
-                long n = InputScan.count(buf, (int) (from - at), (int) (to - at), t.dtype());
-                if (n > 0) {
-                    bad.merge(t.name(), n, Long::sum);
-                }
+            long n = InputScan.count(buf, from, to, t.dtype());
+            if (n > 0) {
+                bad.merge(t.name(), n, Long::sum);
             }
-        }
-        return ti;
+        });
     }
 
     private static ByteBuffer take(BlockingQueue<ByteBuffer> q) {
