@@ -134,6 +134,9 @@ public final class PlanExecutor implements AutoCloseable {
                 repeated++;
                 return;
             }
+            if (first == null) {
+                sink.keepCached();
+            }
         }
         fill(t, t.source(), source, sink);
         if (key != null) {

@@ -196,7 +196,9 @@ public final class SafetensorsWriter {
             Files.deleteIfExists(tmp);
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
                     StandardOpenOption.READ);
-                 PipelinedFileSink sink = new PipelinedFileSink(ch, target.toString(), hash, target, regions)) {
+                 FileChannel direct = DirectWrites.open(tmp);
+                 PipelinedFileSink sink = new PipelinedFileSink(ch, target.toString(), hash, target, regions,
+                         direct, direct == null ? 0 : DirectWrites.alignment(tmp))) {
                 ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN)
                         .putLong(layout.header.length).flip();
                 sink.raw(prefix);
@@ -212,8 +214,8 @@ public final class SafetensorsWriter {
                     regions.add(spec.name(), new WrittenRegions.Region(target, dataStart + h.begin(), h.byteSize()));
                 }
                 digest = sink.finish();
-                if (ch.position() != layout.fileSize()) {
-                    throw new IllegalStateException("wrote " + ch.position() + " bytes, layout says " + layout.fileSize());
+                if (ch.size() != layout.fileSize()) {
+                    throw new IllegalStateException("wrote " + ch.size() + " bytes, layout says " + layout.fileSize());
                 }
                 ch.force(true);
             }

@@ -40,4 +40,11 @@ public interface TensorSink {
     default boolean repeat(String earlier) {
         return false;
     }
+
+    /**
+     * Says that later tensors will {@link #repeat} this one, before any of its bytes: a sink that
+     * writes around the page cache keeps these bytes in it, so reading them back costs no disk read.
+     */
+    default void keepCached() {
+    }
 }

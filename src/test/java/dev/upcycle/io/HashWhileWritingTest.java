@@ -9,7 +9,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -22,8 +23,13 @@ class HashWhileWritingTest {
     @TempDir
     Path tmp;
 
-    @Test
-    void digestsComputedWhileWritingMatchARereadOfEveryShard() {
+    @ParameterizedTest(name = "direct I/O {0}")
+    @ValueSource(booleans = {false, true})
+    void digestsComputedWhileWritingMatchARereadOfEveryShard(boolean direct) {
+        DirectIo.with(tmp, direct, () -> digestsComputedWhileWritingMatchARereadOfEveryShard());
+    }
+
+    private void digestsComputedWhileWritingMatchARereadOfEveryShard() {
         Random rnd = new Random(7);
         // A source file: one tensor larger than a pipeline buffer, and one small.
         int bigElems = (PipelinedFileSink.PIPE_BYTES * 5 / 4 + 6) / 2;

@@ -9,7 +9,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -23,8 +24,13 @@ class RepeatedTensorsTest {
     @TempDir
     Path tmp;
 
-    @Test
-    void repeatsFromTheSameFileAndFromAPreviousShardAreExactCopies() {
+    @ParameterizedTest(name = "direct I/O {0}")
+    @ValueSource(booleans = {false, true})
+    void repeatsFromTheSameFileAndFromAPreviousShardAreExactCopies(boolean direct) {
+        DirectIo.with(tmp, direct, () -> repeatsFromTheSameFileAndFromAPreviousShardAreExactCopies());
+    }
+
+    private void repeatsFromTheSameFileAndFromAPreviousShardAreExactCopies() {
         Random rnd = new Random(11);
         int elems = (PipelinedFileSink.PIPE_BYTES * 5 / 4 + 6) / 2;
         ByteBuffer first = ByteBuffer.allocate(2 * elems).order(ByteOrder.LITTLE_ENDIAN);
@@ -44,6 +50,7 @@ class RepeatedTensorsTest {
                 (spec, sink) -> {
                     if (spec.name().equals("a.0")) {
                         assertThat(sink.repeat("a.0")).as("not written yet").isFalse();
+                        sink.keepCached(); // with direct I/O its buffers go through the page cache
                         sink.write(first.duplicate());
                     } else if (spec.name().equals("b")) {
                         assertThat(sink.repeat("a.0")).as("other size").isFalse();
