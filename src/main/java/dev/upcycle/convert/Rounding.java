@@ -16,17 +16,25 @@ final class Rounding {
      * @return {@code (float) x} (nearest even) for F32 output, else {@code x} rounded to float32 to odd
      */
     static float toFloat(double x, boolean narrow) {
+        return narrow ? Float.intBitsToFloat(toOddBits(x)) : (float) x;
+    }
+
+    /**
+     * The bits of {@code x} rounded to float32 to odd; NaN, and Inf (also where {@code x} overflows
+     * float32), are those of {@code (float) x}. Without data-dependent branches: the merges and the
+     * scale tables call it for every element, and which way a value rounds is random.
+     */
+    static int toOddBits(double x) {
         float f = (float) x;
-        if (!narrow || (double) f == x || Float.isInfinite(f) || Double.isNaN(x)) {
-            return f;
-        }
         int bits = Float.floatToRawIntBits(f);
-        if ((bits & 1) == 0) {
-            // Inexact with an even last bit: the other neighbour of x has the odd bit. The bits
-            // are sign and magnitude, so that neighbour is one step up in magnitude when f lies
-            // nearer zero than x, one step down otherwise (never 0: 0 is below every |x| > 0).
-            return Float.intBitsToFloat(Math.abs(f) < Math.abs(x) ? bits + 1 : bits - 1);
+        if ((bits & 0x7F800000) == 0x7F800000) {
+            return bits;
         }
-        return f;
+        // Sign and magnitude: when f lies above x in magnitude, the neighbour below is bits - 1.
+        // That truncated value, with its last bit set when f is inexact, is the odd neighbour
+        // (never below 0: 0 lies below every |x| > 0).
+        long dx = Double.doubleToRawLongBits(x) & Long.MAX_VALUE;
+        long df = Double.doubleToRawLongBits(f) & Long.MAX_VALUE;
+        return (bits - (df > dx ? 1 : 0)) | (df != dx ? 1 : 0);
     }
 }

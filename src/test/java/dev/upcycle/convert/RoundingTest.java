@@ -6,7 +6,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link Rounding#toFloat} steps to the odd neighbour with bit arithmetic; it must give exactly the
+ * {@link Rounding#toFloat} steps to the odd neighbour with branch-free bit arithmetic; it must give exactly the
  * bits of the implementation it replaced (Math.nextAfter towards x), on random doubles of every
  * magnitude, float32 halfway points and their neighbours, subnormals, zeros, NaN, infinities and
  * values past the float range.
