@@ -84,7 +84,7 @@ final class MeanKernel {
                     if (x != x) {
                         x = nan(raw, decoded, from + j);
                     }
-                    bytes.putShort(2 * (from + j), Floats.f32ToBf16(Float.intBitsToFloat(Rounding.toOddBits(x))));
+                    bytes.putShort(2 * (from + j), Rounding.toBf16(x));
                 }
             } else if (out == DType.F32) {
                 for (int j = 0; j < len; j++) {
