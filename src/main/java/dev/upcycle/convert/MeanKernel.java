@@ -20,8 +20,6 @@ import java.util.List;
 final class MeanKernel {
     /** Elements per block: 16 KiB of sums. */
     static final int BLOCK = 2048;
-    /** Every F16 bit pattern's float (exact), so F16 seeds decode without branches. */
-    private static final float[] F16 = f16Table();
 
     private final List<TensorRef> refs;
     private final DType out;
@@ -127,7 +125,7 @@ final class MeanKernel {
             } else {
                 v = switch (refs.get(k).header().dtype()) {
                     case BF16 -> Float.intBitsToFloat(raw[k].getShort(2 * i) << 16);
-                    case F16 -> F16[raw[k].getShort(2 * i) & 0xFFFF];
+                    case F16 -> Floats.f16ToF32Table(raw[k].getShort(2 * i));
                     default -> raw[k].getFloat(4 * i);
                 };
             }
@@ -144,7 +142,7 @@ final class MeanKernel {
 
     private static void addF16(ByteBuffer b, int from, int len, double[] sum) {
         for (int j = 0, p = 2 * from; j < len; j++, p += 2) {
-            sum[j] += F16[b.getShort(p) & 0xFFFF];
+            sum[j] += Floats.f16ToF32Table(b.getShort(p));
         }
     }
 
@@ -158,13 +156,5 @@ final class MeanKernel {
         for (int j = 0; j < len; j++) {
             sum[j] += v[from + j];
         }
-    }
-
-    private static float[] f16Table() {
-        float[] t = new float[1 << 16];
-        for (int bits = 0; bits < t.length; bits++) {
-            t[bits] = Floats.f16ToF32((short) bits);
-        }
-        return t;
     }
 }

@@ -58,7 +58,15 @@ class MeanKernelTest {
         boolean[] ambiguous = new boolean[n];
         double[] firstNan = new double[n];
         for (int s = 0; s < seeds.size(); s++) {
-            FloatCodec.decode(dtypes.get(s), seeds.get(s).duplicate().order(ByteOrder.LITTLE_ENDIAN), part, 0, n, "seed");
+            ByteBuffer b = seeds.get(s).duplicate().order(ByteOrder.LITTLE_ENDIAN);
+            for (int k = 0; k < n; k++) {
+                part[k] = switch (dtypes.get(s)) {
+                    case BF16 -> Floats.bf16ToF32(b.getShort(2 * k));
+                    case F16 -> Floats.f16ToF32(b.getShort(2 * k));
+                    case F32 -> b.getFloat(4 * k);
+                    default -> (float) b.getDouble(8 * k);
+                };
+            }
             for (int k = 0; k < n; k++) {
                 if (Double.isNaN(sum[k]) && Float.isNaN(part[k]) && !ambiguous[k]) {
                     ambiguous[k] = true;
