@@ -14,8 +14,9 @@ import java.util.List;
  * rounded once ({@link Rounding}). BF16, F16 and F32 seeds are summed straight from their bytes,
  * a block at a time so the sums stay in the L1 cache; other dtypes are decoded by a
  * {@link FloatCursor} (F64 values past the float range are refused there). Reads and their errors
- * come in seed order, as when every seed was decoded to floats first; the values are bit for bit
- * those of that way too, since every element goes through the same float and double operations.
+ * come in seed order, as when every seed was decoded to floats first, and the bytes are those of
+ * decoding, summing over whole chunks and rounding element by element (MeanKernelTest keeps that
+ * code as its oracle), but for a NaN meeting another NaN, which is made reproducible ({@link #nan}).
  */
 final class MeanKernel {
     /** Elements per block: 16 KiB of sums. */
