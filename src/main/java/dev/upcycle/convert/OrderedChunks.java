@@ -64,8 +64,9 @@ final class OrderedChunks implements AutoCloseable {
     /** A worker thread's own buffers, reused across chunks. */
     static final class Scratch {
         private ByteBuffer read;
-        private double[] sums;
-        private float[] part;
+        private ByteBuffer[] inputs = new ByteBuffer[0];
+        private float[][] decoded = new float[0][];
+        private double[] block;
 
         /** A cleared little-endian direct buffer of {@link #CHUNK_BYTES}. */
         ByteBuffer read() {
@@ -75,18 +76,35 @@ final class OrderedChunks implements AutoCloseable {
             return read.clear();
         }
 
-        double[] sums() {
-            if (sums == null) {
-                sums = new double[CHUNK_FLOATS];
+        /** Seed {@code seed}'s little-endian direct buffer for a merge, cleared with its limit at {@code bytes}. */
+        ByteBuffer input(int seed, int bytes) {
+            if (seed >= inputs.length) {
+                inputs = java.util.Arrays.copyOf(inputs, seed + 1);
             }
-            return sums;
+            if (inputs[seed] == null || inputs[seed].capacity() < bytes) {
+                // At least a BF16 chunk, so small tensors (norms) before big ones do not reallocate.
+                inputs[seed] = ByteBuffer.allocateDirect(Math.max(bytes, 2 * CHUNK_FLOATS)).order(ByteOrder.LITTLE_ENDIAN);
+            }
+            return inputs[seed].clear().limit(bytes);
         }
 
-        float[] part() {
-            if (part == null) {
-                part = new float[CHUNK_FLOATS];
+        /** Seed {@code seed}'s array of {@link #CHUNK_FLOATS} for a merge input decoded to floats. */
+        float[] decoded(int seed) {
+            if (seed >= decoded.length) {
+                decoded = java.util.Arrays.copyOf(decoded, seed + 1);
             }
-            return part;
+            if (decoded[seed] == null) {
+                decoded[seed] = new float[CHUNK_FLOATS];
+            }
+            return decoded[seed];
+        }
+
+        /** The sums of one {@link MeanKernel#BLOCK}. */
+        double[] block() {
+            if (block == null) {
+                block = new double[MeanKernel.BLOCK];
+            }
+            return block;
         }
     }
 

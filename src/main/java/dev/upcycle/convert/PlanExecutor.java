@@ -4,7 +4,6 @@ import dev.upcycle.io.Checkpoint;
 import dev.upcycle.io.CheckpointWriter;
 import dev.upcycle.io.DType;
 import dev.upcycle.io.FileDigest;
-import dev.upcycle.io.FloatCodec;
 import dev.upcycle.io.FloatCursor;
 import dev.upcycle.io.TensorHeader;
 import dev.upcycle.io.TensorRef;
@@ -225,36 +224,10 @@ public final class PlanExecutor implements AutoCloseable {
         }
         long total = count;
         int per = OrderedChunks.CHUNK_FLOATS;
-        boolean narrow = out != DType.F32;
-        // BF16 and F32 are encoded on the workers too (F16 stays with the sink, which reports an overflow).
-        boolean encode = out == DType.BF16 || out == DType.F32;
+        MeanKernel kernel = new MeanKernel(refs, out);
         chunks.write(sink, (int) ((total + per - 1) / per), (i, c, scratch) -> {
             long first = (long) i * per;
-            int n = (int) Math.min(per, total - first);
-            double[] sum = scratch.sums();
-            float[] part = scratch.part();
-            java.util.Arrays.fill(sum, 0, n, 0.0);
-            for (TensorRef ref : refs) {
-                try (FloatCursor cur = ref.file().floatCursor(ref.name(), first, n)) {
-                    for (int off = 0; off < n; ) {
-                        off += cur.read(part, off, n - off);
-                    }
-                }
-                for (int k = 0; k < n; k++) {
-                    sum[k] += part[k];
-                }
-            }
-            float[] mean = encode ? part : c.floatArray();
-            for (int k = 0; k < n; k++) {
-                mean[k] = Rounding.toFloat(sum[k] / refs.size(), narrow);
-            }
-            if (encode) {
-                ByteBuffer b = c.bytes();
-                FloatCodec.encode(out, mean, 0, n, b, "mean");
-                b.flip();
-            } else {
-                c.floats(n);
-            }
+            kernel.produce(first, (int) Math.min(per, total - first), c, scratch);
         });
     }
 

@@ -45,6 +45,21 @@ public final class Floats {
         return Float.intBitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
     }
 
+    /** As {@link #f16ToF32(short)}, looked up in a table of all 65536 results (built on first use): no branches. */
+    public static float f16ToF32Table(short h) {
+        return F16Table.VALUES[h & 0xFFFF];
+    }
+
+    private static final class F16Table {
+        static final float[] VALUES = new float[1 << 16];
+
+        static {
+            for (int bits = 0; bits < VALUES.length; bits++) {
+                VALUES[bits] = f16ToF32((short) bits);
+            }
+        }
+    }
+
     /**
      * Float to F16 bits, round to nearest even. |x| >= 65520 becomes Inf (the IEEE result);
      * callers that must not overflow check {@link #overflowsF16(float)} first.

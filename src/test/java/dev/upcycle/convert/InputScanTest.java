@@ -116,4 +116,27 @@ class InputScanTest {
             }
         }
     }
+
+    /** Every 16-bit pattern at every lane of a word and at every start offset, against a per-value count. */
+    @Test
+    void countsEvery16BitPatternInEveryLane() {
+        for (DType d : new DType[] {DType.BF16, DType.F16}) {
+            int exp = d == DType.BF16 ? 0x7F80 : 0x7C00;
+            for (int off = 0; off < 8; off += 2) {
+                ByteBuffer b = ByteBuffer.allocate(off + 2 * 65536 + 6).order(ByteOrder.LITTLE_ENDIAN);
+                long want = 0;
+                for (int bits = 0; bits < 65536; bits++) {
+                    b.putShort(off + 2 * bits, (short) bits);
+                    want += (bits & exp) == exp ? 1 : 0;
+                }
+                for (int end = off + 2 * 65536 - 6; end <= off + 2 * 65536; end += 2) {
+                    long tail = 0;
+                    for (int i = end; i < off + 2 * 65536; i += 2) {
+                        tail += (b.getShort(i) & exp) == exp ? 1 : 0;
+                    }
+                    assertThat(InputScan.count(b, off, end, d)).as("%s from %d to %d", d, off, end).isEqualTo(want - tail);
+                }
+            }
+        }
+    }
 }

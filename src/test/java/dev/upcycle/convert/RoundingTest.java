@@ -2,14 +2,16 @@ package dev.upcycle.convert;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.upcycle.io.Floats;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link Rounding#toFloat} steps to the odd neighbour with bit arithmetic; it must give exactly the
+ * {@link Rounding#toFloat} steps to the odd neighbour with branch-free bit arithmetic; it must give exactly the
  * bits of the implementation it replaced (Math.nextAfter towards x), on random doubles of every
  * magnitude, float32 halfway points and their neighbours, subnormals, zeros, NaN, infinities and
- * values past the float range.
+ * values past the float range. {@link Rounding#toBf16} must give the BF16 bits of that rounding
+ * followed by nearest even, on the same values and on every BF16 halfway point and its neighbours.
  */
 class RoundingTest {
     /** The former implementation, kept as the reference. */
@@ -25,6 +27,9 @@ class RoundingTest {
     }
 
     private static void check(double x) {
+        short bf16 = Floats.f32ToBf16(reference(x, true));
+        assertThat(Integer.toHexString(Rounding.toBf16(x) & 0xFFFF)).as("BF16 of x = %s (%s)", x,
+                Long.toHexString(Double.doubleToRawLongBits(x))).isEqualTo(Integer.toHexString(bf16 & 0xFFFF));
         for (boolean narrow : new boolean[] {true, false}) {
             int want = Float.floatToRawIntBits(reference(x, narrow));
             int got = Float.floatToRawIntBits(Rounding.toFloat(x, narrow));
@@ -77,6 +82,20 @@ class RoundingTest {
             float v = Float.intBitsToFloat((rnd.nextInt() & 0xFFFF) << 16); // a BF16 value, NaN and Inf included
             check(v * factors[i % factors.length]);
             check((v + Float.intBitsToFloat((rnd.nextInt() & 0xFFFF) << 16)) / 3.0); // a merge mean
+        }
+    }
+
+    @Test
+    void everyBf16HalfwayPointAndItsNeighbours() {
+        for (int bits = 0; bits < 0x7F80; bits++) {
+            double v = Floats.bf16ToF32((short) bits);
+            // Above the largest BF16, the next step would be 2^128: its halfway point rounds to Inf.
+            double next = bits == 0x7F7F ? 0x1p128 : Floats.bf16ToF32((short) (bits + 1));
+            double mid = (v + next) / 2;
+            for (double x : new double[] {v, mid, Math.nextUp(mid), Math.nextDown(mid), Math.nextUp(v), Math.nextDown(v)}) {
+                check(x);
+                check(-x);
+            }
         }
     }
 }

@@ -133,4 +133,12 @@ class FloatsTest {
             }
         }
     }
+
+    @Test
+    void f16TableGivesTheBitsOfTheConversionForEveryPattern() {
+        for (int bits = 0; bits < 1 << 16; bits++) {
+            assertThat(Float.floatToRawIntBits(Floats.f16ToF32Table((short) bits))).as("F16 %04x", bits)
+                    .isEqualTo(Float.floatToRawIntBits(Floats.f16ToF32((short) bits)));
+        }
+    }
 }
