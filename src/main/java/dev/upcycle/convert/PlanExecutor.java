@@ -48,7 +48,10 @@ public final class PlanExecutor implements AutoCloseable {
     private final Map<Double, ScaleKernel> kernels = new HashMap<>();
     /** While writing: the first tensor written for each source worth reusing (see {@link #reuseKey}). */
     private final Map<java.util.List<Object>, String> firstWritten = new HashMap<>();
+    /** How many tensors of the plan share each reuse key; computed when writing starts. */
+    private Map<java.util.List<Object>, Integer> keyCounts;
     private int repeated;
+    private int kept;
     private final int threads;
     private ByteBuffer bytes;
     /** Set while {@link #write(Path, Consumer)} runs, and for the life of a replaying executor. */
@@ -110,6 +113,13 @@ public final class PlanExecutor implements AutoCloseable {
     /** As {@link #write(Path)}; {@code digests}, when not null, gets each weight file's SHA-256, computed while it is written. */
     WrittenCheckpoint write(Path dir, Consumer<FileDigest> digests) {
         var specs = plan.tensors().stream().map(PlannedTensor::spec).toList();
+        keyCounts = new HashMap<>();
+        for (PlannedTensor t : plan.tensors()) {
+            java.util.List<Object> key = reuseKey(t);
+            if (key != null) {
+                keyCounts.merge(key, 1, Integer::sum);
+            }
+        }
         try (OrderedChunks c = new OrderedChunks(threads)) {
             chunks = c;
             return CheckpointWriter.write(dir, specs, plan.request().maxShardSize(), Map.of(), this::fill, digests);
@@ -123,10 +133,19 @@ public final class PlanExecutor implements AutoCloseable {
         return repeated;
     }
 
+    /** Tensors written so far whose bytes were kept in the page cache for later copies to read back. */
+    int kept() {
+        return kept;
+    }
+
     private void fill(TensorSpec spec, TensorSink sink) {
         PlannedTensor t = byName.get(spec.name());
         beforeEach.accept(t);
         java.util.List<Object> key = reuseKey(t);
+        if (key != null && keyCounts != null && keyCounts.getOrDefault(key, 0) < 2) {
+            // Nobody reads these bytes back (a merge's means, say): nothing to keep in the page cache.
+            key = null;
+        }
         if (key != null) {
             String first = firstWritten.get(key);
             if (first != null && sink.repeat(first)) {
@@ -135,6 +154,7 @@ public final class PlanExecutor implements AutoCloseable {
             }
             if (first == null) {
                 sink.keepCached();
+                kept++;
             }
         }
         fill(t, t.source(), source, sink);

@@ -58,6 +58,9 @@ class ChunkedConversionTest {
     @Test
     void scaledWholeExperts() throws Exception {
         check(List.of(dense), UpcycleRequest.of(UpcycleSpec.of(4, 2, 1)), "scaled");
+        // The first copy of each scaled FFN matrix is kept in the page cache for the 3 that follow.
+        assertThat(last.kept()).isEqualTo(3);
+        assertThat(last.repeated()).isEqualTo(3 * 3);
     }
 
     @Test
@@ -86,7 +89,13 @@ class ChunkedConversionTest {
         UpcycleSpec spec = UpcycleSpec.builder().experts(2).topK(1).routing(RoutingMode.TOPK_SOFTMAX)
                 .routerInit(RouterInit.RANDOM).routerStd(0.02).build();
         check(List.of(dense, seed1), UpcycleRequest.of(spec).withTarget("auto"), "merge");
+        // Every mean is a tensor of its own: nothing is read back, so nothing is kept in the page cache.
+        assertThat(last.kept()).isZero();
+        assertThat(last.repeated()).isZero();
     }
+
+    /** The executor with three workers of the last {@link #check}. */
+    private PlanExecutor last;
 
     /** Returns how many tensors the run with three workers wrote by reading back an earlier one. */
     private int check(List<Path> inputs, UpcycleRequest request, String name) throws Exception {
@@ -98,6 +107,7 @@ class ChunkedConversionTest {
             Path three = tmp.resolve(name + "-3");
             new PlanExecutor(plan, seeds, null, 1).write(one);
             PlanExecutor threeWorkers = new PlanExecutor(plan, seeds, null, 3);
+            last = threeWorkers;
             threeWorkers.write(three);
             List<String> files;
             try (var s = Files.list(one)) {
