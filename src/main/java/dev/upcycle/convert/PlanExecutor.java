@@ -24,7 +24,7 @@ import java.util.function.Consumer;
 
 /**
  * Streams an {@link UpcyclePlan} into safetensors files, tensor by tensor, in bounded memory.
- * Whole tensors and unscaled row slices (contiguous byte ranges) go channel to channel with no
+ * Whole tensors and unscaled row slices (contiguous byte ranges) are copied as bytes with no
  * conversion, which keeps the run limited by the disk; column slices read source rows in
  * bounded chunks; scaled or dtype-changed values go through float with one rounding from float64
  * (docs/formats.md, "Dtypes"); routers and zeros are synthesised in the output dtype. Scaled
@@ -32,7 +32,8 @@ import java.util.function.Consumer;
  * ({@link OrderedChunks}) and written in order, so those CPU-bound paths keep up with the disk.
  * Experts upcycled from one dense FFN share their bytes (every copy of a scaled weight, every
  * copy of a fine-grained slice): such bytes are produced once, and each later tensor with the
- * same source and dtype is read back from the output where the first one was written.
+ * same source and dtype is read back from the output where the first one was written (the first
+ * is kept in the page cache for that, and only where a later tensor shares it).
  */
 public final class PlanExecutor implements AutoCloseable {
     /** Elements per conversion chunk (4 MiB of floats). */
