@@ -11,10 +11,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * scripts/malloc-env, which scripts/upcycle and scripts/bench train source: train preloads jemalloc
- * (never returning freed pages) where the machine has it and otherwise keeps glibc's adaptive mmap
- * threshold; every other command gets the 1 MiB threshold; the user's own settings win.
- * UPCYCLE_JEMALLOC stands in for the library's location, so the test does not depend on the machine.
+ * scripts/malloc-env, which scripts/upcycle and scripts/bench train source: every command preloads
+ * jemalloc (never returning freed pages) where the machine has it; without it train keeps glibc's
+ * adaptive mmap threshold and every other command gets the 1 MiB threshold; the user's own settings
+ * win. UPCYCLE_JEMALLOC stands in for the library's location, so the test does not depend on the
+ * machine.
  */
 class MallocEnvTest {
     @TempDir
@@ -54,16 +55,23 @@ class MallocEnvTest {
     }
 
     @Test
-    void otherCommandsGetTheOneMebibyteThreshold() throws Exception {
+    void everyCommandPreloadsJemallocWhereTheMachineHasIt() throws Exception {
         Path lib = Files.writeString(tmp.resolve("libjemalloc.so.2"), "");
-        for (String cmd : new String[] {"sample", "eval", "run", "convert", ""}) {
-            assertThat(env(cmd, Map.of("UPCYCLE_JEMALLOC", lib.toString()))).as(cmd).isEqualTo("|1048576|");
+        for (String cmd : new String[] {"sample", "eval", "run", "verify", ""}) {
+            assertThat(env(cmd, Map.of("UPCYCLE_JEMALLOC", lib.toString()))).as(cmd)
+                    .isEqualTo(lib + "||dirty_decay_ms:-1,muzzy_decay_ms:-1");
         }
-        // unless jemalloc is asked for everywhere
-        assertThat(env("run", Map.of("UPCYCLE_JEMALLOC", lib.toString(), "UPCYCLE_MALLOC", "jemalloc")))
-                .isEqualTo(lib + "||dirty_decay_ms:-1,muzzy_decay_ms:-1");
-        assertThat(env("run", Map.of("UPCYCLE_JEMALLOC", tmp.resolve("missing.so").toString(),
-                "UPCYCLE_MALLOC", "jemalloc"))).isEqualTo("|1048576|");
+    }
+
+    @Test
+    void withoutJemallocOtherCommandsGetTheOneMebibyteThreshold() throws Exception {
+        for (String cmd : new String[] {"sample", "eval", "run", "convert", ""}) {
+            assertThat(env(cmd, Map.of("UPCYCLE_JEMALLOC", tmp.resolve("missing.so").toString()))).as(cmd)
+                    .isEqualTo("|1048576|");
+        }
+        Path lib = Files.writeString(tmp.resolve("libjemalloc.so.2"), "");
+        assertThat(env("sample", Map.of("UPCYCLE_JEMALLOC", lib.toString(), "UPCYCLE_MALLOC", "glibc")))
+                .isEqualTo("|1048576|");
     }
 
     @Test
