@@ -49,8 +49,8 @@ public final class PlanExecutor implements AutoCloseable {
     private final Map<Double, ScaleKernel> kernels = new HashMap<>();
     /** While writing: the first tensor written for each source worth reusing (see {@link #reuseKey}). */
     private final Map<java.util.List<Object>, String> firstWritten = new HashMap<>();
-    /** How many tensors of the plan share each reuse key; computed when writing starts. */
-    private Map<java.util.List<Object>, Integer> keyCounts;
+    /** While writing: {@link #sharedKeys()}. */
+    private Map<String, java.util.List<Object>> sharedKeys = Map.of();
     private int repeated;
     private int kept;
     private final int threads;
@@ -114,19 +114,31 @@ public final class PlanExecutor implements AutoCloseable {
     /** As {@link #write(Path)}; {@code digests}, when not null, gets each weight file's SHA-256, computed while it is written. */
     WrittenCheckpoint write(Path dir, Consumer<FileDigest> digests) {
         var specs = plan.tensors().stream().map(PlannedTensor::spec).toList();
-        keyCounts = new HashMap<>();
-        for (PlannedTensor t : plan.tensors()) {
-            java.util.List<Object> key = reuseKey(t);
-            if (key != null) {
-                keyCounts.merge(key, 1, Integer::sum);
-            }
-        }
+        sharedKeys = sharedKeys();
         try (OrderedChunks c = new OrderedChunks(threads)) {
             chunks = c;
             return CheckpointWriter.write(dir, specs, plan.request().maxShardSize(), Map.of(), this::fill, digests);
         } finally {
             chunks = null;
         }
+    }
+
+    /**
+     * Each tensor's reuse key ({@link #reuseKey}), for the keys more than one tensor of the plan
+     * has: a tensor whose key is its own alone is read back by nobody.
+     */
+    private Map<String, java.util.List<Object>> sharedKeys() {
+        Map<String, java.util.List<Object>> keys = new HashMap<>();
+        Map<java.util.List<Object>, Integer> counts = new HashMap<>();
+        for (PlannedTensor t : plan.tensors()) {
+            java.util.List<Object> key = reuseKey(t);
+            if (key != null) {
+                keys.put(t.name(), key);
+                counts.merge(key, 1, Integer::sum);
+            }
+        }
+        keys.values().removeIf(key -> counts.get(key) < 2);
+        return keys;
     }
 
     /** Tensors written so far by reading back an earlier tensor's bytes. */
@@ -142,11 +154,8 @@ public final class PlanExecutor implements AutoCloseable {
     private void fill(TensorSpec spec, TensorSink sink) {
         PlannedTensor t = byName.get(spec.name());
         beforeEach.accept(t);
-        java.util.List<Object> key = reuseKey(t);
-        if (key != null && keyCounts != null && keyCounts.getOrDefault(key, 0) < 2) {
-            // Nobody reads these bytes back (a merge's means, say): nothing to keep in the page cache.
-            key = null;
-        }
+        // Null where nobody reads the bytes back (a merge's means, say): nothing to keep in the page cache.
+        java.util.List<Object> key = sharedKeys.get(t.name());
         if (key != null) {
             String first = firstWritten.get(key);
             if (first != null && sink.repeat(first)) {
