@@ -3,7 +3,6 @@ package dev.upcycle.runtime;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.upcycle.error.Cancellation;
@@ -167,7 +166,7 @@ public final class CausalLm implements AutoCloseable {
     private NDArray embedded(NDArray tokens) {
         long b = tokens.getShape().get(0);
         long t = tokens.getShape().get(1);
-        NDArray rows = embed.get(tokens.getManager(), new NDIndex("{}", tokens.reshape(-1)));
+        NDArray rows = Ops.rows(embed, tokens.reshape(-1));
         return rows.toType(DataType.FLOAT32, false).reshape(b, t, config.hiddenSize());
     }
 

@@ -24,7 +24,8 @@ public final class Experts {
      */
     public static NDArray compute(NDArray x, Routing routing, Dispatch dispatch, ExpertSource source) {
         NDManager scope = x.getManager();
-        NDArray sorted = x.get(scope.create(dispatch.tokensInOrder()));
+        // Each token is gathered k times: Ops.rows keeps the sum of its k gradients in a fixed order.
+        NDArray sorted = Ops.rows(x, scope.create(dispatch.tokensInOrder()));
         NDArray weights = routing.weights().reshape(-1).get(scope.create(dispatch.slotsInOrder())).expandDims(1);
         NDList outputs = new NDList();
         for (int e = 0; e < source.count(); e++) {

@@ -2,6 +2,7 @@ package dev.upcycle.runtime;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
 
 /** Small building blocks shared by the modules. */
@@ -31,6 +32,18 @@ final class Ops {
     /** {@code a} itself when FP32, else a new FP32 copy in {@code a}'s manager (close it after use). */
     static NDArray f32(NDArray a) {
         return a.getDataType() == DataType.FLOAT32 ? a : a.toType(DataType.FLOAT32, true);
+    }
+
+    /**
+     * Rows {@code indices} (int64, any shape) of the 2-D {@code table}, in the indices' manager:
+     * libtorch's embedding. Its gradient adds each row's contributions in index order, one thread
+     * per range of rows, so training is reproducible; the same gather by advanced indexing
+     * ({@code table.get(indices)}) scatters its gradient with atomic adds in whatever order the
+     * threads get there, and two identical training runs on 2 threads gave different weights
+     * wherever a row was gathered three times or more (the embedding of a repeated token).
+     */
+    static NDArray rows(NDArray table, NDArray indices) {
+        return indices.getNDArrayInternal().embedding(indices, table, SparseFormat.DENSE).singletonOrThrow();
     }
 
     /** {@code x · sigmoid(x)} (DJL has no fused silu). */
