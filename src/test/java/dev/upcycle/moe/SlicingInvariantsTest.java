@@ -1,9 +1,9 @@
 package dev.upcycle.moe;
 
+import static dev.upcycle.testing.BitEquality.assertBitEqual;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.upcycle.moe.Fixtures.Config;
-import java.util.Arrays;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -81,9 +81,9 @@ class SlicingInvariantsTest {
                     System.arraycopy(e.down(), r * fe, down, r * f + j * fe, fe);
                 }
             }
-            assertBitEqual(gate, dense.gate());
-            assertBitEqual(up, dense.up());
-            assertBitEqual(down, dense.down());
+            assertBitEqual(gate, dense.gate(), "gate");
+            assertBitEqual(up, dense.up(), "up");
+            assertBitEqual(down, dense.down(), "down");
         }
     }
 
@@ -97,12 +97,12 @@ class SlicingInvariantsTest {
         for (int n = 0; n < spec.experts(); n++) {
             ExpertTensors a = ExpertSlicer.expert(dense, layout, k, n);
             ExpertTensors b = ExpertSlicer.expert(dense, layout, k, n % c.g());
-            assertBitEqual(a.gate(), b.gate());
-            assertBitEqual(a.up(), b.up());
-            assertBitEqual(a.down(), b.down());
-            assertBitEqual(a.gateBias(), b.gateBias());
-            assertBitEqual(a.upBias(), b.upBias());
-            assertBitEqual(a.downBias(), b.downBias());
+            assertBitEqual(a.gate(), b.gate(), "gate");
+            assertBitEqual(a.up(), b.up(), "up");
+            assertBitEqual(a.down(), b.down(), "down");
+            assertBitEqual(a.gateBias(), b.gateBias(), "gateBias");
+            assertBitEqual(a.upBias(), b.upBias(), "upBias");
+            assertBitEqual(a.downBias(), b.downBias(), "downBias");
         }
     }
 
@@ -145,17 +145,5 @@ class SlicingInvariantsTest {
                 worstRel = Math.max(worstRel, expected == 0 ? err : err / Math.abs(expected));
             }
         }
-    }
-
-    private static void assertBitEqual(float[] a, float[] b) {
-        if (a == null || b == null) {
-            assertThat(a).isEqualTo(b);
-            return;
-        }
-        int[] ia = new int[a.length];
-        int[] ib = new int[b.length];
-        Arrays.setAll(ia, i -> Float.floatToRawIntBits(a[i]));
-        Arrays.setAll(ib, i -> Float.floatToRawIntBits(b[i]));
-        assertThat(ia).isEqualTo(ib);
     }
 }

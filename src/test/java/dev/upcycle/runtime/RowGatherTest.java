@@ -1,5 +1,6 @@
 package dev.upcycle.runtime;
 
+import static dev.upcycle.testing.BitEquality.assertBitEqual;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
@@ -27,7 +28,7 @@ class RowGatherTest {
         Data d = new Data(7);
         float[] first = gradient(d);
         for (int run = 0; run < 5; run++) {
-            assertSame(gradient(d), first, "run " + (run + 2));
+            assertBitEqual(gradient(d), first, "run " + (run + 2));
         }
     }
 
@@ -41,7 +42,7 @@ class RowGatherTest {
                 expected[k * WIDTH + j] += d.upstream[i * WIDTH + j];
             }
         }
-        assertSame(gradient(d), expected, "the sum in index order");
+        assertBitEqual(gradient(d), expected, "the sum in index order");
     }
 
     @Test
@@ -50,19 +51,9 @@ class RowGatherTest {
         try (NDManager m = Djl.newManager(Device.cpu())) {
             NDArray table = m.create(d.table, new Shape(ROWS, WIDTH));
             NDArray idx = m.create(d.indices);
-            assertSame(Ops.rows(table, idx).toFloatArray(), table.get(idx).toFloatArray(), "indexing");
+            assertBitEqual(Ops.rows(table, idx).toFloatArray(), table.get(idx).toFloatArray(), "indexing");
             assertThat(Ops.rows(table, idx.reshape(128, GATHERED / 128)).getShape())
                     .isEqualTo(new Shape(128, GATHERED / 128, WIDTH));
-        }
-    }
-
-    /** Bit for bit, naming the first element that differs (a message of every element would be megabytes). */
-    private static void assertSame(float[] actual, float[] expected, String what) {
-        assertThat(actual).hasSameSizeAs(expected);
-        for (int i = 0; i < actual.length; i++) {
-            if (Float.floatToRawIntBits(actual[i]) != Float.floatToRawIntBits(expected[i])) {
-                throw new AssertionError(what + ": element " + i + " is " + actual[i] + ", expected " + expected[i]);
-            }
         }
     }
 
